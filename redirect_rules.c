@@ -1,0 +1,2018 @@
+/*
+ * redirect_rules.c - the mod_redirect307 rules engine: parse rules files,
+ * freeze them into a compact read-only hash table, look requests up and
+ * build Location values.  Plain C on APR; see redirect_rules.h for the API.
+ *
+ * Table layout (one table per rules file or per server's inline rules):
+ *
+ *   arena   one contiguous block of variable-length records
+ *             u32 line | u8 bits | u8 status | u16 src_len | u16 tgt_len |
+ *             [u16 query_len, query rules only] | source | query | target
+ *           offsets are 32-bit; offset 0 is a pad byte and means "empty".
+ *   offs    u32 per rule: its record's offset (rule index -> record).
+ *   slots   u64 per slot: high 32 bits of the key hash, low 32 bits the
+ *           record offset.  Robin Hood open addressing over a table of
+ *           n / 0.8 slots (not a power of two: the home slot is
+ *           (h32 * cap) >> 32).  The stored hash both filters candidates,
+ *           so a miss rarely touches the arena, and gives each entry's
+ *           home, so a probe stops as soon as it passes where the key
+ *           would have been.
+ *
+ * Keys are normalised once, when a rule is added: percent-decoded,
+ * case-folded for nocase rules, trailing '/' dropped under
+ * TrailingSlash Ignore, the final slash-star dropped from prefix rules.  Each key is
+ * hashed with a tag for its kind, so exact, prefix and query keys share
+ * one table without meeting.
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_file_io.h"
+#include "apr_fnmatch.h"
+#include "apr_hash.h"
+#include "apr_lib.h"
+
+#include "redirect_rules.h"
+
+/* ---- record encoding ------------------------------------------------ */
+
+#define RB_KIND_MASK  0x03u
+#define RB_NOCASE     0x04u
+#define RB_QSDROP     0x08u
+#define RB_QSAPPEND   0x10u
+#define RB_STAR       0x20u   /* prefix target carries the rest at its '*' */
+#define RB_SHADOWED   0x40u   /* duplicate source: kept for line numbers only */
+#define RB_SELF       0x80u   /* target is the source in another spelling
+                                 (case, trailing slash): the target itself
+                                 is not redirected */
+
+#define REC_FIXED     10u     /* bytes before the optional query length */
+
+static const int rr_status_codes[] = { 0, 301, 302, 303, 307, 308, 410 };
+#define RR_STATUS_410 6
+
+typedef struct {
+    uint32_t line;
+    unsigned bits;
+    unsigned status;        /* index into rr_status_codes */
+    uint32_t src_len, tgt_len, q_len;
+    const char *src, *query, *target;
+} rr_rec;
+
+static uint16_t rd16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static void rec_decode(const char *arena, uint32_t off, rr_rec *r)
+{
+    const char *p = arena + off;
+    r->line = rd32(p);
+    r->bits = (unsigned char)p[4];
+    r->status = (unsigned char)p[5];
+    r->src_len = rd16(p + 6);
+    r->tgt_len = rd16(p + 8);
+    p += REC_FIXED;
+    r->q_len = 0;
+    if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
+        r->q_len = rd16(p);
+        p += 2;
+    }
+    r->src = p;
+    r->query = p + r->src_len;
+    r->target = r->query + r->q_len;
+}
+
+/* ---- hashing --------------------------------------------------------
+ * FNV-1a streams over the key so that one pass over a request path
+ * yields the hash of every segment prefix; fmix64 then finalises a
+ * stream state with the key's tag and length. */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+#define TAG_EXACT  1u
+#define TAG_PREFIX 2u
+#define TAG_QUERY  3u
+#define TAG_NOCASE 4u
+
+static uint64_t fmix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static unsigned char fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static uint64_t hash_bytes(uint64_t h, const char *s, size_t n, int folded)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i;
+    if (folded) {
+        for (i = 0; i < n; i++)
+            h = (h ^ fold(p[i])) * FNV_PRIME;
+    }
+    else {
+        for (i = 0; i < n; i++)
+            h = (h ^ p[i]) * FNV_PRIME;
+    }
+    return h;
+}
+
+static uint64_t key_final(uint64_t state, unsigned tag, size_t len,
+                          uint64_t query_sum)
+{
+    return fmix64(state ^ ((uint64_t)tag << 58) ^ ((uint64_t)len << 32)
+                  ^ (query_sum * 0x9e3779b97f4a7c15ULL));
+}
+
+/* ---- percent-decoding of query parameters ---------------------------
+ * Query parameters compare after %XX decoding on both sides; a '%' not
+ * followed by two hex digits stands for itself. */
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decoded byte at s[*i] (s has n bytes); advances *i past it. */
+static unsigned char next_decoded(const char *s, size_t n, size_t *i)
+{
+    unsigned char c = (unsigned char)s[*i];
+    if (c == '%' && *i + 2 < n) {
+        int hi = hexval((unsigned char)s[*i + 1]);
+        int lo = hexval((unsigned char)s[*i + 2]);
+        if (hi >= 0 && lo >= 0) {
+            *i += 3;
+            return (unsigned char)(hi * 16 + lo);
+        }
+    }
+    (*i)++;
+    return c;
+}
+
+static int param_eq(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t i = 0, j = 0;
+    while (i < an && j < bn) {
+        if (next_decoded(a, an, &i) != next_decoded(b, bn, &j))
+            return 0;
+    }
+    return i == an && j == bn;
+}
+
+static uint64_t param_hash(const char *s, size_t n)
+{
+    uint64_t h = FNV_OFFSET;
+    size_t i = 0;
+    while (i < n)
+        h = (h ^ next_decoded(s, n, &i)) * FNV_PRIME;
+    return fmix64(h);
+}
+
+typedef struct {
+    const char *p[RR_MAX_QUERY_PARAMS];
+    uint32_t n[RR_MAX_QUERY_PARAMS];
+    int count;
+    uint64_t sum;           /* order-insensitive: sum of parameter hashes */
+} rr_params;
+
+/* Splits a query on '&', skipping empty parameters.  Returns 0 if there
+ * are more than RR_MAX_QUERY_PARAMS (such a query matches no rule). */
+static int params_split(const char *q, size_t len, rr_params *ps)
+{
+    size_t i = 0;
+    ps->count = 0;
+    ps->sum = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && q[j] != '&')
+            j++;
+        if (j > i) {
+            if (ps->count == RR_MAX_QUERY_PARAMS)
+                return 0;
+            ps->p[ps->count] = q + i;
+            ps->n[ps->count] = (uint32_t)(j - i);
+            ps->sum += param_hash(q + i, j - i);
+            ps->count++;
+        }
+        i = j + 1;
+    }
+    return 1;
+}
+
+static int params_count_of(const rr_params *ps, const char *p, size_t n)
+{
+    int k, c = 0;
+    for (k = 0; k < ps->count; k++)
+        c += param_eq(ps->p[k], ps->n[k], p, n);
+    return c;
+}
+
+/* Multiset equality; at most RR_MAX_QUERY_PARAMS squared comparisons. */
+static int params_equal(const rr_params *a, const rr_params *b)
+{
+    int k;
+    if (a->count != b->count || a->sum != b->sum)
+        return 0;
+    for (k = 0; k < a->count; k++) {
+        if (params_count_of(a, a->p[k], a->n[k])
+            != params_count_of(b, a->p[k], a->n[k]))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- the frozen table ----------------------------------------------- */
+
+typedef struct {
+    uint32_t first_off;     /* records from this offset on came from file */
+    uint32_t file;
+} rr_range;
+
+struct rr_table {
+    rr_options opt;
+    const char *arena;
+    size_t arena_len;
+    const uint32_t *offs;   /* per record, including shadowed ones */
+    uint32_t nrec;
+    uint32_t nrules;        /* live (not shadowed) */
+    const uint64_t *slots;
+    uint32_t cap;
+    const rr_range *ranges;
+    uint32_t nranges;
+    const char **files;
+    uint32_t nfiles;
+    uint32_t max_prefix_depth;  /* segments in the deepest prefix key */
+    unsigned has_kind[3];
+    int has_case, has_nocase;
+    rr_stats stats;
+};
+
+static uint32_t slot_home(uint32_t h32, uint32_t cap)
+{
+    return (uint32_t)(((uint64_t)h32 * cap) >> 32);
+}
+
+/* ---- the builder ---------------------------------------------------- */
+
+struct rr_builder {
+    apr_pool_t *scratch;
+    rr_options opt;
+    char *arena;            /* malloc'd, grows by doubling */
+    size_t arena_len, arena_cap;
+    uint32_t *offs;
+    uint32_t nrec, offs_cap;
+    uint64_t *hashes;       /* key hash per record, for freezing */
+    rr_range *ranges;
+    uint32_t nranges, ranges_cap;
+    apr_array_header_t *files;
+    uint32_t max_prefix_depth;
+    int errors;
+    int spent;
+};
+
+static apr_status_t builder_cleanup(void *data)
+{
+    rr_builder *b = data;
+    free(b->arena);
+    free(b->offs);
+    free(b->hashes);
+    free(b->ranges);
+    b->arena = NULL;
+    b->offs = NULL;
+    b->hashes = NULL;
+    b->ranges = NULL;
+    return APR_SUCCESS;
+}
+
+rr_diag *rr_diag_create(apr_pool_t *pool)
+{
+    rr_diag *d = apr_pcalloc(pool, sizeof(*d));
+    d->pool = pool;
+    d->errors = apr_array_make(pool, 4, sizeof(const char *));
+    d->warnings = apr_array_make(pool, 4, sizeof(const char *));
+    d->max_errors = 20;
+    return d;
+}
+
+static void diag_push(rr_diag *d, int is_error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void diag_push(rr_diag *d, int is_error, const char *fmt, ...)
+{
+    apr_array_header_t *arr;
+    va_list ap;
+    int max;
+    if (!d)
+        return;
+    arr = is_error ? d->errors : d->warnings;
+    max = d->max_errors > 0 ? d->max_errors : 20;
+    if (arr->nelts >= max * (is_error ? 1 : 50))
+        return;
+    va_start(ap, fmt);
+    APR_ARRAY_PUSH(arr, const char *) = apr_pvsprintf(d->pool, fmt, ap);
+    va_end(ap);
+}
+
+rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt)
+{
+    apr_pool_t *scratch;
+    rr_builder *b;
+    apr_pool_create(&scratch, pool);
+    b = apr_pcalloc(scratch, sizeof(*b));
+    b->scratch = scratch;
+    if (opt)
+        b->opt = *opt;
+    b->files = apr_array_make(scratch, 2, sizeof(const char *));
+    apr_pool_cleanup_register(scratch, b, builder_cleanup,
+                              apr_pool_cleanup_null);
+    return b;
+}
+
+uint32_t rr_builder_count(const rr_builder *b)
+{
+    return b->nrec;
+}
+
+static int grow(void **p, size_t elt, uint32_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 64;
+    void *np;
+    if (need <= *cap)
+        return 1;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > UINT32_MAX)
+        return 0;
+    np = realloc(*p, ncap * elt);
+    if (!np)
+        return 0;
+    *p = np;
+    *cap = (uint32_t)ncap;
+    return 1;
+}
+
+static int arena_reserve(rr_builder *b, size_t more)
+{
+    size_t need = b->arena_len + more, ncap;
+    char *np;
+    if (need <= b->arena_cap)
+        return 1;
+    if (need > UINT32_MAX)
+        return 0;
+    ncap = b->arena_cap ? b->arena_cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    np = realloc(b->arena, ncap);
+    if (!np)
+        return 0;
+    b->arena = np;
+    b->arena_cap = ncap;
+    if (b->arena_len == 0)
+        b->arena[b->arena_len++] = 0;   /* offset 0 means "empty slot" */
+    return 1;
+}
+
+static uint32_t builder_file_index(rr_builder *b, const char *file)
+{
+    const char **names = (const char **)b->files->elts;
+    int n = b->files->nelts;
+    if (n > 0 && strcmp(names[n - 1], file) == 0)
+        return (uint32_t)(n - 1);
+    APR_ARRAY_PUSH(b->files, const char *) = apr_pstrdup(b->scratch, file);
+    return (uint32_t)b->files->nelts - 1;
+}
+
+/* ---- parsing one line ----------------------------------------------- */
+
+typedef struct {
+    const char *file;
+    unsigned line;
+    rr_diag *d;
+} rr_where;
+
+#define PARSE_ERROR(w, ...) \
+    (diag_push((w)->d, 1, "%s:%u: ", (w)->file, (w)->line), \
+     rr_amend_last((w)->d, __VA_ARGS__), APR_EINVAL)
+
+static void rr_amend_last(rr_diag *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends to the message diag_push just started, so a reason is
+ * formatted once with its FILE:LINE in front. */
+static void rr_amend_last(rr_diag *d, const char *fmt, ...)
+{
+    const char **last;
+    va_list ap;
+    if (!d || d->errors->nelts == 0)
+        return;
+    last = &APR_ARRAY_IDX(d->errors, d->errors->nelts - 1, const char *);
+    if (strchr(*last, '\n'))
+        return;
+    va_start(ap, fmt);
+    *last = apr_pstrcat(d->pool, *last, apr_pvsprintf(d->pool, fmt, ap),
+                        NULL);
+    va_end(ap);
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len, k;
+    uint32_t cp;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) { len = 2; cp = s[0] & 0x1f; }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) { len = 3; cp = s[0] & 0x0f; }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) { len = 4; cp = s[0] & 0x07; }
+    else return 0;
+    if (n < len) return 0;
+    for (k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[k] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* Rejects what may not appear in a rules line at all. */
+static apr_status_t check_line_bytes(const rr_where *w, const char *s,
+                                     size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    if (n > RR_MAX_LINE)
+        return PARSE_ERROR(w, "line longer than %d bytes", RR_MAX_LINE);
+    while (i < n) {
+        size_t k;
+        if (p[i] == 0)
+            return PARSE_ERROR(w, "NUL byte in line");
+        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
+            return PARSE_ERROR(w, "control character 0x%02x in line", p[i]);
+        k = utf8_seq(p + i, n - i);
+        if (k == 0)
+            return PARSE_ERROR(w, "invalid UTF-8 at byte %lu",
+                               (unsigned long)i + 1);
+        i += k;
+    }
+    return APR_SUCCESS;
+}
+
+typedef struct {
+    const char *s;
+    size_t n;
+} rr_tok;
+
+/* Splits on blanks, stopping at a comment.  Returns the token count, or
+ * -1 if there are more than `max`. */
+static int tokenize(const char *s, size_t n, rr_tok *tok, int max)
+{
+    size_t i = 0;
+    int count = 0;
+    while (i < n) {
+        size_t j;
+        while (i < n && is_blank(s[i]))
+            i++;
+        if (i >= n || s[i] == '#')
+            break;      /* '#' at a token start is after a blank or first */
+        j = i;
+        while (j < n && !is_blank(s[j]))
+            j++;
+        if (count == max)
+            return -1;
+        tok[count].s = s + i;
+        tok[count].n = j - i;
+        count++;
+        i = j;
+    }
+    return count;
+}
+
+static int tok_is(const rr_tok *t, const char *word)
+{
+    return t->n == strlen(word) && memcmp(t->s, word, t->n) == 0;
+}
+
+static int tok_all_digits(const rr_tok *t)
+{
+    size_t i;
+    for (i = 0; i < t->n; i++) {
+        if (t->s[i] < '0' || t->s[i] > '9')
+            return 0;
+    }
+    return t->n > 0;
+}
+
+static int status_index(const rr_tok *t)
+{
+    size_t k;
+    char buf[4];
+    if (t->n != 3)
+        return -1;
+    for (k = 1; k < sizeof(rr_status_codes) / sizeof(rr_status_codes[0]);
+         k++) {
+        apr_snprintf(buf, sizeof(buf), "%d", rr_status_codes[k]);
+        if (memcmp(buf, t->s, 3) == 0)
+            return (int)k;
+    }
+    return -1;
+}
+
+static apr_status_t parse_flags(const rr_where *w, const rr_tok *t,
+                                unsigned *bits)
+{
+    size_t i = 0;
+    while (i <= t->n) {
+        size_t j = i;
+        rr_tok f;
+        while (j < t->n && t->s[j] != ',')
+            j++;
+        f.s = t->s + i;
+        f.n = j - i;
+        if (tok_is(&f, "nocase"))
+            *bits |= RB_NOCASE;
+        else if (tok_is(&f, "qsdrop"))
+            *bits |= RB_QSDROP;
+        else if (tok_is(&f, "qsappend"))
+            *bits |= RB_QSAPPEND;
+        else
+            return PARSE_ERROR(w, "unknown flag '%.*s' (known: nocase, "
+                               "qsdrop, qsappend)", (int)f.n, f.s);
+        i = j + 1;
+    }
+    if ((*bits & RB_QSDROP) && (*bits & RB_QSAPPEND))
+        return PARSE_ERROR(w, "flags qsdrop and qsappend exclude each other");
+    return APR_SUCCESS;
+}
+
+/* Percent-decodes a source path into out (at least n bytes). */
+static apr_status_t decode_source(const rr_where *w, const char *s, size_t n,
+                                  char *out, size_t *outlen)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return PARSE_ERROR(w, "bad percent-encoding in source at "
+                                   "'%.*s'", (int)(n - i > 3 ? 3 : n - i),
+                                   s + i);
+            c = (unsigned char)(hi * 16 + lo);
+            if (c < 0x20 || c == 0x7f)
+                return PARSE_ERROR(w, "source decodes to control character "
+                                   "0x%02x", c);
+            i += 3;
+        }
+        else {
+            i++;
+        }
+        out[o++] = (char)c;
+    }
+    *outlen = o;
+    return APR_SUCCESS;
+}
+
+static int has_dot_segment(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        while (j < n && s[j] != '/')
+            j++;
+        if ((j - i == 2 && s[i + 1] == '.')
+            || (j - i == 3 && s[i + 1] == '.' && s[i + 2] == '.'))
+            return 1;
+        i = j;
+    }
+    return 0;
+}
+
+static int valid_scheme_url(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (n == 0 || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+        return 0;
+    while (i < n && (apr_isalnum(s[i]) || s[i] == '+' || s[i] == '-'
+                     || s[i] == '.'))
+        i++;
+    if (n - i < 4 || memcmp(s + i, "://", 3) != 0)
+        return 0;
+    i += 3;
+    return s[i] != '/' && s[i] != '?' && s[i] != '#';   /* host non-empty */
+}
+
+/* Bytes a Location may not hold raw: what rr_escape_path escapes except
+ * '%', '?' and '#', which keep their URL meaning in a target or query. */
+static int unsafe_in_url(unsigned char c)
+{
+    return c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>'
+        || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|'
+        || c == '}';
+}
+
+static int unsafe_in_path(unsigned char c)
+{
+    return unsafe_in_url(c) || c == '%' || c == '?' || c == '#';
+}
+
+static const char hexdigits[] = "0123456789ABCDEF";
+
+/* Escapes into out (NULL: only count); returns the escaped length. */
+static size_t escape_into(char *out, const char *s, size_t n,
+                          int (*unsafe)(unsigned char))
+{
+    size_t i, o = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unsafe(c)) {
+            if (out) {
+                out[o] = '%';
+                out[o + 1] = hexdigits[c >> 4];
+                out[o + 2] = hexdigits[c & 15];
+            }
+            o += 3;
+        }
+        else {
+            if (out)
+                out[o] = (char)c;
+            o++;
+        }
+    }
+    return o;
+}
+
+const char *rr_escape_path(apr_pool_t *pool, const char *s, size_t len)
+{
+    size_t n = escape_into(NULL, s, len, unsafe_in_path);
+    char *out = apr_palloc(pool, n + 1);
+    escape_into(out, s, len, unsafe_in_path);
+    out[n] = '\0';
+    return out;
+}
+
+/* Index of the first '?' or '#' in a target, or its length. */
+static size_t target_main_len(const char *t, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (t[i] == '?' || t[i] == '#')
+            break;
+    }
+    return i;
+}
+
+static size_t path_depth(const char *s, size_t n)
+{
+    size_t i, d = 0;
+    for (i = 0; i < n; i++)
+        d += s[i] == '/';
+    return d;
+}
+
+static uint64_t key_hash(unsigned kind, int nocase, const char *key,
+                         size_t klen, uint64_t qsum)
+{
+    unsigned tag = (kind == RR_KIND_EXACT ? TAG_EXACT
+                    : kind == RR_KIND_PREFIX ? TAG_PREFIX : TAG_QUERY)
+                   | (nocase ? TAG_NOCASE : 0);
+    return key_final(hash_bytes(FNV_OFFSET, key, klen, nocase), tag, klen,
+                     qsum);
+}
+
+static apr_status_t add_record(rr_builder *b, const rr_where *w,
+                               unsigned bits, unsigned status,
+                               const char *key, size_t klen,
+                               const char *query, size_t qlen,
+                               const char *target, size_t tlen,
+                               uint64_t hash)
+{
+    size_t need = REC_FIXED + 2 + klen + qlen + tlen;
+    uint32_t off, line = w->line, file;
+    uint16_t v16;
+    char *p;
+    unsigned char u8;
+
+    if (!arena_reserve(b, need)
+        || !grow((void **)&b->offs, sizeof(uint32_t), &b->offs_cap,
+                 (size_t)b->nrec + 1)) {
+        return PARSE_ERROR(w, "out of memory (table over 4 GiB?)");
+    }
+    if (b->offs_cap > 0 && !b->hashes) {
+        b->hashes = malloc(sizeof(uint64_t) * b->offs_cap);
+    }
+    else if (b->hashes) {
+        uint64_t *nh = realloc(b->hashes, sizeof(uint64_t) * b->offs_cap);
+        if (nh)
+            b->hashes = nh;
+        else
+            return PARSE_ERROR(w, "out of memory");
+    }
+    if (!b->hashes)
+        return PARSE_ERROR(w, "out of memory");
+
+    off = (uint32_t)b->arena_len;
+    file = builder_file_index(b, w->file);
+    if (b->nranges == 0 || b->ranges[b->nranges - 1].file != file) {
+        if (!grow((void **)&b->ranges, sizeof(rr_range), &b->ranges_cap,
+                  (size_t)b->nranges + 1))
+            return PARSE_ERROR(w, "out of memory");
+        b->ranges[b->nranges].first_off = off;
+        b->ranges[b->nranges].file = file;
+        b->nranges++;
+    }
+
+    p = b->arena + off;
+    memcpy(p, &line, 4);
+    u8 = (unsigned char)bits;
+    p[4] = (char)u8;
+    p[5] = (char)status;
+    v16 = (uint16_t)klen;
+    memcpy(p + 6, &v16, 2);
+    v16 = (uint16_t)tlen;
+    memcpy(p + 8, &v16, 2);
+    p += REC_FIXED;
+    if ((bits & RB_KIND_MASK) == RR_KIND_QUERY) {
+        v16 = (uint16_t)qlen;
+        memcpy(p, &v16, 2);
+        p += 2;
+    }
+    memcpy(p, key, klen);
+    memcpy(p + klen, query, qlen);
+    memcpy(p + klen + qlen, target, tlen);
+    b->arena_len = (size_t)(p + klen + qlen + tlen - b->arena);
+
+    b->offs[b->nrec] = off;
+    b->hashes[b->nrec] = hash;
+    b->nrec++;
+    if ((bits & RB_KIND_MASK) == RR_KIND_PREFIX) {
+        uint32_t depth = (uint32_t)path_depth(key, klen);
+        if (depth > b->max_prefix_depth)
+            b->max_prefix_depth = depth;
+    }
+    return APR_SUCCESS;
+}
+
+/* Parses the target token: validates it, escapes non-ASCII and unsafe
+ * bytes once, and finds a prefix rule's '*'. */
+static apr_status_t parse_target(const rr_where *w, apr_pool_t *p,
+                                 const rr_tok *t, int is_prefix,
+                                 unsigned *bits, const char **out,
+                                 size_t *outlen)
+{
+    size_t n, mainlen;
+    char *esc;
+    if (!(t->n >= 1 && t->s[0] == '/' && (t->n == 1 || t->s[1] != '/'))
+        && !valid_scheme_url(t->s, t->n))
+        return PARSE_ERROR(w, "target '%.*s' is neither an absolute URL "
+                           "(scheme://host/...) nor a path starting with "
+                           "'/'", (int)t->n, t->s);
+    n = escape_into(NULL, t->s, t->n, unsafe_in_url);
+    if (n > 65535)
+        return PARSE_ERROR(w, "target too long");
+    esc = apr_palloc(p, n + 1);
+    escape_into(esc, t->s, t->n, unsafe_in_url);
+    esc[n] = '\0';
+    mainlen = target_main_len(esc, n);
+    if (is_prefix && mainlen > 0 && esc[mainlen - 1] == '*')
+        *bits |= RB_STAR;
+    *out = esc;
+    *outlen = n;
+    return APR_SUCCESS;
+}
+
+/* Normalises a decoded source path into its key (in place). */
+static size_t normalise_key(const rr_builder *b, char *key, size_t klen,
+                            unsigned kind, int nocase)
+{
+    size_t i;
+    if (kind == RR_KIND_PREFIX)
+        klen -= 2;                      /* drop the trailing slash-star */
+    else if (!b->opt.trailing_strict && klen > 1 && key[klen - 1] == '/')
+        klen--;
+    if (nocase) {
+        for (i = 0; i < klen; i++)
+            key[i] = (char)fold((unsigned char)key[i]);
+    }
+    return klen;
+}
+
+/* Compares a target's path (decoded, up to '?' or '#', without the '*' of
+ * a carrying prefix rule) with bytes s[0..n), folding case if asked.
+ * Returns 1 if equal, and the target's path length in *tlen_out. */
+static int target_path_equals(const char *target, size_t tlen, int star,
+                              const char *s, size_t n, int folded)
+{
+    size_t mainlen = target_main_len(target, tlen), i = 0, j = 0;
+    if (star)
+        mainlen--;
+    while (i < mainlen && j < n) {
+        unsigned char c = next_decoded(target, mainlen, &i);
+        unsigned char d = (unsigned char)s[j++];
+        if (folded ? fold(c) != fold(d) : c != d)
+            return 0;
+    }
+    return i == mainlen && j == n;
+}
+
+/* A rule like "/Legal /legal nocase" or "/a/ /a" (TrailingSlash Ignore)
+ * would send its own target back to itself: remember it so that a request
+ * already spelled as the target is left alone. */
+static int target_is_own_source(const rr_builder *b, const char *target,
+                                size_t tlen, unsigned bits, const char *key,
+                                size_t klen)
+{
+    size_t mainlen = target_main_len(target, tlen), i = 0, o = 0;
+    char buf[RR_MAX_LINE];
+    int star = (bits & RB_STAR) != 0;
+    if (target[0] != '/')
+        return 0;
+    if (star)
+        mainlen--;
+    while (i < mainlen && o < sizeof(buf))
+        buf[o++] = (char)next_decoded(target, mainlen, &i);
+    if ((bits & RB_KIND_MASK) == RR_KIND_PREFIX) {
+        /* a prefix target base is the key plus a slash */
+        if (o == 0 || buf[o - 1] != '/')
+            return 0;
+        o--;
+    }
+    else if (!b->opt.trailing_strict && o > 1 && buf[o - 1] == '/') {
+        o--;
+    }
+    if (o != klen)
+        return 0;
+    for (i = 0; i < o; i++) {
+        unsigned char x = (unsigned char)buf[i];
+        if ((bits & RB_NOCASE ? fold(x) : x) != (unsigned char)key[i])
+            return 0;
+    }
+    return 1;
+}
+
+static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
+                               const char *s, size_t n)
+{
+    rr_tok tok[5];
+    int ntok, st = -1, nocase;
+    unsigned bits = 0, kind;
+    const rr_tok *src, *tgt;
+    const char *q, *target = "";
+    size_t pathlen, qlen = 0, klen, tlen = 0;
+    char *key;
+    uint64_t qsum = 0;
+    apr_status_t rv;
+
+    ntok = tokenize(s, n, tok, 4);
+    if (ntok == 0)
+        return APR_SUCCESS;
+    if (ntok < 0)
+        return PARSE_ERROR(w, "too many fields (SOURCE TARGET [STATUS] "
+                           "[FLAGS])");
+    if (ntok == 1)
+        return PARSE_ERROR(w, "missing TARGET after source '%.*s'",
+                           (int)tok[0].n, tok[0].s);
+    src = &tok[0];
+    tgt = &tok[1];
+    if (ntok >= 3 && tok_all_digits(&tok[2])) {
+        st = status_index(&tok[2]);
+        if (st < 0)
+            return PARSE_ERROR(w, "unknown status '%.*s' (use 301, 302, "
+                               "303, 307, 308 or 410)",
+                               (int)tok[2].n, tok[2].s);
+        if (ntok == 4 && (rv = parse_flags(w, &tok[3], &bits)))
+            return rv;
+    }
+    else if (ntok == 4) {
+        return PARSE_ERROR(w, "unknown status '%.*s' (use 301, 302, 303, "
+                           "307, 308 or 410)", (int)tok[2].n, tok[2].s);
+    }
+    else if (ntok == 3 && (rv = parse_flags(w, &tok[2], &bits))) {
+        return rv;
+    }
+
+    if (src->s[0] != '/')
+        return PARSE_ERROR(w, "source '%.*s' does not start with '/'",
+                           (int)src->n, src->s);
+    q = memchr(src->s, '?', src->n);
+    pathlen = q ? (size_t)(q - src->s) : src->n;
+    kind = RR_KIND_EXACT;
+    if (pathlen >= 2 && src->s[pathlen - 2] == '/'
+        && src->s[pathlen - 1] == '*')
+        kind = RR_KIND_PREFIX;
+    if (q) {
+        rr_params ps;
+        q++;
+        qlen = src->n - pathlen - 1;
+        if (kind == RR_KIND_PREFIX)
+            return PARSE_ERROR(w, "a prefix rule (/*) cannot have a query");
+        if (!params_split(q, qlen, &ps))
+            return PARSE_ERROR(w, "more than %d query parameters",
+                               RR_MAX_QUERY_PARAMS);
+        if (ps.count == 0)
+            return PARSE_ERROR(w, "empty query after '?' in source");
+        qsum = ps.sum;
+        kind = RR_KIND_QUERY;
+    }
+
+    /* The status: '-' means gone; a 410 has no target. */
+    if (tgt->n == 1 && tgt->s[0] == '-') {
+        if (st < 0)
+            st = RR_STATUS_410;
+        else if (st != RR_STATUS_410)
+            return PARSE_ERROR(w, "status %d needs a target, not '-'",
+                               rr_status_codes[st]);
+    }
+    else if (st == RR_STATUS_410) {
+        return PARSE_ERROR(w, "status 410 takes '-' as its target, not "
+                           "'%.*s'", (int)tgt->n, tgt->s);
+    }
+    else if ((rv = parse_target(w, b->scratch, tgt, kind == RR_KIND_PREFIX,
+                                &bits, &target, &tlen))) {
+        return rv;
+    }
+
+    key = apr_palloc(b->scratch, pathlen + 1);
+    if ((rv = decode_source(w, src->s, pathlen, key, &klen)))
+        return rv;
+    if (has_dot_segment(key, klen))
+        return PARSE_ERROR(w, "source has a '.' or '..' segment; request "
+                           "paths are normalised, so it could never match");
+    nocase = (bits & RB_NOCASE) || b->opt.case_insensitive;
+    if (nocase)
+        bits |= RB_NOCASE;
+    klen = normalise_key(b, key, klen, kind, nocase);
+    bits |= kind;
+    if (kind != RR_KIND_QUERY && tlen > 0
+        && target_is_own_source(b, target, tlen, bits, key, klen))
+        bits |= RB_SELF;
+    return add_record(b, w, bits, st < 0 ? 0 : (unsigned)st, key, klen,
+                      q ? q : "", qlen, target, tlen,
+                      key_hash(kind, nocase, key, klen, qsum));
+}
+
+apr_status_t rr_builder_add_line(rr_builder *b, const char *file,
+                                 unsigned line, const char *text,
+                                 size_t len, rr_diag *d)
+{
+    rr_where w;
+    apr_status_t rv;
+    w.file = file;
+    w.line = line;
+    w.d = d;
+    if (b->spent)
+        return APR_EINVAL;
+    rv = check_line_bytes(&w, text, len);
+    if (rv == APR_SUCCESS)
+        rv = parse_rule(b, &w, text, len);
+    if (rv != APR_SUCCESS)
+        b->errors++;
+    return rv;
+}
+
+apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
+                                   const char *buf, size_t len, rr_diag *d)
+{
+    size_t i = 0;
+    unsigned line = 0;
+    int errors = b->errors;
+    int max = d && d->max_errors > 0 ? d->max_errors : 20;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - buf) : len, n = end - i;
+        line++;
+        if (n > 0 && buf[i + n - 1] == '\r')
+            n--;
+        rr_builder_add_line(b, name, line, buf + i, n, d);
+        if (b->errors - errors >= max)
+            break;
+        i = end + 1;
+    }
+    return b->errors > errors ? APR_EINVAL : APR_SUCCESS;
+}
+
+apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
+                                 rr_diag *d)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_size_t got;
+    char *buf, err[128];
+    apr_pool_t *tmp;
+
+    apr_pool_create(&tmp, b->scratch);
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                       APR_OS_DEFAULT, tmp);
+    if (rv == APR_SUCCESS)
+        rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+    if (rv == APR_SUCCESS) {
+        buf = malloc((size_t)fi.size + 1);
+        if (!buf)
+            rv = APR_ENOMEM;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &got);
+        if (rv == APR_EOF && got == 0 && fi.size == 0)
+            rv = APR_SUCCESS;
+        if (rv == APR_SUCCESS)
+            rv = rr_builder_add_buffer(b, path, buf, got, d);
+        else {
+            diag_push(d, 1, "%s: cannot read: %s", path,
+                      apr_strerror(rv, err, sizeof(err)));
+            b->errors++;
+        }
+        free(buf);
+        apr_pool_destroy(tmp);
+        return rv;
+    }
+    diag_push(d, 1, "%s: cannot open: %s", path,
+              apr_strerror(rv, err, sizeof(err)));
+    b->errors++;
+    apr_pool_destroy(tmp);
+    return rv;
+}
+
+/* ---- freezing ------------------------------------------------------- */
+
+static const char *table_file_of(const rr_table *t, uint32_t off)
+{
+    uint32_t lo = 0, hi = t->nranges;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->ranges[mid].first_off <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return t->nranges ? t->files[t->ranges[lo].file] : "?";
+}
+
+/* Does the record at `off` hold the key (kind, nocase, key, query)? */
+static int rec_matches(const char *arena, uint32_t off, unsigned kind,
+                       int nocase, const char *key, size_t klen,
+                       const rr_params *q)
+{
+    rr_rec r;
+    size_t i;
+    rec_decode(arena, off, &r);
+    if ((r.bits & RB_KIND_MASK) != kind || !(r.bits & RB_NOCASE) != !nocase
+        || r.src_len != klen)
+        return 0;
+    if (nocase) {
+        for (i = 0; i < klen; i++) {
+            if (r.src[i] != (char)fold((unsigned char)key[i]))
+                return 0;
+        }
+    }
+    else if (memcmp(r.src, key, klen) != 0) {
+        return 0;
+    }
+    if (kind == RR_KIND_QUERY) {
+        rr_params rq;
+        params_split(r.query, r.q_len, &rq);
+        return params_equal(&rq, q);
+    }
+    return 1;
+}
+
+/* The record offset for a key, or 0.  Robin Hood: stop once the probe has
+ * gone further than the entry it meets did from its own home. */
+static uint32_t table_probe(const rr_table *t, uint64_t hash, unsigned kind,
+                            int nocase, const char *key, size_t klen,
+                            const rr_params *q)
+{
+    uint32_t h32 = (uint32_t)(hash >> 32), cap = t->cap, i, d = 0;
+    if (cap == 0)
+        return 0;
+    i = slot_home(h32, cap);
+    for (;;) {
+        uint64_t s = t->slots[i];
+        uint32_t off = (uint32_t)s, sh = (uint32_t)(s >> 32), home;
+        if (off == 0)
+            return 0;
+        home = slot_home(sh, cap);
+        if (((i + cap - home) % cap) < d)
+            return 0;
+        if (sh == h32 && rec_matches(t->arena, off, kind, nocase, key, klen,
+                                     q))
+            return off;
+        if (++i == cap)
+            i = 0;
+        d++;
+    }
+}
+
+static void slots_insert(uint64_t *slots, uint32_t cap, uint64_t entry)
+{
+    uint32_t i = slot_home((uint32_t)(entry >> 32), cap), d = 0;
+    for (;;) {
+        uint64_t s = slots[i];
+        uint32_t home, sd;
+        if ((uint32_t)s == 0) {
+            slots[i] = entry;
+            return;
+        }
+        home = slot_home((uint32_t)(s >> 32), cap);
+        sd = (i + cap - home) % cap;
+        if (sd < d) {
+            slots[i] = entry;
+            entry = s;
+            d = sd;
+        }
+        if (++i == cap)
+            i = 0;
+        d++;
+    }
+}
+
+static apr_status_t table_cleanup(void *data)
+{
+    free(data);
+    return APR_SUCCESS;
+}
+
+static void rec_key_params(const rr_rec *r, rr_params *q)
+{
+    if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY)
+        params_split(r->query, r->q_len, q);
+    else
+        q->count = 0;
+}
+
+static void stats_count(rr_table *t, const rr_rec *r)
+{
+    t->stats.rules++;
+    switch (r->bits & RB_KIND_MASK) {
+    case RR_KIND_EXACT: t->stats.exact++; break;
+    case RR_KIND_PREFIX: t->stats.prefix++; break;
+    default: t->stats.query++; break;
+    }
+    t->stats.by_status[r->status]++;
+    t->stats.text_bytes += r->src_len + r->q_len + r->tgt_len;
+    if (r->bits & RB_NOCASE)
+        t->has_nocase = 1;
+    else
+        t->has_case = 1;
+    t->has_kind[r->bits & RB_KIND_MASK] = 1;
+}
+
+rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
+{
+    rr_table *t;
+    uint32_t i, cap;
+    uint64_t *slots;
+    const char **files;
+    int k;
+
+    if (b->spent || b->errors) {
+        b->spent = 1;
+        apr_pool_destroy(b->scratch);
+        return NULL;
+    }
+    b->spent = 1;
+    t = apr_pcalloc(pool, sizeof(*t));
+    t->opt = b->opt;
+    t->nrec = b->nrec;
+    t->max_prefix_depth = b->max_prefix_depth;
+
+    /* The arena and offsets move to the table's pool as they are. */
+    if (!b->arena && !arena_reserve(b, 1)) {
+        apr_pool_destroy(b->scratch);
+        return NULL;
+    }
+    t->arena = b->arena;
+    t->arena_len = b->arena_len;
+    apr_pool_cleanup_register(pool, b->arena, table_cleanup,
+                              apr_pool_cleanup_null);
+    t->offs = b->offs ? b->offs : apr_pcalloc(pool, sizeof(uint32_t));
+    if (b->offs)
+        apr_pool_cleanup_register(pool, b->offs, table_cleanup,
+                                  apr_pool_cleanup_null);
+    b->arena = NULL;
+    b->offs = NULL;
+
+    files = apr_palloc(pool, sizeof(char *) * (b->files->nelts + 1));
+    for (k = 0; k < b->files->nelts; k++)
+        files[k] = apr_pstrdup(pool, APR_ARRAY_IDX(b->files, k, const char *));
+    t->files = files;
+    t->nfiles = (uint32_t)b->files->nelts;
+    t->ranges = apr_pmemdup(pool, b->ranges ? (void *)b->ranges : (void *)"",
+                            sizeof(rr_range) * b->nranges + 1);
+    t->nranges = b->nranges;
+
+    /* n / 0.8 slots: Robin Hood keeps probes short at this load. */
+    cap = b->nrec ? (uint32_t)((uint64_t)b->nrec * 5 / 4 + 1) : 0;
+    slots = cap ? apr_pcalloc(pool, sizeof(uint64_t) * cap) : NULL;
+    t->slots = slots;
+    t->cap = cap;
+
+    for (i = 0; i < b->nrec; i++) {
+        rr_rec r;
+        rr_params q;
+        uint32_t off = t->offs[i], prev;
+        unsigned kind;
+        rec_decode(t->arena, off, &r);
+        kind = r.bits & RB_KIND_MASK;
+        rec_key_params(&r, &q);
+        prev = table_probe(t, b->hashes[i], kind, (r.bits & RB_NOCASE) != 0,
+                           r.src, r.src_len, &q);
+        if (prev) {
+            rr_rec pr;
+            rec_decode(t->arena, prev, &pr);
+            diag_push(d, 0, "%s:%u: duplicate source (first defined at "
+                      "%s:%u); this line is ignored",
+                      table_file_of(t, off), r.line,
+                      table_file_of(t, prev), pr.line);
+            ((char *)t->arena)[off + 4] = (char)(r.bits | RB_SHADOWED);
+            continue;
+        }
+        slots_insert(slots, cap, (b->hashes[i] & 0xffffffff00000000ULL)
+                     | off);
+        stats_count(t, &r);
+    }
+    t->nrules = t->stats.rules;
+    t->stats.slots = cap;
+    t->stats.bytes = sizeof(*t) + t->arena_len + sizeof(uint32_t) * t->nrec
+                     + sizeof(uint64_t) * cap + sizeof(rr_range) * t->nranges;
+    apr_pool_destroy(b->scratch);
+    return t;
+}
+
+rr_table *rr_table_load_file(apr_pool_t *pool, const char *path,
+                             const rr_options *opt, rr_diag *d)
+{
+    rr_builder *b = rr_builder_create(pool, opt);
+    rr_builder_add_file(b, path, d);
+    return rr_builder_freeze(b, pool, d);
+}
+
+/* ---- reading a table ------------------------------------------------ */
+
+uint32_t rr_table_count(const rr_table *t)
+{
+    return t->nrules;
+}
+
+void rr_table_stats(const rr_table *t, rr_stats *st)
+{
+    *st = t->stats;
+}
+
+const rr_options *rr_table_options(const rr_table *t)
+{
+    return &t->opt;
+}
+
+static void rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
+                     rr_rule_info *info)
+{
+    rr_rec r;
+    rec_decode(t->arena, off, &r);
+    info->kind = (rr_kind)(r.bits & RB_KIND_MASK);
+    info->flags = ((r.bits & RB_NOCASE) ? RR_FLAG_NOCASE : 0)
+                  | ((r.bits & RB_QSDROP) ? RR_FLAG_QSDROP : 0)
+                  | ((r.bits & RB_QSAPPEND) ? RR_FLAG_QSAPPEND : 0);
+    info->status = rr_status_codes[r.status];
+    info->source = apr_pstrmemdup(pool, r.src, r.src_len);
+    info->query = info->kind == RR_KIND_QUERY
+                  ? apr_pstrmemdup(pool, r.query, r.q_len) : NULL;
+    info->target = r.status == RR_STATUS_410
+                   ? NULL : apr_pstrmemdup(pool, r.target, r.tgt_len);
+    info->file = table_file_of(t, off);
+    info->line = r.line;
+}
+
+/* Rule i counts live rules only, in file order. */
+static uint32_t live_offset(const rr_table *t, uint32_t i)
+{
+    uint32_t k, seen = 0;
+    if (t->nrules == t->nrec)
+        return t->offs[i];
+    for (k = 0; k < t->nrec; k++) {
+        if (!((unsigned char)t->arena[t->offs[k] + 4] & RB_SHADOWED)) {
+            if (seen++ == i)
+                return t->offs[k];
+        }
+    }
+    return t->offs[0];
+}
+
+void rr_table_rule(const rr_table *t, uint32_t i, apr_pool_t *pool,
+                   rr_rule_info *info)
+{
+    rec_info(t, live_offset(t, i), pool, info);
+}
+
+const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
+{
+    apr_array_header_t *parts = apr_array_make(pool, 16, sizeof(char *));
+    uint32_t k;
+    for (k = 0; k < t->nrec; k++) {
+        rr_rec r;
+        const char *flags;
+        rec_decode(t->arena, t->offs[k], &r);
+        if (r.bits & RB_SHADOWED)
+            continue;
+        flags = apr_pstrcat(pool,
+                            (r.bits & RB_NOCASE) ? ",nocase" : "",
+                            (r.bits & RB_QSDROP) ? ",qsdrop" : "",
+                            (r.bits & RB_QSAPPEND) ? ",qsappend" : "",
+                            NULL);
+        APR_ARRAY_PUSH(parts, char *) = apr_pstrcat(pool,
+            (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX && r.src_len == 0
+                ? "" : rr_escape_path(pool, r.src, r.src_len),
+            (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX ? "/*" : "",
+            (r.bits & RB_KIND_MASK) == RR_KIND_QUERY ? "?" : "",
+            apr_pstrmemdup(pool, r.query, r.q_len), " ",
+            r.status == RR_STATUS_410 ? "-"
+                : apr_pstrmemdup(pool, r.target, r.tgt_len),
+            r.status ? apr_psprintf(pool, " %d", rr_status_codes[r.status])
+                     : "",
+            *flags ? " " : "", *flags ? flags + 1 : "", "\n", NULL);
+    }
+    return apr_array_pstrcat(pool, parts, 0);
+}
+
+/* ---- sets ----------------------------------------------------------- */
+
+struct rr_set {
+    const rr_table **tables;
+    int ntables, max, own;
+    apr_hash_t *collapsed;      /* (table, offset) -> final target */
+    apr_pool_t *pool;
+};
+
+typedef struct {
+    int table;
+    uint32_t off;
+} rr_rule_key;
+
+rr_set *rr_set_create(apr_pool_t *pool, int max_tables)
+{
+    rr_set *s = apr_pcalloc(pool, sizeof(*s));
+    s->tables = apr_pcalloc(pool, sizeof(rr_table *) * (max_tables + 1));
+    s->max = max_tables;
+    s->own = -1;
+    s->pool = pool;
+    return s;
+}
+
+void rr_set_add(rr_set *s, const rr_table *t)
+{
+    if (s->ntables < s->max)
+        s->tables[s->ntables++] = t;
+}
+
+void rr_set_mark_inherited(rr_set *s)
+{
+    if (s->own < 0)
+        s->own = s->ntables;
+}
+
+int rr_set_table_count(const rr_set *s)
+{
+    return s->ntables;
+}
+
+const rr_table *rr_set_table(const rr_set *s, int i)
+{
+    return s->tables[i];
+}
+
+static int set_own(const rr_set *s)
+{
+    return s->own < 0 ? s->ntables : s->own;
+}
+
+/* ---- lookup --------------------------------------------------------- */
+
+/* Is this hit a rule's own target (see target_is_own_source), spelled
+ * exactly as the target, so that answering would redirect to itself? */
+static int is_own_target(const rr_table *t, uint32_t off, const char *path,
+                         size_t len, size_t keylen, const char *args)
+{
+    rr_rec r;
+    size_t mainlen, qlen;
+    rec_decode(t->arena, off, &r);
+    if (!(r.bits & RB_SELF))
+        return 0;
+    if ((r.bits & RB_KIND_MASK) == RR_KIND_PREFIX)     /* base is "key/" */
+        return keylen < len && path[keylen] == '/'
+               && target_path_equals(r.target, r.tgt_len, 1, path,
+                                     keylen + 1, 0);
+    if (!target_path_equals(r.target, r.tgt_len, 0, path, len, 0))
+        return 0;
+    mainlen = target_main_len(r.target, r.tgt_len);
+    if (mainlen == r.tgt_len || r.target[mainlen] != '?')
+        return 1;
+    qlen = (size_t)r.tgt_len - mainlen - 1;
+    return args && strlen(args) == qlen
+           && memcmp(args, r.target + mainlen + 1, qlen) == 0;
+}
+
+static int table_lookup_exact(const rr_table *t, unsigned kind,
+                              const char *path, size_t len,
+                              const rr_params *q, uint32_t *off)
+{
+    int pass;
+    if (!t->opt.trailing_strict && len > 1 && path[len - 1] == '/')
+        len--;
+    /* A case-sensitive rule beats a nocase one for the same request. */
+    for (pass = 0; pass < 2; pass++) {
+        int nocase = pass == 1;
+        uint64_t h;
+        if (nocase ? !t->has_nocase : !t->has_case)
+            continue;
+        h = key_hash(kind, nocase, path, len, q ? q->sum : 0);
+        *off = table_probe(t, h, kind, nocase, path, len, q);
+        if (*off)
+            return 1;
+    }
+    return 0;
+}
+
+/* Longest prefix rule of t matching path: one pass over the path keeps
+ * the FNV state of every segment prefix, probing at each boundary up to
+ * the deepest prefix rule.  Returns the matched key length or -1. */
+static long table_lookup_prefix(const rr_table *t, const char *path,
+                                size_t len, uint32_t *off)
+{
+    uint64_t hc = FNV_OFFSET, hf = FNV_OFFSET;
+    size_t i = 0;
+    uint32_t depth = 0;
+    long best = -1;
+    for (;;) {
+        int boundary = i == len || path[i] == '/';
+        if (boundary && !(i == len && len > 0 && path[len - 1] == '/')) {
+            uint32_t o;
+            if (t->has_case) {
+                o = table_probe(t, key_final(hc, TAG_PREFIX, i, 0),
+                                RR_KIND_PREFIX, 0, path, i, NULL);
+                if (o && !is_own_target(t, o, path, len, i, NULL)) {
+                    *off = o;
+                    best = (long)i;
+                }
+            }
+            if (t->has_nocase && best != (long)i) {
+                o = table_probe(t, key_final(hf, TAG_PREFIX | TAG_NOCASE,
+                                             i, 0),
+                                RR_KIND_PREFIX, 1, path, i, NULL);
+                if (o && !is_own_target(t, o, path, len, i, NULL)) {
+                    *off = o;
+                    best = (long)i;
+                }
+            }
+        }
+        if (i == len)
+            break;
+        if (path[i] == '/' && ++depth > t->max_prefix_depth)
+            break;
+        hc = (hc ^ (unsigned char)path[i]) * FNV_PRIME;
+        hf = (hf ^ fold((unsigned char)path[i])) * FNV_PRIME;
+        i++;
+    }
+    return best;
+}
+
+int rr_set_lookup(const rr_set *s, const char *path, size_t len,
+                  const char *args, rr_match *m)
+{
+    int k, best_table = -1;
+    long best_len = -1;
+    uint32_t off = 0, best_off = 0;
+
+    if (args && *args) {
+        rr_params q;
+        if (params_split(args, strlen(args), &q) && q.count > 0) {
+            for (k = 0; k < s->ntables; k++) {
+                if (s->tables[k]->has_kind[RR_KIND_QUERY]
+                    && table_lookup_exact(s->tables[k], RR_KIND_QUERY, path,
+                                          len, &q, &off))
+                    goto found;
+            }
+        }
+    }
+    for (k = 0; k < s->ntables; k++) {
+        if (s->tables[k]->has_kind[RR_KIND_EXACT]
+            && table_lookup_exact(s->tables[k], RR_KIND_EXACT, path, len,
+                                  NULL, &off)
+            && !is_own_target(s->tables[k], off, path, len, len, args))
+            goto found;
+    }
+    for (k = 0; k < s->ntables; k++) {
+        long l;
+        if (!s->tables[k]->has_kind[RR_KIND_PREFIX])
+            continue;
+        l = table_lookup_prefix(s->tables[k], path, len, &off);
+        if (l > best_len) {
+            best_len = l;
+            best_off = off;
+            best_table = k;
+        }
+    }
+    if (best_table < 0)
+        return 0;
+    m->set = s;
+    m->table = s->tables[best_table];
+    m->rule = best_off;
+    m->tail = (uint32_t)((size_t)best_len < len ? (size_t)best_len + 1 : len);
+    return 1;
+
+found:
+    m->set = s;
+    m->table = s->tables[k];
+    m->rule = off;
+    m->tail = (uint32_t)len;
+    return 1;
+}
+
+int rr_match_status(const rr_match *m, int default_status)
+{
+    unsigned st = (unsigned char)m->table->arena[m->rule + 5];
+    return st ? rr_status_codes[st] : default_status;
+}
+
+const char *rr_match_origin(const rr_match *m, apr_pool_t *pool)
+{
+    return apr_psprintf(pool, "%s:%u", table_file_of(m->table, m->rule),
+                        rd32(m->table->arena + m->rule));
+}
+
+void rr_match_rule(const rr_match *m, apr_pool_t *pool, rr_rule_info *info)
+{
+    rec_info(m->table, m->rule, pool, info);
+}
+
+static const char *const no_parts[] = { NULL };
+
+static const char *collapsed_target(const rr_set *s, const rr_match *m)
+{
+    rr_rule_key key;
+    int k;
+    if (!s->collapsed)
+        return NULL;
+    memset(&key, 0, sizeof(key));
+    for (k = 0; k < s->ntables && s->tables[k] != m->table; k++)
+        ;
+    key.table = k;
+    key.off = m->rule;
+    return apr_hash_get(s->collapsed, &key, sizeof(key));
+}
+
+const char *rr_match_location(const rr_match *m, apr_pool_t *pool,
+                              const char *path, const char *args,
+                              const char *base)
+{
+    const char *parts[2];
+    parts[0] = base;
+    parts[1] = NULL;
+    return rr_match_location_parts(m, pool, path, args, parts);
+}
+
+const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
+                                    const char *path, const char *args,
+                                    const char *const *base_parts)
+{
+    rr_rec r;
+    const char *target, *over;
+    size_t tlen, mainlen, qend, carry_len = 0, n = 0, o = 0, k;
+    size_t alen = args ? strlen(args) : 0;
+    int is_path, star, carry_args;
+    char *out;
+
+    rec_decode(m->table->arena, m->rule, &r);
+    if (r.status == RR_STATUS_410)
+        return NULL;
+    over = collapsed_target(m->set, m);
+    target = over ? over : r.target;
+    tlen = over ? strlen(over) : r.tgt_len;
+    star = !over && (r.bits & RB_STAR);
+    is_path = tlen > 0 && target[0] == '/';
+    if (!is_path || !base_parts)
+        base_parts = no_parts;
+
+    mainlen = target_main_len(target, tlen);
+    qend = mainlen;
+    if (mainlen < tlen && target[mainlen] == '?') {
+        const char *h = memchr(target + mainlen, '#', tlen - mainlen);
+        qend = h ? (size_t)(h - target) : tlen;
+    }
+    if (r.bits & RB_QSDROP)
+        carry_args = 0;
+    else if (r.bits & RB_QSAPPEND)
+        carry_args = 1;
+    else
+        carry_args = (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
+                     && qend == mainlen;
+    carry_args = carry_args && alen > 0;
+    if (star)
+        carry_len = escape_into(NULL, path + m->tail,
+                                strlen(path) - m->tail, unsafe_in_path);
+
+    for (k = 0; base_parts[k]; k++)
+        n += escape_into(NULL, base_parts[k], strlen(base_parts[k]),
+                         unsafe_in_url);
+    n += tlen + carry_len + 1
+         + (carry_args ? escape_into(NULL, args, alen, unsafe_in_url) : 0);
+    out = apr_palloc(pool, n + 1);
+    for (k = 0; base_parts[k]; k++)
+        o += escape_into(out + o, base_parts[k], strlen(base_parts[k]),
+                         unsafe_in_url);
+    memcpy(out + o, target, mainlen - (star ? 1 : 0));
+    o += mainlen - (star ? 1 : 0);
+    if (star)
+        o += escape_into(out + o, path + m->tail, strlen(path) - m->tail,
+                         unsafe_in_path);
+    memcpy(out + o, target + mainlen, qend - mainlen);
+    o += qend - mainlen;
+    if (carry_args) {
+        if (qend == mainlen)
+            out[o++] = '?';
+        else if (qend - mainlen > 1)
+            out[o++] = '&';
+        o += escape_into(out + o, args, alen, unsafe_in_url);
+    }
+    memcpy(out + o, target + qend, tlen - qend);
+    o += tlen - qend;
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- chains and loops ----------------------------------------------- */
+
+/* The path (decoded, in pool) and query a target points at on this host,
+ * or 0 if it leaves the host. */
+static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
+                          const apr_array_header_t *hosts, char **path,
+                          size_t *plen, const char **query)
+{
+    size_t i = 0, start, mainlen, k, o = 0;
+    const char *p;
+    char *dec;
+    if (tlen == 0)
+        return 0;
+    if (target[0] != '/') {
+        const char *hs, *he, *at;
+        char *host;
+        int h, ok = 0;
+        p = strstr(target, "://");
+        if (!p || !hosts)
+            return 0;
+        hs = p + 3;
+        he = hs;
+        while (*he && *he != '/' && *he != '?' && *he != '#')
+            he++;
+        at = memchr(hs, '@', (size_t)(he - hs));
+        if (at)
+            hs = at + 1;
+        host = apr_pstrmemdup(pool, hs, (size_t)(he - hs));
+        if (host[0] != '[' && strchr(host, ':'))
+            *strchr(host, ':') = '\0';
+        for (h = 0; h < hosts->nelts && !ok; h++) {
+            ok = apr_fnmatch(APR_ARRAY_IDX(hosts, h, const char *), host,
+                             APR_FNM_CASE_BLIND) == APR_SUCCESS;
+        }
+        if (!ok)
+            return 0;
+        i = (size_t)(he - target);
+        if (i == tlen || target[i] != '/') {
+            *path = apr_pstrdup(pool, "/");
+            *plen = 1;
+            *query = (i < tlen && target[i] == '?')
+                     ? apr_pstrmemdup(pool, target + i + 1,
+                                      target_main_len(target + i + 1,
+                                                      tlen - i - 1))
+                     : NULL;
+            return 1;
+        }
+    }
+    start = i;
+    mainlen = start + target_main_len(target + start, tlen - start);
+    dec = apr_palloc(pool, mainlen - start + 1);
+    for (k = start; k < mainlen;)
+        dec[o++] = (char)next_decoded(target, mainlen, &k);
+    dec[o] = '\0';
+    *path = dec;
+    *plen = o;
+    *query = NULL;
+    if (mainlen < tlen && target[mainlen] == '?') {
+        const char *h = memchr(target + mainlen, '#', tlen - mainlen);
+        size_t qe = h ? (size_t)(h - target) : tlen;
+        *query = apr_pstrmemdup(pool, target + mainlen + 1, qe - mainlen - 1);
+    }
+    return 1;
+}
+
+typedef struct {
+    rr_set *s;
+    const apr_array_header_t *hosts;
+    apr_pool_t *tmp;
+    uint32_t *base;         /* global id of each table's first record */
+    uint32_t total;
+    uint32_t *next;         /* global id + 1 of the next hop, 0: none */
+    unsigned char *state;   /* bit 0: next computed; bit 1: visiting;
+                               bit 2: done; bit 3: in a loop */
+    uint32_t *indeg;
+} rr_graph;
+
+static uint32_t global_id(const rr_graph *g, int table, uint32_t off)
+{
+    const rr_table *t = g->s->tables[table];
+    uint32_t lo = 0, hi = t->nrec;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->offs[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return g->base[table] + lo;
+}
+
+static void global_split(const rr_graph *g, uint32_t id, int *table,
+                         uint32_t *off)
+{
+    int k = 0;
+    while (k + 1 < g->s->ntables && g->base[k + 1] <= id)
+        k++;
+    *table = k;
+    *off = g->s->tables[k]->offs[id - g->base[k]];
+}
+
+static int table_index(const rr_set *s, const rr_table *t)
+{
+    int k;
+    for (k = 0; k < s->ntables && s->tables[k] != t; k++)
+        ;
+    return k;
+}
+
+static uint32_t graph_next(rr_graph *g, uint32_t id)
+{
+    int tk;
+    uint32_t off;
+    rr_rec r;
+    char *path;
+    size_t plen, tlen;
+    const char *query;
+    rr_match m;
+
+    if (g->state[id] & 1)
+        return g->next[id];
+    g->state[id] |= 1;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
+        return 0;
+    tlen = r.tgt_len;
+    if (r.bits & RB_STAR) {
+        size_t mainlen = target_main_len(r.target, tlen);
+        tlen = mainlen - 1;     /* the path the '*' hangs off */
+    }
+    if (!target_on_host(g->tmp, r.target, tlen, g->hosts, &path, &plen,
+                        &query))
+        return 0;
+    if (!rr_set_lookup(g->s, path, plen, query, &m))
+        return 0;
+    g->next[id] = global_id(g, table_index(g->s, m.table), m.rule) + 1;
+    return g->next[id];
+}
+
+static const char *rule_where(const rr_graph *g, uint32_t id,
+                              apr_pool_t *pool)
+{
+    int tk;
+    uint32_t off;
+    rr_match m;
+    global_split(g, id, &tk, &off);
+    m.set = g->s;
+    m.table = g->s->tables[tk];
+    m.rule = off;
+    m.tail = 0;
+    return rr_match_origin(&m, pool);
+}
+
+/* Walks from `start`, marking loops.  Returns APR_EINVAL on a new loop. */
+static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
+{
+    uint32_t id = start, n;
+    apr_array_header_t *stack = apr_array_make(g->tmp, 8, sizeof(uint32_t));
+    apr_status_t rv = APR_SUCCESS;
+    int k;
+
+    while (id != UINT32_MAX && !(g->state[id] & 6)) {
+        g->state[id] |= 2;
+        APR_ARRAY_PUSH(stack, uint32_t) = id;
+        n = graph_next(g, id);
+        if (n)
+            g->indeg[n - 1]++;
+        id = n ? n - 1 : UINT32_MAX;
+    }
+    if (id != UINT32_MAX && (g->state[id] & 2) && !(g->state[id] & 4)) {
+        /* The walk came back to a rule on its own path: a loop. */
+        const char *msg = NULL;
+        int first = 0;
+        for (k = 0; k < stack->nelts; k++) {
+            if (APR_ARRAY_IDX(stack, k, uint32_t) == id) {
+                first = k;
+                break;
+            }
+        }
+        for (k = first; k < stack->nelts; k++) {
+            uint32_t x = APR_ARRAY_IDX(stack, k, uint32_t);
+            g->state[x] |= 8;
+            msg = msg ? apr_pstrcat(g->tmp, msg, " -> ",
+                                    rule_where(g, x, g->tmp), NULL)
+                      : rule_where(g, x, g->tmp);
+        }
+        diag_push(d, 1, "%s: redirect loop: %s -> %s",
+                  rule_where(g, id, g->tmp), msg, rule_where(g, id, g->tmp));
+        rv = APR_EINVAL;
+    }
+    for (k = 0; k < stack->nelts; k++) {
+        uint32_t x = APR_ARRAY_IDX(stack, k, uint32_t);
+        g->state[x] = (unsigned char)((g->state[x] & ~2u) | 4u);
+    }
+    return rv;
+}
+
+/* Follows a chain from rule `id` to the URL its last hop answers. */
+static const char *chain_final(rr_graph *g, uint32_t id)
+{
+    int tk, hops;
+    uint32_t off;
+    rr_rec r;
+    const char *url;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    url = apr_pstrmemdup(g->tmp, r.target, r.tgt_len);
+    for (hops = 0; hops < 64; hops++) {
+        char *path;
+        size_t plen;
+        const char *query;
+        rr_match m;
+        if (!target_on_host(g->tmp, url, strlen(url), g->hosts, &path, &plen,
+                            &query)
+            || !rr_set_lookup(g->s, path, plen, query, &m)
+            || rr_match_status(&m, 307) == 410)
+            break;
+        url = rr_match_location(&m, g->tmp, path, query, NULL);
+    }
+    return url;
+}
+
+apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
+                          rr_chains_mode mode, rr_diag *d)
+{
+    rr_graph g;
+    apr_pool_t *tmp;
+    apr_status_t rv = APR_SUCCESS;
+    uint32_t id, own_end;
+    int k, own = set_own(s);
+
+    apr_pool_create(&tmp, s->pool);
+    memset(&g, 0, sizeof(g));
+    g.s = s;
+    g.hosts = hosts;
+    g.tmp = tmp;
+    g.base = apr_pcalloc(tmp, sizeof(uint32_t) * (s->ntables + 1));
+    for (k = 0; k < s->ntables; k++)
+        g.base[k + 1] = g.base[k] + s->tables[k]->nrec;
+    g.total = g.base[s->ntables];
+    own_end = g.base[own];
+    g.next = calloc(g.total + 1, sizeof(uint32_t));
+    g.indeg = calloc(g.total + 1, sizeof(uint32_t));
+    g.state = calloc(g.total + 1, 1);
+    if (!g.next || !g.indeg || !g.state) {
+        diag_push(d, 1, "out of memory checking chains");
+        rv = APR_ENOMEM;
+        goto done;
+    }
+
+    /* Duplicates across own tables: earlier tables win. */
+    for (k = 1; k < own; k++) {
+        const rr_table *t = s->tables[k];
+        uint32_t i;
+        for (i = 0; i < t->nrec; i++) {
+            rr_rec r;
+            rr_params q;
+            int j;
+            rec_decode(t->arena, t->offs[i], &r);
+            if (r.bits & RB_SHADOWED)
+                continue;
+            rec_key_params(&r, &q);
+            for (j = 0; j < k; j++) {
+                const rr_table *e = s->tables[j];
+                uint32_t prev;
+                int nocase = (r.bits & RB_NOCASE) != 0;
+                if (e->opt.trailing_strict != t->opt.trailing_strict)
+                    continue;
+                prev = table_probe(e, key_hash(r.bits & RB_KIND_MASK, nocase,
+                                               r.src, r.src_len, q.count
+                                               ? q.sum : 0),
+                                   r.bits & RB_KIND_MASK, nocase, r.src,
+                                   r.src_len, &q);
+                if (prev) {
+                    diag_push(d, 0, "%s:%u: duplicate source (first defined "
+                              "at %s:%u); this line is ignored",
+                              table_file_of(t, t->offs[i]), r.line,
+                              table_file_of(e, prev), rd32(e->arena + prev));
+                    break;
+                }
+            }
+        }
+    }
+
+    for (id = 0; id < own_end; id++) {
+        if (!(g.state[id] & 4) && graph_walk(&g, id, d) != APR_SUCCESS)
+            rv = APR_EINVAL;
+    }
+    if (mode == RR_CHAINS_OFF)
+        goto done;
+
+    for (id = 0; id < own_end; id++) {
+        uint32_t n = g.next[id], x;
+        const char *msg;
+        int collapsible = 1;
+        if (!n || g.indeg[id] || (g.state[id] & 8))
+            continue;
+        msg = rule_where(&g, id, tmp);
+        for (x = n - 1;; x = g.next[x] - 1) {
+            if (g.state[x] & 8) {
+                collapsible = -1;   /* runs into a loop: reported above */
+                break;
+            }
+            msg = apr_pstrcat(tmp, msg, " -> ", rule_where(&g, x, tmp), NULL);
+            if (!g.next[x])
+                break;
+        }
+        if (collapsible < 0)
+            continue;
+        if (mode == RR_CHAINS_COLLAPSE) {
+            int tk;
+            uint32_t off;
+            rr_rec r;
+            global_split(&g, id, &tk, &off);
+            rec_decode(s->tables[tk]->arena, off, &r);
+            if (!(r.bits & RB_STAR))
+                continue;
+            diag_push(d, 0, "%s: redirect chain cannot be collapsed (its "
+                      "first rule carries the path): %s",
+                      rule_where(&g, id, tmp), msg);
+            continue;
+        }
+        diag_push(d, 0, "%s: redirect chain: %s", rule_where(&g, id, tmp),
+                  msg);
+    }
+
+    if (mode == RR_CHAINS_COLLAPSE) {
+        /* Every own rule with a next hop answers with its chain's end, so
+         * a request entering mid-chain is collapsed too. */
+        for (id = 0; id < own_end; id++) {
+            int tk;
+            uint32_t off;
+            rr_rec r;
+            rr_rule_key *key;
+            if (!g.next[id] || (g.state[id] & 8))
+                continue;
+            global_split(&g, id, &tk, &off);
+            rec_decode(s->tables[tk]->arena, off, &r);
+            if (r.bits & RB_STAR)
+                continue;
+            if (!s->collapsed)
+                s->collapsed = apr_hash_make(s->pool);
+            key = apr_pcalloc(s->pool, sizeof(*key));
+            key->table = tk;
+            key->off = off;
+            apr_hash_set(s->collapsed, key, sizeof(*key),
+                         apr_pstrdup(s->pool, chain_final(&g, id)));
+        }
+    }
+
+done:
+    free(g.next);
+    free(g.indeg);
+    free(g.state);
+    apr_pool_destroy(tmp);
+    return rv;
+}

@@ -1,0 +1,232 @@
+/*
+ * redirect_rules.h - the mod_redirect307 rules engine.
+ *
+ * Plain C on APR, no httpd headers: httpd, the redirect307 CLI, the unit
+ * tests and the benchmarks all link this engine alone.
+ *
+ * Life cycle:
+ *   rr_builder_create()  -> rr_builder_add_*()  (parse; errors carry FILE:LINE)
+ *   rr_builder_freeze()  -> rr_table            (immutable, one per source)
+ *   rr_set_create() + rr_set_add()              (the tables one server uses,
+ *                                                own first, inherited after)
+ *   rr_set_check()                              (duplicates across tables,
+ *                                                chains, loops; once, at
+ *                                                configuration time)
+ *   rr_set_lookup() + rr_match_location()       (request time: no lock, no
+ *                                                allocation but the answer)
+ *
+ * Diagnostics are values: messages of the form "FILE:LINE: reason" pushed
+ * onto the caller's rr_diag arrays, allocated in the diag's pool.  Nothing
+ * here prints, exits or aborts.
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#ifndef REDIRECT_RULES_H
+#define REDIRECT_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "apr_pools.h"
+#include "apr_tables.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest rules-file line, not counting its line end. */
+#define RR_MAX_LINE 8192
+
+/* Most parameters a query rule may have; requests with more never match one. */
+#define RR_MAX_QUERY_PARAMS 32
+
+/* Per-rule flags (rr_rule_info.flags). */
+#define RR_FLAG_NOCASE   0x01u
+#define RR_FLAG_QSDROP   0x02u
+#define RR_FLAG_QSAPPEND 0x04u
+
+/* Rule kinds (rr_rule_info.kind). */
+typedef enum {
+    RR_KIND_EXACT = 0,
+    RR_KIND_PREFIX = 1,
+    RR_KIND_QUERY = 2
+} rr_kind;
+
+/* How rr_set_check() treats chains (SPEC: Redirect307Chains). */
+typedef enum {
+    RR_CHAINS_WARN = 0,
+    RR_CHAINS_COLLAPSE = 1,
+    RR_CHAINS_OFF = 2
+} rr_chains_mode;
+
+/* Table-wide matching options, fixed when the builder is created. */
+typedef struct {
+    int case_insensitive;   /* Redirect307MatchCase Off: every rule is nocase */
+    int trailing_strict;    /* Redirect307TrailingSlash Strict: /a != /a/ */
+} rr_options;
+
+/* Where messages go.  Both arrays hold const char * in `pool`.
+ * A NULL rr_diag is allowed everywhere: messages are then dropped. */
+typedef struct {
+    apr_pool_t *pool;
+    apr_array_header_t *errors;
+    apr_array_header_t *warnings;
+    int max_errors;         /* stop collecting after this many (0: 20) */
+} rr_diag;
+
+/* Creates a diag with empty arrays in `pool`. */
+rr_diag *rr_diag_create(apr_pool_t *pool);
+
+typedef struct rr_builder rr_builder;
+typedef struct rr_table rr_table;
+typedef struct rr_set rr_set;
+
+/* A lookup result.  Valid as long as the set's tables are. */
+typedef struct {
+    const rr_set *set;
+    const rr_table *table;
+    uint32_t rule;          /* rule index within table */
+    uint32_t tail;          /* offset in the request path where a prefix
+                               rule's carried rest starts (past the '/') */
+} rr_match;
+
+/* What a rule says, for display, the CLI and the status page. */
+typedef struct {
+    rr_kind kind;
+    unsigned flags;         /* RR_FLAG_* */
+    int status;             /* 301..308, 410, or 0: "use the default" */
+    const char *source;     /* normalised (decoded) path, NUL-terminated
+                               copy in the caller's pool */
+    const char *query;      /* normalised query or NULL */
+    const char *target;     /* as stored (non-ASCII escaped), NULL for 410 */
+    const char *file;
+    unsigned line;
+} rr_rule_info;
+
+/* Figures for one table. */
+typedef struct {
+    uint32_t rules;
+    uint32_t exact, prefix, query;
+    uint32_t by_status[7];  /* 0 (default), 301, 302, 303, 307, 308, 410 */
+    uint32_t slots;         /* hash slots allocated */
+    size_t text_bytes;      /* source + target bytes of all rules */
+    size_t bytes;           /* total memory held by the table */
+} rr_stats;
+
+/* ---- building ------------------------------------------------------ */
+
+/* Creates an empty builder.  Scratch memory lives in a subpool of `pool`
+ * that rr_builder_freeze() (or destroying `pool`) releases. */
+rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt);
+
+/* Parses a whole rules file held in memory; `name` is what messages and
+ * origins call it.  Every malformed line is an error "name:LINE: reason";
+ * parsing goes on to report further errors (up to diag->max_errors).
+ * Returns APR_SUCCESS or APR_EINVAL (at least one error). */
+apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
+                                   const char *buf, size_t len, rr_diag *d);
+
+/* Reads and parses the file at `path` (messages name it `path`).
+ * An unreadable file is an error "path: reason".  Returns as above. */
+apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
+                                 rr_diag *d);
+
+/* Parses one rule written as a rules-file line (no comments needed),
+ * e.g. from an inline "Redirect307" directive at file:line. */
+apr_status_t rr_builder_add_line(rr_builder *b, const char *file,
+                                 unsigned line, const char *text,
+                                 size_t len, rr_diag *d);
+
+/* Number of rules added so far. */
+uint32_t rr_builder_count(const rr_builder *b);
+
+/* Freezes the builder into an immutable table allocated in `pool`, which
+ * must live as long as the table is used.  A source defined twice is a
+ * warning naming both places; the first wins.  The builder is spent
+ * afterwards.  Returns NULL only if the builder recorded parse errors. */
+rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d);
+
+/* Convenience: builder + add_file + freeze.  NULL on error. */
+rr_table *rr_table_load_file(apr_pool_t *pool, const char *path,
+                             const rr_options *opt, rr_diag *d);
+
+/* ---- reading a table ----------------------------------------------- */
+
+uint32_t rr_table_count(const rr_table *t);
+void rr_table_stats(const rr_table *t, rr_stats *st);
+const rr_options *rr_table_options(const rr_table *t);
+
+/* Describes rule `i` (0 <= i < count); strings copied into `pool`. */
+void rr_table_rule(const rr_table *t, uint32_t i, apr_pool_t *pool,
+                   rr_rule_info *info);
+
+/* Writes the table back as rules-file text (one line per rule, sources
+ * percent-encoded where needed) that parses to the same answers. */
+const char *rr_table_dump(const rr_table *t, apr_pool_t *pool);
+
+/* ---- sets: the tables one server consults -------------------------- */
+
+/* A set of up to `max_tables` tables, consulted in the order added.
+ * Tables added after rr_set_mark_inherited() come from an enclosing
+ * server: the set's own rules win over them and rr_set_check() does not
+ * warn about them again. */
+rr_set *rr_set_create(apr_pool_t *pool, int max_tables);
+void rr_set_add(rr_set *s, const rr_table *t);
+void rr_set_mark_inherited(rr_set *s);
+int rr_set_table_count(const rr_set *s);
+const rr_table *rr_set_table(const rr_set *s, int i);
+
+/* Configuration-time analysis of the whole set:
+ *  - a source in a later own table already defined by an earlier own
+ *    table: warning naming both places (the earlier wins);
+ *  - chains (a rule's target is another rule's source on this host: a
+ *    path target, or an absolute target whose host matches one of
+ *    `hosts`, apr_fnmatch patterns compared case-blind): a warning per
+ *    chain naming every FILE:LINE on it (RR_CHAINS_WARN), or the first
+ *    hop answered with the final target (RR_CHAINS_COLLAPSE);
+ *  - loops: always an error naming every FILE:LINE on it.
+ * `hosts` may be NULL.  Returns APR_SUCCESS or APR_EINVAL (a loop). */
+apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
+                          rr_chains_mode mode, rr_diag *d);
+
+/* Request time.  `path` is the decoded, normalised path (httpd's r->uri),
+ * `len` its length; `args` the raw query (r->args) or NULL.  Precedence:
+ * query rule, then exact rule, then the longest prefix rule; within each,
+ * own tables in order before inherited ones.  Fills *m and returns 1 on a
+ * match, returns 0 otherwise.  O(len) plus one probe per path segment up
+ * to the deepest prefix rule; allocates nothing. */
+int rr_set_lookup(const rr_set *s, const char *path, size_t len,
+                  const char *args, rr_match *m);
+
+/* The status to answer: the rule's own, or `default_status`. */
+int rr_match_status(const rr_match *m, int default_status);
+
+/* "FILE:LINE" of the matched rule, in `pool`. */
+const char *rr_match_origin(const rr_match *m, apr_pool_t *pool);
+
+/* Rule details of the match (see rr_table_rule). */
+void rr_match_rule(const rr_match *m, apr_pool_t *pool, rr_rule_info *info);
+
+/* Builds the Location for a match, in `pool`, or returns NULL for a 410.
+ * `base` is "scheme://host[:port]" of the request, prepended to path
+ * targets.  The result never holds a byte below 0x21, 0x7f, or a byte
+ * above 0x7f: whatever the path, args or base held is percent-escaped.
+ * `path`/`args` must be the ones given to rr_set_lookup(). */
+const char *rr_match_location(const rr_match *m, apr_pool_t *pool,
+                              const char *path, const char *args,
+                              const char *base);
+
+/* As rr_match_location, with the base given in pieces that are joined
+ * without an intermediate allocation: e.g. {"https", "://", host, ":8443",
+ * NULL}.  NULL or an empty list leaves path targets as paths. */
+const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
+                                    const char *path, const char *args,
+                                    const char *const *base_parts);
+
+/* Percent-escapes bytes of `s` (length len) that may not stand raw in a
+ * URL path: controls, space, DEL, non-ASCII, and "#%?<>\"\\^`{|}". */
+const char *rr_escape_path(apr_pool_t *pool, const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* REDIRECT_RULES_H */
