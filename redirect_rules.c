@@ -873,7 +873,7 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
                                const char *s, size_t n)
 {
     rr_tok tok[5];
-    int ntok, st = -1, nocase;
+    int ntok, st = -1, nocase, same_spelling;
     unsigned bits = 0, kind;
     const rr_tok *src, *tgt;
     const char *q, *target = "";
@@ -960,9 +960,14 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
     nocase = (bits & RB_NOCASE) || b->opt.case_insensitive;
     if (nocase)
         bits |= RB_NOCASE;
+    same_spelling = tlen > 0 && target[0] == '/'
+        && target_path_equals(target, tlen, (bits & RB_STAR) != 0, key,
+                              kind == RR_KIND_PREFIX ? klen - 1 : klen, 0);
     klen = normalise_key(b, key, klen, kind, nocase);
     bits |= kind;
-    if (kind != RR_KIND_QUERY && tlen > 0
+    /* Spelled exactly as the source it is a loop, reported by the chain
+     * check; in another spelling it canonicalises. */
+    if (kind != RR_KIND_QUERY && tlen > 0 && !same_spelling
         && target_is_own_source(b, target, tlen, bits, key, klen))
         bits |= RB_SELF;
     return add_record(b, w, bits, st < 0 ? 0 : (unsigned)st, key, klen,
@@ -1043,13 +1048,13 @@ apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
         }
         free(buf);
         apr_pool_destroy(tmp);
-        return rv;
+        return rv == APR_SUCCESS ? rv : APR_EINVAL;
     }
     diag_push(d, 1, "%s: cannot open: %s", path,
               apr_strerror(rv, err, sizeof(err)));
     b->errors++;
     apr_pool_destroy(tmp);
-    return rv;
+    return APR_EINVAL;
 }
 
 /* ---- freezing ------------------------------------------------------- */
@@ -1095,60 +1100,56 @@ static int rec_matches(const char *arena, uint32_t off, unsigned kind,
     return 1;
 }
 
-/* The record offset for a key, or 0.  Robin Hood: stop once the probe has
- * gone further than the entry it meets did from its own home. */
+/* The record offset for a key, or 0.  Slots are sorted by hash and have
+ * no gaps between an entry's home and its position, so a probe scans
+ * forward from the home slot and stops at the first larger hash or empty
+ * slot; the last slot is always empty. */
 static uint32_t table_probe(const rr_table *t, uint64_t hash, unsigned kind,
                             int nocase, const char *key, size_t klen,
                             const rr_params *q)
 {
-    uint32_t h32 = (uint32_t)(hash >> 32), cap = t->cap, i, d = 0;
-    if (cap == 0)
+    uint32_t h32 = (uint32_t)(hash >> 32), i;
+    if (t->cap == 0)
         return 0;
-    i = slot_home(h32, cap);
-    for (;;) {
+    for (i = slot_home(h32, t->cap);; i++) {
         uint64_t s = t->slots[i];
-        uint32_t off = (uint32_t)s, sh = (uint32_t)(s >> 32), home;
-        if (off == 0)
-            return 0;
-        home = slot_home(sh, cap);
-        if (((i + cap - home) % cap) < d)
+        uint32_t off = (uint32_t)s, sh = (uint32_t)(s >> 32);
+        if (off == 0 || sh > h32)
             return 0;
         if (sh == h32 && rec_matches(t->arena, off, kind, nocase, key, klen,
                                      q))
             return off;
-        if (++i == cap)
-            i = 0;
-        d++;
     }
 }
 
-static void slots_insert(uint64_t *slots, uint32_t cap, uint64_t entry)
+/* Stable LSD radix sort of (h32 << 32 | index) by the upper 32 bits, so
+ * equal hashes keep file order and the first definition stays first. */
+static int sort_by_hash(uint64_t *v, uint32_t n)
 {
-    uint32_t i = slot_home((uint32_t)(entry >> 32), cap), d = 0;
-    for (;;) {
-        uint64_t s = slots[i];
-        uint32_t home, sd;
-        if ((uint32_t)s == 0) {
-            slots[i] = entry;
-            return;
+    uint64_t *tmp = malloc(sizeof(uint64_t) * (n ? n : 1));
+    uint64_t *src = v, *dst = tmp, *swap;
+    uint32_t count[256];
+    unsigned shift;
+    if (!tmp)
+        return 0;
+    for (shift = 32; shift < 64; shift += 8) {
+        uint32_t i, sum = 0;
+        memset(count, 0, sizeof(count));
+        for (i = 0; i < n; i++)
+            count[(src[i] >> shift) & 0xff]++;
+        for (i = 0; i < 256; i++) {
+            uint32_t c = count[i];
+            count[i] = sum;
+            sum += c;
         }
-        home = slot_home((uint32_t)(s >> 32), cap);
-        sd = (i + cap - home) % cap;
-        if (sd < d) {
-            slots[i] = entry;
-            entry = s;
-            d = sd;
-        }
-        if (++i == cap)
-            i = 0;
-        d++;
+        for (i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+        swap = src;
+        src = dst;
+        dst = swap;
     }
-}
-
-static apr_status_t table_cleanup(void *data)
-{
-    free(data);
-    return APR_SUCCESS;
+    free(tmp);      /* an even number of passes: the result is in v */
+    return 1;
 }
 
 static void rec_key_params(const rr_rec *r, rr_params *q)
@@ -1176,12 +1177,74 @@ static void stats_count(rr_table *t, const rr_rec *r)
     t->has_kind[r->bits & RB_KIND_MASK] = 1;
 }
 
+/* Copies a builder buffer into the table's pool.  Tables own no malloc'd
+ * memory and register no cleanups: httpd unloads and reloads the module
+ * on restart, and a table may outlive the code that built it. */
+static void *pool_copy(apr_pool_t *pool, const void *src, size_t n)
+{
+    void *p = apr_palloc(pool, n ? n : 1);
+    if (n)
+        memcpy(p, src, n);
+    return p;
+}
+
+/* Places entries sorted by hash at max(home, previous + 1): the result is
+ * the Robin Hood layout without a single displacement, and equal keys end
+ * up adjacent, so duplicates cost no extra probe. */
+static uint64_t *place_slots(rr_table *t, uint64_t *sorted, apr_pool_t *pool,
+                             rr_diag *d)
+{
+    uint32_t i, n = t->nrec, cap = t->cap, next = 0, run = 0;
+    uint64_t *slots;
+    for (i = 0; i < n; i++) {
+        uint32_t h = slot_home((uint32_t)(sorted[i] >> 32), cap);
+        next = (h > next ? h : next) + 1;
+    }
+    /* slots past cap take the overflow; one more stays empty as the end */
+    slots = apr_pcalloc(pool, sizeof(uint64_t) * ((size_t)next + 1));
+    t->stats.slots = next + 1;
+    next = 0;
+    for (i = 0; i < n; i++) {
+        uint32_t h32 = (uint32_t)(sorted[i] >> 32), idx = (uint32_t)sorted[i];
+        uint32_t off = t->offs[idx], j, home = slot_home(h32, cap);
+        rr_rec r;
+        rr_params q;
+        int dup = 0;
+        rec_decode(t->arena, off, &r);
+        if (i == 0 || (uint32_t)(sorted[i - 1] >> 32) != h32)
+            run = i;
+        rec_key_params(&r, &q);
+        for (j = run; j < i && !dup; j++) {
+            uint32_t prev = t->offs[(uint32_t)sorted[j]];
+            rr_rec pr;
+            rec_decode(t->arena, prev, &pr);
+            if ((pr.bits & RB_SHADOWED)
+                || !rec_matches(t->arena, prev, r.bits & RB_KIND_MASK,
+                                (r.bits & RB_NOCASE) != 0, r.src, r.src_len,
+                                &q))
+                continue;
+            diag_push(d, 0, "%s:%u: duplicate source (first defined at "
+                      "%s:%u); this line is ignored",
+                      table_file_of(t, off), r.line,
+                      table_file_of(t, prev), pr.line);
+            ((char *)t->arena)[off + 4] = (char)(r.bits | RB_SHADOWED);
+            dup = 1;
+        }
+        if (dup)
+            continue;
+        next = home > next ? home : next;
+        slots[next++] = ((uint64_t)h32 << 32) | off;
+        stats_count(t, &r);
+    }
+    return slots;
+}
+
 rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
 {
     rr_table *t;
-    uint32_t i, cap;
-    uint64_t *slots;
+    uint64_t *sorted;
     const char **files;
+    uint32_t i;
     int k;
 
     if (b->spent || b->errors) {
@@ -1194,67 +1257,39 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     t->opt = b->opt;
     t->nrec = b->nrec;
     t->max_prefix_depth = b->max_prefix_depth;
-
-    /* The arena and offsets move to the table's pool as they are. */
-    if (!b->arena && !arena_reserve(b, 1)) {
-        apr_pool_destroy(b->scratch);
-        return NULL;
-    }
-    t->arena = b->arena;
+    t->arena = pool_copy(pool, b->arena ? b->arena : "", b->arena_len);
     t->arena_len = b->arena_len;
-    apr_pool_cleanup_register(pool, b->arena, table_cleanup,
-                              apr_pool_cleanup_null);
-    t->offs = b->offs ? b->offs : apr_pcalloc(pool, sizeof(uint32_t));
-    if (b->offs)
-        apr_pool_cleanup_register(pool, b->offs, table_cleanup,
-                                  apr_pool_cleanup_null);
-    b->arena = NULL;
-    b->offs = NULL;
-
+    t->offs = pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
     files = apr_palloc(pool, sizeof(char *) * (b->files->nelts + 1));
     for (k = 0; k < b->files->nelts; k++)
         files[k] = apr_pstrdup(pool, APR_ARRAY_IDX(b->files, k, const char *));
     t->files = files;
     t->nfiles = (uint32_t)b->files->nelts;
-    t->ranges = apr_pmemdup(pool, b->ranges ? (void *)b->ranges : (void *)"",
-                            sizeof(rr_range) * b->nranges + 1);
+    t->ranges = pool_copy(pool, b->ranges, sizeof(rr_range) * b->nranges);
     t->nranges = b->nranges;
 
-    /* n / 0.8 slots: Robin Hood keeps probes short at this load. */
-    cap = b->nrec ? (uint32_t)((uint64_t)b->nrec * 5 / 4 + 1) : 0;
-    slots = cap ? apr_pcalloc(pool, sizeof(uint64_t) * cap) : NULL;
-    t->slots = slots;
-    t->cap = cap;
-
-    for (i = 0; i < b->nrec; i++) {
-        rr_rec r;
-        rr_params q;
-        uint32_t off = t->offs[i], prev;
-        unsigned kind;
-        rec_decode(t->arena, off, &r);
-        kind = r.bits & RB_KIND_MASK;
-        rec_key_params(&r, &q);
-        prev = table_probe(t, b->hashes[i], kind, (r.bits & RB_NOCASE) != 0,
-                           r.src, r.src_len, &q);
-        if (prev) {
-            rr_rec pr;
-            rec_decode(t->arena, prev, &pr);
-            diag_push(d, 0, "%s:%u: duplicate source (first defined at "
-                      "%s:%u); this line is ignored",
-                      table_file_of(t, off), r.line,
-                      table_file_of(t, prev), pr.line);
-            ((char *)t->arena)[off + 4] = (char)(r.bits | RB_SHADOWED);
-            continue;
-        }
-        slots_insert(slots, cap, (b->hashes[i] & 0xffffffff00000000ULL)
-                     | off);
-        stats_count(t, &r);
+    /* n / 0.8 home slots keep runs short; see place_slots */
+    t->cap = b->nrec ? (uint32_t)((uint64_t)b->nrec * 5 / 4 + 1) : 0;
+    sorted = malloc(sizeof(uint64_t) * (b->nrec ? b->nrec : 1));
+    if (!sorted) {
+        apr_pool_destroy(b->scratch);
+        diag_push(d, 1, "out of memory freezing %u rules", b->nrec);
+        return NULL;
     }
+    for (i = 0; i < b->nrec; i++)
+        sorted[i] = (b->hashes[i] & 0xffffffff00000000ULL) | i;
+    apr_pool_destroy(b->scratch);       /* frees the builder's buffers */
+    if (!sort_by_hash(sorted, t->nrec)) {
+        free(sorted);
+        diag_push(d, 1, "out of memory freezing %u rules", t->nrec);
+        return NULL;
+    }
+    t->slots = t->cap ? place_slots(t, sorted, pool, d) : NULL;
+    free(sorted);
     t->nrules = t->stats.rules;
-    t->stats.slots = cap;
     t->stats.bytes = sizeof(*t) + t->arena_len + sizeof(uint32_t) * t->nrec
-                     + sizeof(uint64_t) * cap + sizeof(rr_range) * t->nranges;
-    apr_pool_destroy(b->scratch);
+                     + sizeof(uint64_t) * t->stats.slots
+                     + sizeof(rr_range) * t->nranges;
     return t;
 }
 
