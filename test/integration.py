@@ -1,0 +1,1945 @@
+#!/usr/bin/env python3
+"""Integration tests for mod_redirect307 against a real Apache httpd.
+
+Every server is started from a configuration written into a temp dir, on a
+free loopback port, with `apache2 -k start`; readiness is polled (no fixed
+sleeps) and every server is stopped by the pid in its PidFile, whatever
+happens to the checks.  Exact bytes are read over raw sockets; client-side
+redirect behaviour (curl -L) is checked against a small echo server that
+reports the method and body it received.  A miss is compared byte for
+byte with a twin server that has the same configuration without the module.
+
+    python3 test/integration.py --module /abs/.libs/mod_redirect307.so \
+        --apache /usr/sbin/apache2 [-k SUBSTRING] [-v]
+
+Prints "ok   NAME" or "FAIL NAME: reason" per check and ends with the line
+"N passed, M failed"; exit status 0 only when nothing failed.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import atexit
+import grp
+from http import server as http_server
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+MODULE_DIR = "/usr/lib/apache2/modules"
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 10.0
+IO_TIMEOUT = 5.0
+
+# Modules every test server loads: (module name, file).  The <IfModule>
+# guard skips those built into the binary (Debian builds log_config in).
+BASE_MODULES = [
+    ("mpm_event_module", "mod_mpm_event.so"),
+    ("authz_core_module", "mod_authz_core.so"),
+    ("mime_module", "mod_mime.so"),
+    ("log_config_module", "mod_log_config.so"),
+    ("alias_module", "mod_alias.so"),
+    ("dir_module", "mod_dir.so"),
+]
+
+
+# ---------------------------------------------------------------------------
+# Checks: registry, failures, transcript
+# ---------------------------------------------------------------------------
+
+class Failure(Exception):
+    """A check's expectation did not hold."""
+
+
+CHECKS = []     # (name, function) in the order they run
+
+
+def check(name):
+    """Registers the decorated function as the check `name`."""
+    def register(fn):
+        if any(n == name for n, _ in CHECKS):
+            raise RuntimeError("duplicate check name " + name)
+        CHECKS.append((name, fn))
+        return fn
+    return register
+
+
+def expect(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def expect_eq(got, want, what):
+    if got != want:
+        raise Failure("%s: got %s, want %s" % (what, short(got), short(want)))
+
+
+def short(value, limit=300):
+    text = repr(value)
+    if len(text) > limit:
+        text = text[:limit] + "...(%d chars)" % len(text)
+    return text
+
+
+class Transcript:
+    """What the running check did; printed with -v or when it fails."""
+
+    def __init__(self):
+        self.lines = []
+
+    def note(self, text):
+        self.lines.append(text)
+
+
+T = Transcript()
+
+
+def note(text):
+    T.note(text)
+
+
+# ---------------------------------------------------------------------------
+# Small helpers: ports, files, processes
+# ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def write_file(path, data, mode=0o644):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def pid_alive(pid):
+    """True if pid runs and is not a zombie (daemons are not our children)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def poll(fn, timeout, interval=0.05):
+    """Calls fn until it returns a true value or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def run(cmd, timeout=30, env=None):
+    """Runs cmd; returns (exit status, stdout+stderr as text)."""
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        return 124, out + "\n[timed out after %ss]" % timeout
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def clean_env():
+    env = dict(os.environ)
+    for k in list(env):
+        if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
+                         "curl_home"):
+            del env[k]
+    return env
+
+
+# ---------------------------------------------------------------------------
+# HTTP over raw sockets
+# ---------------------------------------------------------------------------
+
+class Response:
+    """A response parsed from raw bytes; header values kept as bytes."""
+
+    def __init__(self, head, body, elapsed, complete=True):
+        self.head = head
+        self.body = body
+        self.elapsed = elapsed
+        self.complete = complete
+        lines = head.split(b"\r\n")
+        self.status_line = lines[0]
+        parts = lines[0].split(b" ", 2)
+        self.version = parts[0].decode("latin-1")
+        try:
+            self.status = int(parts[1])
+        except (IndexError, ValueError):
+            raise Failure("malformed status line %s" % short(lines[0]))
+        self.header_lines = lines[1:]
+        self.headers = []
+        for line in self.header_lines:
+            name, _, value = line.partition(b":")
+            self.headers.append((name.decode("latin-1").strip(),
+                                 value.strip(b" \t")))
+
+    def get(self, name):
+        """First value of header `name` as text (latin-1), or None."""
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v.decode("latin-1")
+        return None
+
+    def all(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    @property
+    def location(self):
+        return self.get("Location")
+
+    def __repr__(self):
+        return "<%s Location=%s>" % (self.status_line.decode("latin-1"),
+                                     self.location)
+
+
+def _body_length(head, method):
+    """Bytes of body to expect: int, 'chunked' or None (until EOF)."""
+    status = int(head.split(b" ", 2)[1])
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return 0
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            return "chunked"
+        if name == b"content-length":
+            length = int(value.strip())
+    return length
+
+
+def _dechunk(data):
+    """Returns (body, complete) for a chunked body."""
+    body = b""
+    pos = 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            return body, False
+        size = int(data[pos:end].split(b";")[0], 16)
+        if size == 0:   # complete once the (empty) trailer section ends
+            return body, data.find(b"\r\n", end + 2) >= 0
+        start = end + 2
+        if len(data) < start + size + 2:
+            return body, False
+        body += data[start:start + size]
+        pos = start + size + 2
+
+
+def exchange(port, data, timeout=IO_TIMEOUT, method="GET", head_only=False,
+             keep=False):
+    """Sends raw bytes, reads one response.
+
+    Reads until the response is complete (by Content-Length / chunked / EOF),
+    or only its head with head_only.  Raises Failure when nothing complete
+    arrives within `timeout` seconds.  With keep, returns (response, socket)
+    so that the caller can read on."""
+    start = time.monotonic()
+    deadline = start + timeout
+    sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        buf = b""
+        head = None
+        want = None
+        eof = False
+        while True:
+            if head is None:
+                i = buf.find(b"\r\n\r\n")
+                if i >= 0:
+                    head, buf = buf[:i], buf[i + 4:]
+                    if head_only:
+                        break
+                    want = _body_length(head, method)
+            if head is not None:
+                if want == "chunked":
+                    body, done = _dechunk(buf)
+                    if done:
+                        buf = body
+                        break
+                elif want is not None and len(buf) >= want:
+                    buf = buf[:want]
+                    break
+            if eof:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Failure("no complete response within %.0fs; got %s"
+                              % (timeout, short(buf if head is None else head)))
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                eof = True
+            buf += chunk
+        if head is None:
+            raise Failure("connection closed without a response head; got %s"
+                          % short(buf))
+        resp = Response(head, buf, time.monotonic() - start)
+        if keep:
+            return resp, sock
+        return resp
+    finally:
+        if not keep:
+            sock.close()
+
+
+def build_request(method, path, host, headers=(), body=b"", version="HTTP/1.1",
+                  close=True):
+    if isinstance(path, str):
+        path = path.encode("utf-8")
+    lines = [method.encode() + b" " + path + b" " + version.encode()]
+    if host is not None:
+        lines.append(b"Host: " + host.encode())
+    for h in headers:
+        lines.append(h.encode("latin-1") if isinstance(h, str) else h)
+    if body or method in ("POST", "PUT", "PATCH"):
+        if not any(h.lower().startswith("content-length") for h in headers
+                   if isinstance(h, str)):
+            lines.append(b"Content-Length: %d" % len(body))
+    if close:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def request(port, path, method="GET", host=None, headers=(), body=b"",
+         version="HTTP/1.1"):
+    """One request over a fresh connection; Host defaults to 127.0.0.1:port."""
+    if host is None and version == "HTTP/1.1":
+        host = "%s:%d" % (LOOPBACK, port)
+    data = build_request(method, path, host, headers, body, version)
+    resp = exchange(port, data, method=method)
+    note("%s %s (Host %s) -> %s" % (method, short(path, 120), host, resp))
+    return resp
+
+
+# ---------------------------------------------------------------------------
+# httpd servers
+# ---------------------------------------------------------------------------
+
+class Conf:
+    """An httpd config under construction.  Lines tagged 'module' are left
+    out of the twin config without the module; 'nomod' lines only go there.
+    Marks record line numbers (1-based) in the module config."""
+
+    def __init__(self):
+        self.lines = []      # (text, tag)
+        self.marks = {}
+
+    def add(self, text, tag=None, mark=None):
+        for line in text.split("\n"):
+            self.lines.append((line, tag))
+        if mark:
+            self.marks[mark] = len([1 for _, t in self.lines if t != "nomod"])
+        return self
+
+    def render(self, with_module=True):
+        skip = "nomod" if with_module else "module"
+        return "\n".join(t for t, tag in self.lines if tag != skip) + "\n"
+
+
+def service_user():
+    """User/Group lines: httpd running as root drops children to these."""
+    if os.getuid() != 0:
+        return ""
+    for user in ("nobody", "daemon", "www-data"):
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            continue
+        try:
+            group = grp.getgrgid(pw.pw_gid).gr_name
+        except KeyError:
+            continue
+        return "User %s\nGroup %s" % (user, group)
+    return ""
+
+
+def base_conf(root, ports, module_path, docroot, log_format=True):
+    """The part every server config shares."""
+    c = Conf()
+    c.add("# written by test/integration.py")
+    c.add("ServerRoot %s" % root)
+    for p in ports:
+        c.add("Listen %s:%d" % (LOOPBACK, p))
+    c.add("ServerName %s" % LOOPBACK)
+    c.add("PidFile %s/httpd.pid" % root)
+    c.add("ErrorLog %s/error.log" % root)
+    c.add("DefaultRuntimeDir %s/run" % root)
+    c.add("Mutex file:%s/run default" % root)
+    c.add("Timeout 15")
+    c.add(service_user())
+    for name, so in BASE_MODULES:
+        c.add("<IfModule !%s>\n    LoadModule %s %s/%s\n</IfModule>"
+              % (name, name, MODULE_DIR, so))
+    c.add("LoadModule redirect307_module %s" % module_path, tag="module")
+    c.add("TypesConfig %s/mime.types" % root)
+    c.add("StartServers 1\nMinSpareThreads 5\nMaxSpareThreads 20\n"
+          "ThreadsPerChild 10\nServerLimit 4\nMaxRequestWorkers 40")
+    c.add("DocumentRoot %s" % docroot)
+    c.add("<Directory %s>\n    Require all granted\n</Directory>" % docroot)
+    c.add("DirectoryIndex index.html")
+    c.add("LogLevel warn redirect307:debug", tag="module")
+    c.add("LogLevel warn", tag="nomod")
+    if log_format:
+        c.add('LogFormat "%h \\"%r\\" %>s [%{REDIRECT307_RULE}e]" r307')
+        c.add("CustomLog %s/access.log r307" % root)
+    return c
+
+
+def make_root(prefix):
+    root = tempfile.mkdtemp(prefix="r307-%s-" % prefix)
+    os.chmod(root, 0o755)
+    os.makedirs(os.path.join(root, "run"))
+    os.chmod(os.path.join(root, "run"), 0o755)
+    write_file(os.path.join(root, "mime.types"),
+               "text/html html htm\ntext/plain txt\napplication/json json\n")
+    return root
+
+
+class Httpd:
+    """One apache2 instance started with -k start and stopped by its pid."""
+
+    def __init__(self, apache, name, root, conf_text, ports):
+        self.apache = apache
+        self.name = name
+        self.root = root
+        self.ports = ports
+        self.port = ports[0]
+        self.conf = os.path.join(root, "httpd.conf")
+        self.pidfile = os.path.join(root, "httpd.pid")
+        self.errlog = os.path.join(root, "error.log")
+        self.accesslog = os.path.join(root, "access.log")
+        self.start_output = ""
+        self.pid = None
+        write_file(self.conf, conf_text)
+
+    def cmd(self, *args):
+        return [self.apache, "-d", self.root, "-f", self.conf] + list(args)
+
+    def start(self):
+        rc, out = run(self.cmd("-k", "start"), timeout=START_TIMEOUT + 5)
+        self.start_output = out
+        if rc != 0:
+            raise Failure("%s: apache2 -k start exited %d:\n%s\n%s"
+                          % (self.name, rc, out.strip(), self.log_tail(20)))
+
+        def ready():
+            pid = self.read_pid()
+            if not pid or not pid_alive(pid):
+                return False
+            for p in self.ports:
+                try:
+                    socket.create_connection((LOOPBACK, p), timeout=1).close()
+                except OSError:
+                    return False
+            self.pid = pid
+            return True
+
+        if not poll(ready, START_TIMEOUT):
+            raise Failure("%s: not ready within %.0fs\n%s"
+                          % (self.name, START_TIMEOUT, self.log_tail(20)))
+
+    def read_pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self):
+        pid = self.pid or self.read_pid()
+        return bool(pid) and pid_alive(pid)
+
+    def stop(self):
+        pid = self.read_pid() or self.pid
+        if not pid:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        if not poll(lambda: not pid_alive(pid), 10):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            poll(lambda: not pid_alive(pid), 5)
+
+    def graceful(self):
+        return run(self.cmd("-k", "graceful"), timeout=20)
+
+    def config_test(self):
+        return run(self.cmd("-t"), timeout=20)
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.errlog)
+        except OSError:
+            return 0
+
+    def log_text(self, since=0):
+        return read_bytes(self.errlog)[since:].decode("utf-8", "replace")
+
+    def log_tail(self, n=15, since=None):
+        text = self.log_text(since or 0)
+        lines = text.splitlines()[-n:]
+        return "\n".join("    | " + l for l in lines)
+
+
+# ---------------------------------------------------------------------------
+# Echo server: answers every method with what it received
+# ---------------------------------------------------------------------------
+
+class EchoHandler(http_server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # so that Expect: 100-continue is answered
+
+    def _echo(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        payload = json.dumps({
+            "method": self.command,
+            "path": self.path,
+            "body_hex": body.hex(),
+            "content_length": self.headers.get("Content-Length"),
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _echo
+    do_OPTIONS = _echo
+
+    def log_message(self, *args):
+        pass
+
+
+class EchoServer:
+    def __init__(self):
+        self.httpd = http_server.ThreadingHTTPServer((LOOPBACK, 0), EchoHandler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# ---------------------------------------------------------------------------
+# The fixture: servers started on first use, all stopped at exit
+# ---------------------------------------------------------------------------
+
+class Suite:
+    def __init__(self, args):
+        self.apache = args.apache
+        self.module = os.path.abspath(args.module)
+        self.verbose = args.verbose
+        self.keep = args.keep
+        self.servers = {}       # name -> Httpd
+        self.setup_errors = {}  # name -> message
+        self.roots = []
+        self.echo = None
+        self.used = []          # servers the running check touched
+        self.info = {}          # name -> dict of config facts (marks, paths)
+        self.docroot = None
+
+    # -- lifetime ---------------------------------------------------------
+
+    def cleanup(self):
+        for srv in list(self.servers.values()):
+            try:
+                srv.stop()
+            except Exception as e:  # keep stopping the others
+                print("warning: stopping %s: %s" % (srv.name, e), file=sys.stderr)
+        self.servers.clear()
+        if self.echo:
+            self.echo.stop()
+            self.echo = None
+        if not self.keep:
+            for root in self.roots:
+                shutil.rmtree(root, ignore_errors=True)
+        self.roots = []
+
+    def new_root(self, prefix):
+        root = make_root(prefix)
+        self.roots.append(root)
+        return root
+
+    def server(self, name):
+        """The running server `name`, started on first use."""
+        if name in self.setup_errors:
+            raise Failure("server '%s' did not start: %s"
+                          % (name, self.setup_errors[name]))
+        if name not in self.servers:
+            setup = getattr(self, "setup_" + name)
+            try:
+                if name != "nomod" and not os.path.exists(self.module):
+                    raise Failure("module %s does not exist" % self.module)
+                setup()
+            except Failure as e:
+                self.setup_errors[name] = str(e)
+                raise Failure("server '%s' did not start: %s" % (name, e))
+        srv = self.servers[name]
+        if srv not in [s for s, _ in self.used]:
+            self.used.append((srv, srv.log_size()))
+        return srv
+
+    def echo_port(self):
+        if self.echo is None:
+            self.echo = EchoServer()
+        return self.echo.port
+
+    def start(self, name, root, conf, ports, with_module=True, info=None):
+        srv = Httpd(self.apache, name, root, conf.render(with_module), ports)
+        self.servers[name] = srv
+        self.info[name] = info or {}
+        srv.start()
+        return srv
+
+    # -- shared files -----------------------------------------------------
+
+    def shared_docroot(self):
+        if self.docroot is None:
+            root = self.new_root("htdocs")
+            d = os.path.join(root, "htdocs")
+            write_file(os.path.join(d, "index.html"),
+                       "<html><body>index of the test site</body></html>\n")
+            write_file(os.path.join(d, "file.txt"), "plain file\n" * 20)
+            write_file(os.path.join(d, "subdir", "index.html"), "<p>subdir</p>\n")
+            write_file(os.path.join(d, "new-page"), "the new page\n")
+            os.chmod(os.path.join(d, "subdir"), 0o755)
+            os.chmod(d, 0o755)
+            self.docroot = d
+        return self.docroot
+
+    # -- the main server: rules file, inline rules, mod_alias twins, vhosts --
+
+    def main_conf(self, root, p_main, p_vhost, echo):
+        rules = RulesFile(MAIN_RULES.replace("ECHO", str(echo)))
+        write_file(os.path.join(root, "rules.map"), rules.text)
+        write_file(os.path.join(root, "a.map"), "/only-a  /a-target  301\n")
+        rules2 = RulesFile(SECOND_RULES)
+        write_file(os.path.join(root, "rules2.map"), rules2.text)
+        c = base_conf(root, [p_main, p_vhost], self.module, self.shared_docroot())
+        c.add("Redirect307Map rules.map", tag="module", mark="map")
+        c.add("Redirect307Map rules2.map", tag="module")
+        c.add("Redirect307 301 /inline-301 /inline-target", tag="module",
+              mark="inline301")
+        c.add("Redirect307 /inline-dflt /inline-dflt-target", tag="module",
+              mark="inlinedflt")
+        c.add("Redirect307 410 /inline-gone -", tag="module")
+        for status in (301, 302, 303, 307, 308):
+            c.add("Redirect %d /alias-s%d /new-page" % (status, status))
+        c.add("Redirect 410 /alias-s410")
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, p_vhost))
+        c.add("    ServerName a.test")
+        c.add("    Redirect307 301 /override /a-version", tag="module",
+              mark="a_override")
+        c.add("    Redirect307Map a.map", tag="module")
+        c.add("</VirtualHost>")
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, p_vhost))
+        c.add("    ServerName b.test")
+        c.add("    Redirect307 301 /only-b /b-target", tag="module")
+        c.add("</VirtualHost>")
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, p_vhost))
+        c.add("    ServerName off.test")
+        c.add("    Redirect307Engine Off", tag="module")
+        c.add("    Redirect307 301 /off-own /off-target", tag="module")
+        c.add("</VirtualHost>")
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, p_vhost))
+        c.add("    ServerName dflt.test")
+        c.add("    Redirect307Default 303", tag="module")
+        c.add("    Redirect307 /vd-own /vd-target", tag="module")
+        c.add("</VirtualHost>")
+        return c, (rules, rules2)
+
+    def setup_main(self):
+        root = self.new_root("main")
+        p_main, p_vhost = free_port(), free_port()
+        c, (rules, rules2) = self.main_conf(root, p_main, p_vhost, self.echo_port())
+        info = {"rules": rules, "rules2": rules2,
+                "map": os.path.join(root, "rules.map"),
+                "marks": c.marks, "vport": p_vhost,
+                "conf": os.path.join(root, "httpd.conf")}
+        self.start("main", root, c, [p_main, p_vhost], info=info)
+
+    def setup_nomod(self):
+        """The main server's twin without the module (same docroot)."""
+        root = self.new_root("nomod")
+        p_main, p_vhost = free_port(), free_port()
+        c, _ = self.main_conf(root, p_main, p_vhost, 1)
+        self.start("nomod", root, c, [p_main, p_vhost], with_module=False,
+                   info={"vport": p_vhost})
+
+    # -- options at server level ------------------------------------------
+
+    def setup_opts(self):
+        root = self.new_root("opts")
+        port = free_port()
+        rules = RulesFile(OPTS_RULES)
+        write_file(os.path.join(root, "opts.map"), rules.text)
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307MatchCase Off", tag="module")
+        c.add("Redirect307TrailingSlash Strict", tag="module")
+        c.add("Redirect307Default 302", tag="module")
+        c.add("Redirect307Chains Collapse", tag="module")
+        c.add("Redirect307Map opts.map", tag="module")
+        c.add("Redirect307 /inline-dflt /inline-dflt-target", tag="module")
+        self.start("opts", root, c, [port], info={"rules": rules})
+
+    # -- reload -----------------------------------------------------------
+
+    def setup_reload(self):
+        root = self.new_root("reload")
+        port = free_port()
+        write_file(os.path.join(root, "reload.map"),
+                   "# reloaded by the graceful checks\n/reload-me  /v1  301\n")
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307Map reload.map", tag="module")
+        self.start("reload", root, c, [port],
+                   info={"map": os.path.join(root, "reload.map")})
+
+
+class RulesFile:
+    """Rules-file text whose lines can be found by their SOURCE field
+    (the first occurrence, or `nth`)."""
+
+    def __init__(self, text):
+        self.text = text.lstrip("\n")
+
+    def line_of(self, source, nth=1):
+        seen = 0
+        for i, line in enumerate(self.text.split("\n"), 1):
+            fields = line.split()
+            if fields and fields[0] == source:
+                seen += 1
+                if seen == nth:
+                    return i
+        raise KeyError(source)
+
+
+# The main server's rules file.  ECHO is replaced by the echo server's port.
+MAIN_RULES = """
+# mod_redirect307 integration tests: the main server's rules
+
+/old-page            /new-page
+/s301                /new-page                       301
+/s302                /new-page                       302
+/s303                /new-page                       303
+/s307                /new-page                       307
+/s308                /new-page                       308
+/s410                -                               410
+/gone-implicit       -
+/promo               https://shop.example.com/sale   302
+/abs                 https://x.example:8443/p?q=1    301
+/docs/*              https://docs.example.com/v2/*   301
+/docs/api/*          https://api.example.com/*       301
+/docs/special        /special                        301
+/old-blog/*          /blog                           301
+/index.php?id=42     /products/blue-widget           308
+/q?a=1&b=2           /q-target                       301
+/q                   /q-plain                        301
+/qonly?a=1           /qonly-target                   301
+/qa?x=1              /qa-target                      301   qsappend
+/tq                  /tq-target?lang=en              301
+/qd                  /qd-target                      301   qsdrop
+/qs                  /qs-target?lang=en              301   qsappend
+/frag                /frag-target#sec                301
+/Terms               /terms-of-service               301   nocase
+/slash/              /slash-target                   301
+/caf%C3%A9           /coffee                         301
+/th\u00e9                 /tea                            301
+/naive               /na\u00efve                          301
+\t/tabbed\t/tabbed-target\t301
+/tc                  /tc-target                      301   # trailing comment
+/hostile/*           https://safe.example/h/*        307
+/hostile-path/*      /landing/*                      307
+/method-test         /method-target                  307
+/big-upload          /upload-target                  307
+/post-301            http://127.0.0.1:ECHO/echo/post-301   301
+/post-302            http://127.0.0.1:ECHO/echo/post-302   302
+/post-303            http://127.0.0.1:ECHO/echo/post-303   303
+/post-307            http://127.0.0.1:ECHO/echo/post-307   307
+/post-308            http://127.0.0.1:ECHO/echo/post-308   308
+/put-307             http://127.0.0.1:ECHO/echo/put-307    307
+/put-308             http://127.0.0.1:ECHO/echo/put-308    308
+/dup                 /dup-first                      301
+/dup                 /dup-second                     302
+/chain-a             /chain-b                        301
+/chain-b             /chain-c                        301
+/chain-c             /chain-end                      301
+/override            /main-version                   301
+/shared              /from-main                      301
+/logged              /logged-target                  307
+"""
+
+# The main server's second rules file (Redirect307Map is repeatable).
+SECOND_RULES = """
+# second rules file of the main server
+/second-map          /second-target                  301
+/old-page            /from-second-map                302
+/chain-abs           http://127.0.0.1/chain-abs-2    301
+/chain-abs-2         /chain-abs-end                  301
+"""
+
+# Server-level options: MatchCase Off, TrailingSlash Strict, Default 302,
+# Chains Collapse.
+OPTS_RULES = """
+/CaseTest            /case-target                    301
+/strict              /strict-target                  301
+/strict2/            /strict2-target                 301
+/dflt                /dflt-target
+/explicit307         /x307                           307
+/c1                  /c2                             301
+/c2                  /c3                             302
+/c3                  /c-final                        308
+"""
+
+
+# ---------------------------------------------------------------------------
+# Assertions on redirects
+# ---------------------------------------------------------------------------
+
+def expect_redirect(resp, status, location):
+    expect_eq(resp.status, status, "status")
+    expect_eq(resp.location, location, "Location")
+
+
+def expect_clean_location(resp):
+    """Location is one absolute URL of printable ASCII, no injected header."""
+    for line in resp.header_lines:
+        expect(b"\r" not in line and b"\n" not in line,
+               "raw CR/LF inside header line %s" % short(line))
+    for name, value in resp.headers:
+        expect(name.lower() != "set-cookie",
+               "injected header %s: %s" % (name, short(value)))
+        expect(re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name) is not None,
+               "malformed header name %s" % short(name))
+    locs = resp.all("Location")
+    expect(len(locs) <= 1, "%d Location headers" % len(locs))
+    if locs:
+        loc = locs[0]
+        bad = [b for b in loc if b < 0x21 or b >= 0x7f]
+        expect(not bad, "Location holds raw bytes %s: %s" % (bytes(bad), short(loc)))
+        parts = urllib.parse.urlsplit(loc.decode("ascii"))
+        expect(parts.scheme in ("http", "https") and parts.netloc,
+               "Location is not an absolute URL: %s" % short(loc))
+
+
+def main_port():
+    return S.server("main").port
+
+
+def main_base(port=None):
+    return "http://%s:%d" % (LOOPBACK, port or main_port())
+
+
+# ---------------------------------------------------------------------------
+# Checks: statuses and Location
+# ---------------------------------------------------------------------------
+
+S = None  # the Suite, set in main()
+
+for _status in (301, 302, 303, 307, 308):
+    def _status_check(status=_status):
+        r = request(main_port(), "/s%d" % status)
+        expect_redirect(r, status, main_base() + "/new-page")
+    check("status_%d" % _status)(_status_check)
+
+
+@check("status_410_gone")
+def _():
+    r = request(main_port(), "/s410")
+    expect_eq(r.status, 410, "status")
+    expect_eq(r.location, None, "Location")
+
+
+@check("status_410_implicit_for_dash_target")
+def _():
+    r = request(main_port(), "/gone-implicit")
+    expect_eq(r.status, 410, "status")
+    expect_eq(r.location, None, "Location")
+
+
+@check("status_default_is_307")
+def _():
+    r = request(main_port(), "/old-page")
+    expect_redirect(r, 307, main_base() + "/new-page")
+
+
+for _status in (301, 302, 303, 307, 308, 410):
+    def _same_as_alias(status=_status):
+        """Status line, Location, Content-Type and body as mod_alias's."""
+        port = main_port()
+        ours = request(port, "/s%d" % status)
+        alias = request(port, "/alias-s%d" % status)
+        expect_eq(ours.status_line, alias.status_line, "status line vs mod_alias")
+        expect_eq(ours.location, alias.location, "Location vs mod_alias")
+        expect_eq(ours.get("Content-Type"), alias.get("Content-Type"),
+                  "Content-Type vs mod_alias")
+        expect_eq(ours.body, alias.body, "body vs mod_alias")
+    check("status_%d_response_same_as_mod_alias" % _status)(_same_as_alias)
+
+
+@check("default_directive_changes_status")
+def _():
+    r = request(S.server("opts").port, "/dflt")
+    expect_redirect(r, 302, "http://%s:%d/dflt-target" % (LOOPBACK, S.server("opts").port))
+
+
+@check("default_directive_keeps_explicit_status")
+def _():
+    port = S.server("opts").port
+    r = request(port, "/explicit307")
+    expect_redirect(r, 307, "http://%s:%d/x307" % (LOOPBACK, port))
+
+
+@check("default_directive_applies_to_inline_rule")
+def _():
+    port = S.server("opts").port
+    r = request(port, "/inline-dflt")
+    expect_redirect(r, 302, "http://%s:%d/inline-dflt-target" % (LOOPBACK, port))
+
+
+@check("default_directive_in_vhost")
+def _():
+    S.server("main")
+    vport = S.info["main"]["vport"]
+    r = request(vport, "/vd-own", host="dflt.test:%d" % vport)
+    expect_redirect(r, 303, "http://dflt.test:%d/vd-target" % vport)
+
+
+@check("inline_rule_with_status")
+def _():
+    r = request(main_port(), "/inline-301")
+    expect_redirect(r, 301, main_base() + "/inline-target")
+
+
+@check("inline_rule_default_status")
+def _():
+    r = request(main_port(), "/inline-dflt")
+    expect_redirect(r, 307, main_base() + "/inline-dflt-target")
+
+
+@check("inline_rule_gone")
+def _():
+    r = request(main_port(), "/inline-gone")
+    expect_eq(r.status, 410, "status")
+    expect_eq(r.location, None, "Location")
+
+
+@check("location_path_target_is_absolute_url")
+def _():
+    r = request(main_port(), "/old-page")
+    expect_eq(r.location, main_base() + "/new-page", "Location")
+
+
+# Host headers to compare the Location of a path target with mod_alias's.
+LOCATION_HOSTS = [
+    ("host_with_port", lambda p: "127.0.0.1:%d" % p, "HTTP/1.1"),
+    ("host_without_port", lambda p: "127.0.0.1", "HTTP/1.1"),
+    ("host_name_and_other_port", lambda p: "www.example.org:8080", "HTTP/1.1"),
+    ("host_localhost", lambda p: "localhost:%d" % p, "HTTP/1.1"),
+    ("http10_no_host", lambda p: None, "HTTP/1.0"),
+]
+
+for _label, _host, _version in LOCATION_HOSTS:
+    def _loc_vs_alias(host=_host, version=_version):
+        port = main_port()
+        h = host(port)
+        ours = request(port, "/s307", host=h, version=version)
+        alias = request(port, "/alias-s307", host=h, version=version)
+        expect_eq(ours.status, 307, "status")
+        expect(alias.location, "mod_alias gave no Location: %r" % alias)
+        expect_eq(ours.location, alias.location, "Location vs mod_alias")
+    check("location_same_as_mod_alias_" + _label)(_loc_vs_alias)
+
+
+@check("location_query_carry_same_as_mod_alias")
+def _():
+    port = main_port()
+    ours = request(port, "/s307?x=1&y=%20z")
+    alias = request(port, "/alias-s307?x=1&y=%20z")
+    expect_eq(ours.location, alias.location, "Location vs mod_alias")
+
+
+@check("absolute_target_unchanged")
+def _():
+    r = request(main_port(), "/promo")
+    expect_redirect(r, 302, "https://shop.example.com/sale")
+
+
+@check("absolute_target_with_port_and_query_unchanged")
+def _():
+    r = request(main_port(), "/abs")
+    expect_redirect(r, 301, "https://x.example:8443/p?q=1")
+
+
+@check("redirect_sets_no_cookie_and_has_body")
+def _():
+    r = request(main_port(), "/s301")
+    expect_clean_location(r)
+    expect(b"/new-page" in r.body, "body does not link the target: %s" % short(r.body))
+
+
+# ---------------------------------------------------------------------------
+# Checks: matching
+# ---------------------------------------------------------------------------
+
+# (name, request path, status, Location relative to the main base or absolute)
+MATCH_CASES = [
+    ("exact_rule", "/old-page", 307, "/new-page"),
+    ("exact_rule_miss_on_longer_path", "/old-page-x", 404, None),
+    ("prefix_matches_path_itself", "/docs", 301, "https://docs.example.com/v2/"),
+    ("prefix_matches_trailing_slash", "/docs/", 301, "https://docs.example.com/v2/"),
+    ("prefix_carries_rest", "/docs/a/b", 301, "https://docs.example.com/v2/a/b"),
+    ("prefix_segment_boundary", "/docsx", 404, None),
+    ("prefix_longest_wins", "/docs/api/x/y", 301, "https://api.example.com/x/y"),
+    ("prefix_exact_beats_prefix", "/docs/special", 301, "/special"),
+    ("prefix_carries_query", "/docs/a?x=1", 301, "https://docs.example.com/v2/a?x=1"),
+    ("prefix_target_without_star", "/old-blog/2020/post", 301, "/blog"),
+    ("query_rule_matches", "/index.php?id=42", 308, "/products/blue-widget"),
+    ("query_rule_order_insensitive", "/q?b=2&a=1", 301, "/q-target"),
+    ("query_rule_beats_path_rule", "/q?a=1&b=2", 301, "/q-target"),
+    ("query_rule_other_query_falls_to_path_rule", "/q?a=1", 301, "/q-plain?a=1"),
+    ("query_rule_other_query_misses", "/qonly?a=2", 404, None),
+    ("query_rule_extra_param_misses", "/qonly?a=1&b=2", 404, None),
+    ("query_rule_no_query_misses", "/qonly", 404, None),
+    ("query_rule_drops_request_query", "/index.php?id=42", 308, "/products/blue-widget"),
+    ("query_rule_qsappend_keeps_query", "/qa?x=1", 301, "/qa-target?x=1"),
+    ("query_carry_default_appends", "/old-page?utm=1&b=2", 307, "/new-page?utm=1&b=2"),
+    ("query_carry_target_with_query_drops", "/tq?x=1", 301, "/tq-target?lang=en"),
+    ("query_carry_qsdrop", "/qd?x=1", 301, "/qd-target"),
+    ("query_carry_qsappend", "/qs?x=1", 301, "/qs-target?lang=en&x=1"),
+    ("query_carry_before_fragment", "/frag?x=1", 301, "/frag-target?x=1#sec"),
+    ("query_empty_not_carried", "/old-page?", 307, "/new-page"),
+    ("nocase_flag_upper", "/TERMS", 301, "/terms-of-service"),
+    ("nocase_flag_lower", "/terms", 301, "/terms-of-service"),
+    ("match_case_default_on", "/OLD-PAGE", 404, None),
+    ("trailing_slash_ignore_request_slash", "/old-page/", 307, "/new-page"),
+    ("trailing_slash_ignore_source_slash", "/slash", 301, "/slash-target"),
+    ("trailing_slash_ignore_both_slash", "/slash/", 301, "/slash-target"),
+    ("source_percent_encoded_matches_encoded_request", "/caf%C3%A9", 301, "/coffee"),
+    ("source_percent_encoded_matches_raw_request", "/caf\u00e9", 301, "/coffee"),
+    ("source_literal_matches_encoded_request", "/th%C3%A9", 301, "/tea"),
+    ("target_non_ascii_escaped", "/naive", 301, "/na%C3%AFve"),
+    ("request_percent_encoded_path_matches", "/old%2Dpage", 307, "/new-page"),
+    ("request_dot_segments_normalised", "/x/../old-page", 307, "/new-page"),
+    ("rules_file_tab_separated", "/tabbed", 301, "/tabbed-target"),
+    ("rules_file_trailing_comment", "/tc", 301, "/tc-target"),
+    ("duplicate_first_wins", "/dup", 301, "/dup-first"),
+    ("duplicate_across_files_first_file_wins", "/old-page", 307, "/new-page"),
+    ("map_directive_repeatable", "/second-map", 301, "/second-target"),
+    ("chain_warn_still_answers_first_hop", "/chain-a", 301, "/chain-b"),
+]
+
+for _name, _path, _status, _loc in MATCH_CASES:
+    def _match(path=_path, status=_status, loc=_loc):
+        r = request(main_port(), path)
+        expect_eq(r.status, status, "status")
+        if loc is not None:
+            want = loc if "://" in loc else main_base() + loc
+            expect_eq(r.location, want, "Location")
+    check(_name)(_match)
+
+
+# opts server: MatchCase Off, TrailingSlash Strict, Chains Collapse
+OPTS_CASES = [
+    ("match_case_off_upper", "/CASETEST", 301, "/case-target"),
+    ("match_case_off_lower", "/casetest", 301, "/case-target"),
+    ("match_case_off_as_written", "/CaseTest", 301, "/case-target"),
+    ("trailing_slash_strict_exact", "/strict", 301, "/strict-target"),
+    ("trailing_slash_strict_request_slash_misses", "/strict/", 404, None),
+    ("trailing_slash_strict_source_slash", "/strict2/", 301, "/strict2-target"),
+    ("trailing_slash_strict_source_slash_misses", "/strict2", 404, None),
+    ("chains_collapse_first_hop", "/c1", 301, "/c-final"),
+    ("chains_collapse_middle_hop", "/c2", 302, "/c-final"),
+    ("chains_collapse_last_hop", "/c3", 308, "/c-final"),
+]
+
+for _name, _path, _status, _loc in OPTS_CASES:
+    def _opts(path=_path, status=_status, loc=_loc):
+        port = S.server("opts").port
+        r = request(port, path)
+        expect_eq(r.status, status, "status")
+        if loc is not None:
+            expect_eq(r.location, "http://%s:%d%s" % (LOOPBACK, port, loc), "Location")
+    check(_name)(_opts)
+
+
+# ---------------------------------------------------------------------------
+# Checks: methods and bodies
+# ---------------------------------------------------------------------------
+
+for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    def _method_check(method=_method):
+        body = b"payload=1" if method in ("POST", "PUT", "PATCH") else b""
+        r = request(main_port(), "/method-test", method=method, body=body)
+        expect_redirect(r, 307, main_base() + "/method-target")
+        if method == "HEAD":
+            expect_eq(r.body, b"", "HEAD body")
+    check("method_%s_redirected" % _method.lower())(_method_check)
+
+
+BINARY_BODY = bytes(range(256)) * 6 + b"\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n\x00\xff"
+
+
+def curl_follow(path, method, body):
+    """curl -L with a body; returns (echo's JSON, curl's redirect count)."""
+    root = S.server("main").root
+    body_file = os.path.join(root, "body.bin")
+    write_file(body_file, body)
+    out_file = os.path.join(root, "curl.out")
+    if os.path.exists(out_file):
+        os.unlink(out_file)
+    url = "%s%s" % (main_base(), path)
+    cmd = ["curl", "-q", "-sS", "--noproxy", "*", "--max-time", "10", "-L",
+           "--data-binary", "@" + body_file, "-o", out_file,
+           "-w", "%{http_code} %{num_redirects} %{url_effective}"]
+    if method != "POST":
+        cmd += ["-X", method]
+    cmd.append(url)
+    rc, out = run(cmd, timeout=20, env=clean_env())
+    note("%s -> rc %d: %s" % (" ".join(cmd), rc, out.strip()))
+    expect_eq(rc, 0, "curl exit status (%s)" % out.strip())
+    fields = out.strip().split()
+    expect(fields and fields[0] == "200", "final status not 200: %s" % out.strip())
+    try:
+        echo = json.loads(read_bytes(out_file))
+    except ValueError:
+        raise Failure("echo server answer not JSON: %s" % short(read_bytes(out_file)))
+    note("echo saw: %s %s, %d body bytes" % (echo["method"], echo["path"],
+                                             len(echo["body_hex"]) // 2))
+    return echo, int(fields[1])
+
+
+# (check name, path, curl method, body, method the target sees, body it sees)
+FOLLOW_CASES = [
+    ("follow_307_post_keeps_method_and_body", "/post-307", "POST", b"a=1&b=2", "POST", True),
+    ("follow_307_post_binary_body", "/post-307", "POST", BINARY_BODY, "POST", True),
+    ("follow_308_post_keeps_method_and_body", "/post-308", "POST", BINARY_BODY, "POST", True),
+    ("follow_307_put_keeps_method_and_body", "/put-307", "PUT", BINARY_BODY, "PUT", True),
+    ("follow_308_put_keeps_method_and_body", "/put-308", "PUT", b"put body\n", "PUT", True),
+    ("follow_303_post_becomes_get", "/post-303", "POST", b"a=1", "GET", False),
+    ("follow_301_post_becomes_get_with_curl", "/post-301", "POST", b"a=1", "GET", False),
+    ("follow_302_post_becomes_get_with_curl", "/post-302", "POST", b"a=1", "GET", False),
+]
+
+for _name, _path, _method, _body, _want_method, _keeps_body in FOLLOW_CASES:
+    def _follow(path=_path, method=_method, body=_body, want_method=_want_method,
+                keeps_body=_keeps_body):
+        echo, hops = curl_follow(path, method, body)
+        expect_eq(hops, 1, "redirects followed")
+        expect_eq(echo["path"], "/echo" + path, "path the target saw")
+        expect_eq(echo["method"], want_method, "method the target saw")
+        got = bytes.fromhex(echo["body_hex"])
+        expect_eq(got, body if keeps_body else b"", "body the target saw")
+    check(_name)(_follow)
+
+
+def unsent_body_request(expect_100):
+    headers = ["Content-Type: application/octet-stream",
+               "Content-Length: 10000000"]
+    if expect_100:
+        headers.append("Expect: 100-continue")
+    port = main_port()
+    data = build_request("POST", "/big-upload", "%s:%d" % (LOOPBACK, port),
+                         headers, close=False)
+    return port, data
+
+
+@check("expect_100_continue_gets_redirect_not_continue")
+def _():
+    port, data = unsent_body_request(True)
+    r = exchange(port, data, head_only=True)
+    note("first response after %.2fs: %s" % (r.elapsed, short(r.head)))
+    expect(r.status_line.startswith(b"HTTP/1.1 307"),
+           "first status line %s, want HTTP/1.1 307" % short(r.status_line))
+    expect_eq(r.location, main_base() + "/upload-target", "Location")
+
+
+@check("expect_100_continue_never_sends_continue")
+def _():
+    port, data = unsent_body_request(True)
+    r, sock = exchange(port, data, keep=True)
+    try:
+        rest = read_until_eof(sock, IO_TIMEOUT)
+    finally:
+        sock.close()
+    allbytes = r.head + r.body + (rest or b"")
+    expect(b"100 Continue" not in allbytes, "a 100 Continue was sent: %s" % short(allbytes))
+
+
+@check("keepalive_connection_usable_after_get_redirect")
+def _():
+    port = main_port()
+    host = "%s:%d" % (LOOPBACK, port)
+    r, sock = exchange(port, build_request("GET", "/old-page", host, close=False),
+                       keep=True)
+    try:
+        expect_eq(r.status, 307, "first response status")
+        note("first response Connection: %s" % r.get("Connection"))
+        # As mod_alias: a redirect of a request without a body keeps the
+        # connection (closing is only for a body left unread).
+        expect((r.get("Connection") or "").lower() != "close",
+               "redirect of a GET closes the connection")
+        sock.sendall(build_request("GET", "/index.html", host))
+        rest = read_until_eof(sock, IO_TIMEOUT)
+    finally:
+        sock.close()
+    expect(rest is not None, "second response not complete within %.0fs" % IO_TIMEOUT)
+    expect(rest.startswith(b"HTTP/1.1 200"), "second response %s" % short(rest[:100]))
+
+
+@check("post_body_never_parsed_as_next_request")
+def _():
+    """The body the module did not read must not become a request."""
+    port = main_port()
+    host = "%s:%d" % (LOOPBACK, port)
+    smuggled = build_request("GET", "/index.html", host, close=False)
+    data = build_request("POST", "/method-test", host, body=smuggled, close=False)
+    sock = socket.create_connection((LOOPBACK, port), timeout=IO_TIMEOUT)
+    try:
+        sock.sendall(data)
+        got = read_until_eof(sock, 2.0, partial=True)
+    finally:
+        sock.close()
+    note("got %s" % short(got, 600))
+    expect(got.startswith(b"HTTP/1.1 307"), "first response %s" % short(got[:80]))
+    expect_eq(len(re.findall(rb"(?:^|\r\n)HTTP/1\.[01] \d\d\d", got)), 1,
+              "responses on the connection")
+
+
+def read_until_eof(sock, timeout, partial=False):
+    """Reads until the peer closes; returns the bytes, or on timeout None
+    (with partial: what arrived)."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return buf if partial else None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return buf if partial else None
+        except ConnectionResetError:
+            return buf
+        if not chunk:
+            return buf
+        buf += chunk
+
+
+@check("unsent_body_gets_redirect_promptly")
+def _():
+    port, data = unsent_body_request(False)
+    r = exchange(port, data, head_only=True)
+    note("response after %.2fs" % r.elapsed)
+    expect(r.status_line.startswith(b"HTTP/1.1 307"),
+           "status line %s" % short(r.status_line))
+    expect_eq(r.location, main_base() + "/upload-target", "Location")
+
+
+for _label, _expect100 in (("unsent_body", False), ("expect_100_continue", True)):
+    def _closes(expect100=_expect100):
+        port, data = unsent_body_request(expect100)
+        r, sock = exchange(port, data, keep=True)
+        try:
+            rest = read_until_eof(sock, IO_TIMEOUT)
+        finally:
+            sock.close()
+        expect_eq(r.status, 307, "status")
+        expect(rest is not None,
+               "connection still open %.0fs after the redirect" % IO_TIMEOUT)
+    check(_label + "_connection_closed_after_redirect")(_closes)
+
+
+# ---------------------------------------------------------------------------
+# Checks: hostile request paths
+# ---------------------------------------------------------------------------
+
+H = "https://safe.example/h/"
+
+# (name, raw request-target, expected Location or None: any clean answer)
+HOSTILE_CASES = [
+    ("crlf_set_cookie", b"/hostile/x%0D%0ASet-Cookie:%20a=b", H + "x%0D%0ASet-Cookie:%20a=b"),
+    ("lf_header", b"/hostile/x%0AX-Injected:%201", H + "x%0AX-Injected:%201"),
+    ("cr_only", b"/hostile/x%0Dy", H + "x%0Dy"),
+    ("space", b"/hostile/a%20b%20c", H + "a%20b%20c"),
+    ("quotes", b"/hostile/%22q%22'", H + "%22q%22'"),
+    ("nul", b"/hostile/a%00b", None),
+    ("del", b"/hostile/a%7Fb", H + "a%7Fb"),
+    ("byte_ff_encoded", b"/hostile/a%FFb", H + "a%FFb"),
+    ("byte_ff_raw", b"/hostile/a\xffb", H + "a%FFb"),
+    ("tab", b"/hostile/a%09b", H + "a%09b"),
+    ("url_specials", b"/hostile/%3Cs%3E%5C%5E%60%7B%7C%7D", H + "%3Cs%3E%5C%5E%60%7B%7C%7D"),
+    ("percent", b"/hostile/100%25", H + "100%25"),
+    ("utf8", b"/hostile/caf%C3%A9/\xc3\xa9", H + "caf%C3%A9/%C3%A9"),
+    ("question_mark", b"/hostile/a%3Fb?c=d", H + "a%3Fb?c=d"),
+    ("hash", b"/hostile/a%23b", H + "a%23b"),
+    ("query_specials", b'/hostile/q?x=%0D%0A"<>', H + "q?x=%0D%0A%22%3C%3E"),
+    ("long_path", b"/hostile/" + b"a" * 7000, H + "a" * 7000),
+    ("long_crlf_path", b"/hostile/" + b"%0D%0A" * 1150, H + "%0D%0A" * 1150),
+    ("path_target_crlf", b"/hostile-path/x%0D%0ASet-Cookie:%20a=b",
+     "BASE/landing/x%0D%0ASet-Cookie:%20a=b"),
+]
+
+for _name, _target, _loc in HOSTILE_CASES:
+    def _hostile(target=_target, loc=_loc):
+        port = main_port()
+        data = build_request("GET", target, "%s:%d" % (LOOPBACK, port))
+        r = exchange(port, data)
+        note("GET %s -> %r" % (short(target, 120), r))
+        expect_clean_location(r)
+        if loc is not None:
+            expect_eq(r.status, 307, "status")
+            expect_eq(r.location, loc.replace("BASE", main_base()), "Location")
+    check("hostile_" + _name)(_hostile)
+
+
+# ---------------------------------------------------------------------------
+# Checks: virtual hosts
+# ---------------------------------------------------------------------------
+
+# (name, Host name, path, status, Location path or None)
+VHOST_CASES = [
+    ("vhost_own_rule", "a.test", "/only-a", 301, "/a-target"),
+    ("vhost_other_vhost_own_rule", "b.test", "/only-b", 301, "/b-target"),
+    ("vhost_rule_not_seen_by_other_vhost", "b.test", "/only-a", 404, None),
+    ("vhost_rule_not_seen_by_other_vhost_reverse", "a.test", "/only-b", 404, None),
+    ("vhost_inherits_main_rules", "a.test", "/shared", 301, "/from-main"),
+    ("vhost_inherits_main_rules_file", "b.test", "/old-page", 307, "/new-page"),
+    ("vhost_overrides_main_rule", "a.test", "/override", 301, "/a-version"),
+    ("vhost_without_override_uses_main_rule", "b.test", "/override", 301, "/main-version"),
+]
+
+for _name, _host, _path, _status, _loc in VHOST_CASES:
+    def _vhost(host=_host, path=_path, status=_status, loc=_loc):
+        S.server("main")
+        vport = S.info["main"]["vport"]
+        r = request(vport, path, host="%s:%d" % (host, vport))
+        expect_eq(r.status, status, "status")
+        if loc is not None:
+            expect_eq(r.location, "http://%s:%d%s" % (host, vport, loc), "Location")
+    check(_name)(_vhost)
+
+
+@check("main_server_unaffected_by_vhost_override")
+def _():
+    r = request(main_port(), "/override")
+    expect_redirect(r, 301, main_base() + "/main-version")
+
+
+@check("main_server_does_not_see_vhost_rule")
+def _():
+    r = request(main_port(), "/only-a")
+    expect_eq(r.status, 404, "status")
+
+
+# ---------------------------------------------------------------------------
+# Checks: a miss is served as if the module were not loaded
+# ---------------------------------------------------------------------------
+
+def comparable(resp, port):
+    """Status line, headers but Date, body; the server's own port masked."""
+    mask = lambda b: b.replace(b":%d" % port, b":PORT")
+    headers = [(n, mask(v)) for n, v in resp.headers if n.lower() != "date"]
+    return resp.status_line, headers, mask(resp.body)
+
+
+def compare_with_nomod(vhost, method, path, host=None, body=b""):
+    ours_srv = S.server("main")
+    theirs_srv = S.server("nomod")
+    if vhost:
+        ports = (S.info["main"]["vport"], S.info["nomod"]["vport"])
+    else:
+        ports = (ours_srv.port, theirs_srv.port)
+    results = []
+    for port in ports:
+        h = "%s:%d" % (host or LOOPBACK, port)
+        results.append((request(port, path, method=method, host=h, body=body), port))
+    (ours, p1), (theirs, p2) = results
+    a, b = comparable(ours, p1), comparable(theirs, p2)
+    expect_eq(a[0], b[0], "status line vs server without the module")
+    expect_eq(a[1], b[1], "headers vs server without the module")
+    expect_eq(a[2], b[2], "body vs server without the module")
+    return ours
+
+
+# (name, vhost?, method, path, Host name)
+MISS_CASES = [
+    ("file_200", False, "GET", "/index.html", None),
+    ("directory_index_200", False, "GET", "/", None),
+    ("text_file_with_query", False, "GET", "/file.txt?x=1", None),
+    ("head_file", False, "HEAD", "/file.txt", None),
+    ("missing_404", False, "GET", "/missing", None),
+    ("directory_slash_redirect", False, "GET", "/subdir", None),
+    ("post_to_missing", False, "POST", "/missing", None),
+    ("prefix_boundary_404", False, "GET", "/docsx/a", None),
+    ("query_rule_other_query_404", False, "GET", "/index.php?id=43", None),
+    ("case_differs_404", False, "GET", "/OLD-PAGE", None),
+    ("target_page_itself", False, "GET", "/new-page", None),
+    ("vhost_file", True, "GET", "/index.html", "a.test"),
+    ("vhost_other_rule_404", True, "GET", "/only-a", "b.test"),
+]
+
+for _name, _vhost, _method, _path, _host in MISS_CASES:
+    def _miss(vhost=_vhost, method=_method, path=_path, host=_host):
+        body = b"x=1" if method == "POST" else b""
+        compare_with_nomod(vhost, method, path, host, body)
+    check("miss_unchanged_" + _name)(_miss)
+
+
+@check("engine_off_own_rule_served_as_without_module")
+def _():
+    r = compare_with_nomod(True, "GET", "/off-own", "off.test")
+    expect_eq(r.status, 404, "status")
+
+
+@check("engine_off_inherited_rule_served_as_without_module")
+def _():
+    r = compare_with_nomod(True, "GET", "/old-page", "off.test")
+    expect_eq(r.status, 404, "status")
+
+
+# ---------------------------------------------------------------------------
+# Checks: logging
+# ---------------------------------------------------------------------------
+
+def logged_rule(srv, mark):
+    """The [REDIRECT307_RULE] field of the access-log line holding mark."""
+    def find():
+        for line in read_bytes(srv.accesslog).decode("utf-8", "replace").splitlines():
+            if mark in line:
+                return line
+        return None
+    line = poll(find, 10)
+    expect(line, "no access-log line for %s within 10s" % mark)
+    note("access log: " + line)
+    m = re.search(r"\[([^\]]*)\]\s*$", line)
+    expect(m, "no [rule] field in %s" % short(line))
+    return m.group(1)
+
+
+def unique(prefix):
+    return "%s%d%d" % (prefix, os.getpid(), int(time.monotonic() * 1e6))
+
+
+@check("log_rule_env_rules_file")
+def _():
+    srv = S.server("main")
+    mark = unique("m")
+    r = request(srv.port, "/logged?mark=" + mark)
+    expect_eq(r.status, 307, "status")
+    info = S.info["main"]
+    line = info["rules"].line_of("/logged")
+    want = {"%s:%d" % (info["map"], line), "rules.map:%d" % line}
+    got = logged_rule(srv, mark)
+    expect(got in want, "REDIRECT307_RULE %s, want %s" % (short(got), " or ".join(sorted(want))))
+
+
+@check("log_rule_env_inline_directive")
+def _():
+    srv = S.server("main")
+    mark = unique("i")
+    r = request(srv.port, "/inline-301?mark=" + mark)
+    expect_eq(r.status, 301, "status")
+    info = S.info["main"]
+    want = "%s:%d" % (info["conf"], info["marks"]["inline301"])
+    expect_eq(logged_rule(srv, mark), want, "REDIRECT307_RULE")
+
+
+@check("log_rule_env_unset_on_miss")
+def _():
+    srv = S.server("main")
+    mark = unique("n")
+    request(srv.port, "/index.html?mark=" + mark)
+    expect_eq(logged_rule(srv, mark), "-", "REDIRECT307_RULE")
+
+
+@check("debug_log_records_decision")
+def _():
+    srv = S.server("main")
+    tail = unique("dbg")
+    request(srv.port, "/docs/" + tail)
+
+    def found():
+        return [l for l in srv.log_text().splitlines()
+                if tail in l and "redirect307" in l and "debug" in l]
+    lines = poll(found, 5)
+    expect(lines, "no redirect307 debug line naming %s in error.log" % tail)
+    note(lines[0])
+
+
+# ---------------------------------------------------------------------------
+# Checks: warnings at startup
+# ---------------------------------------------------------------------------
+
+def startup_messages(name):
+    srv = S.server(name)
+    rc, out = srv.config_test()
+    note("apache2 -t: exit %d" % rc)
+    return srv.start_output + "\n" + out + "\n" + srv.log_text()
+
+
+def map_ref(basename, line):
+    return re.compile(r"%s:%d(?!\d)" % (re.escape(basename), line))
+
+
+@check("warn_duplicate_names_both_lines")
+def _():
+    text = startup_messages("main")
+    rules = S.info["main"]["rules"]
+    a, b = map_ref("rules.map", rules.line_of("/dup")), map_ref("rules.map", rules.line_of("/dup", 2))
+    lines = [l for l in text.splitlines() if a.search(l) and b.search(l)]
+    expect(lines, "no warning naming rules.map:%d and :%d"
+           % (rules.line_of("/dup"), rules.line_of("/dup", 2)))
+    note(lines[0])
+
+
+@check("warn_chain_names_every_hop")
+def _():
+    text = startup_messages("main")
+    rules = S.info["main"]["rules"]
+    refs = [map_ref("rules.map", rules.line_of(s)) for s in ("/chain-a", "/chain-b", "/chain-c")]
+    lines = [l for l in text.splitlines() if all(r.search(l) for r in refs)]
+    expect(lines, "no chain warning naming rules.map:%s"
+           % ",".join(str(rules.line_of(s)) for s in ("/chain-a", "/chain-b", "/chain-c")))
+    note(lines[0])
+
+
+@check("warn_duplicate_across_files_names_both")
+def _():
+    text = startup_messages("main")
+    info = S.info["main"]
+    a = map_ref("rules.map", info["rules"].line_of("/old-page"))
+    b = map_ref("rules2.map", info["rules2"].line_of("/old-page"))
+    lines = [l for l in text.splitlines() if a.search(l) and b.search(l)]
+    expect(lines, "no warning naming rules.map:%d and rules2.map:%d"
+           % (info["rules"].line_of("/old-page"), info["rules2"].line_of("/old-page")))
+    note(lines[0])
+
+
+@check("warn_chain_through_absolute_target_on_own_host")
+def _():
+    text = startup_messages("main")
+    rules2 = S.info["main"]["rules2"]
+    refs = [map_ref("rules2.map", rules2.line_of(s)) for s in ("/chain-abs", "/chain-abs-2")]
+    lines = [l for l in text.splitlines()
+             if all(r.search(l) for r in refs) and "chain" in l.lower()]
+    expect(lines, "no chain warning naming rules2.map:%d and :%d"
+           % (rules2.line_of("/chain-abs"), rules2.line_of("/chain-abs-2")))
+    note(lines[0])
+
+
+@check("warn_server_with_duplicates_and_chains_runs")
+def _():
+    srv = S.server("main")
+    expect(srv.alive(), "server not running")
+    rc, out = srv.config_test()
+    expect_eq(rc, 0, "apache2 -t exit status (%s)" % out.strip()[-300:])
+
+
+@check("vhost_override_not_warned_as_duplicate")
+def _():
+    """A vhost's own rule for a main-server source is an override, as in
+    mod_alias, not a duplicate."""
+    text = startup_messages("main")
+    info = S.info["main"]
+    vhost_ref = re.compile(r"httpd\.conf:%d(?!\d)" % info["marks"]["a_override"])
+    lines = [l for l in text.splitlines()
+             if vhost_ref.search(l) and "duplicate" in l.lower()]
+    expect(not lines, "duplicate warning about the vhost override: %s" % short(lines))
+
+
+@check("chains_collapse_no_chain_warning")
+def _():
+    text = startup_messages("opts")
+    lines = [l for l in text.splitlines() if "chain" in l.lower() and "opts.map" in l]
+    expect(not lines, "chain warning under Collapse: %s" % short(lines))
+
+
+# ---------------------------------------------------------------------------
+# Checks: configuration errors (apache2 -t)
+# ---------------------------------------------------------------------------
+
+class ConfigTests:
+    """Small configs in one temp dir, checked with apache2 -t."""
+
+    root = None
+
+    @classmethod
+    def dir(cls):
+        if cls.root is None:
+            cls.root = S.new_root("cfgtest")
+        return cls.root
+
+    @classmethod
+    def conf(cls, name, body_lines):
+        root = cls.dir()
+        expect(os.path.exists(S.module), "module %s does not exist" % S.module)
+        c = Conf()
+        c.add("ServerRoot %s" % root)
+        c.add("Listen %s:%d" % (LOOPBACK, free_port()))
+        c.add("ServerName %s" % LOOPBACK)
+        c.add("PidFile %s/%s.pid" % (root, name))
+        c.add("ErrorLog %s/%s-error.log" % (root, name))
+        c.add("DefaultRuntimeDir %s/run" % root)
+        c.add("LoadModule mpm_event_module %s/mod_mpm_event.so" % MODULE_DIR)
+        c.add("LoadModule authz_core_module %s/mod_authz_core.so" % MODULE_DIR)
+        c.add("LoadModule redirect307_module %s" % S.module)
+        for line in body_lines:     # "text" or ("text", mark)
+            text, mark = line if isinstance(line, tuple) else (line, None)
+            c.add(text, mark=mark)
+        path = os.path.join(root, name + ".conf")
+        write_file(path, c.render())
+        return path, c.marks
+
+    @classmethod
+    def test(cls, conf):
+        rc, out = run([S.apache, "-d", cls.dir(), "-f", conf, "-t"], timeout=30)
+        note("apache2 -t -f %s: exit %d\n%s" % (conf, rc, out.strip()[-2000:]))
+        return rc, out
+
+
+def map_config_test(name, map_bytes):
+    root = ConfigTests.dir()
+    write_file(os.path.join(root, name + ".map"), map_bytes)
+    conf, _ = ConfigTests.conf(name, ["Redirect307Map %s.map" % name])
+    return ConfigTests.test(conf)
+
+
+GOOD = b"# good lines first\n/fine  /fine-target  301\n"
+
+# (name, map bytes, lines that must be named).  The bad line is line 3.
+MAP_ERROR_CASES = [
+    ("missing_target", GOOD + b"/lonely\n", [3]),
+    ("source_not_slash", GOOD + b"old-page  /new-page\n", [3]),
+    ("unknown_status", GOOD + b"/a  /b  399\n", [3]),
+    ("unknown_flag", GOOD + b"/a  /b  301  bogusflag\n", [3]),
+    ("control_character", GOOD + b"/a  /b\x01c  301\n", [3]),
+    ("nul_byte", GOOD + b"/a  /b\x00c  301\n", [3]),
+    ("line_over_8k", GOOD + b"/a  /" + b"x" * 8300 + b"\n", [3]),
+    ("gone_with_target", GOOD + b"/a  /b  410\n", [3]),
+    ("redirect_with_dash", GOOD + b"/a  -  301\n", [3]),
+    ("invalid_utf8", GOOD + b"/caf\xe9  /b  301\n", [3]),
+    ("too_many_fields", GOOD + b"/a  /b  301  nocase  extra\n", [3]),
+    ("qsdrop_with_qsappend", GOOD + b"/a  /b  301  qsdrop,qsappend\n", [3]),
+    ("bad_percent_encoding", GOOD + b"/a%zz  /b  301\n", [3]),
+    ("prefix_with_query", GOOD + b"/a/*?x=1  /b  301\n", [3]),
+    ("dot_segment_source", GOOD + b"/a/../b  /c  301\n", [3]),
+    ("protocol_relative_target", GOOD + b"/a  //evil.example/x  301\n", [3]),
+    ("loop_between_two_rules", GOOD + b"/loop-a  /loop-b  301\n/unrelated  /u  301\n/loop-b  /loop-a  302\n", [3, 5]),
+    ("loop_three_rules_absolute", GOOD + b"/l1  /l2\n/l2  http://127.0.0.1/l3\n/l3  /l1\n", [3, 4, 5]),
+]
+
+for _name, _bytes, _lines in MAP_ERROR_CASES:
+    def _map_error(name=_name, data=_bytes, lines=_lines):
+        fname = "bad-" + name.replace("_", "-")
+        rc, out = map_config_test(fname, data)
+        expect(rc != 0, "apache2 -t exited 0:\n%s" % out.strip()[-500:])
+        for n in lines:
+            expect(map_ref(fname + ".map", n).search(out),
+                   "output does not name %s.map:%d:\n%s" % (fname, n, out.strip()[-800:]))
+    check("map_error_" + _name)(_map_error)
+
+
+# Valid rules files that must pass the configuration test.
+MAP_OK_CASES = [
+    ("crlf_line_ends", b"/a  /b  301\r\n/c  /d\r\n"),
+    ("no_final_newline", b"/a  /b  301\n/c  /d"),
+    ("empty_file", b""),
+    ("comments_and_blanks", b"# comment\n\n   \n\t# indented comment\n/a /b 301 # trailing\n"),
+    ("line_of_exactly_8192_bytes", b"/a  /" + b"y" * (8192 - 5) + b"\n"),
+    ("spec_example", (
+        "/old-page              /new-page\n"
+        "/promo                 https://shop.example.com/sale        302\n"
+        "/docs/*                https://docs.example.com/v2/*        301\n"
+        "/index.php?id=42       /products/blue-widget                308\n"
+        "/retired               -                                    410\n"
+        "/caf\u00e9                  /coffee                              301\n"
+    ).encode("utf-8")),
+]
+
+for _name, _bytes in MAP_OK_CASES:
+    def _map_ok(name=_name, data=_bytes):
+        rc, out = map_config_test("ok-" + name.replace("_", "-"), data)
+        expect_eq(rc, 0, "apache2 -t exit status (%s)" % out.strip()[-500:])
+    check("map_ok_" + _name)(_map_ok)
+
+
+def inline_error(name, directive):
+    conf, marks = ConfigTests.conf(name, ["# the bad line is marked", (directive, "bad")])
+    rc, out = ConfigTests.test(conf)
+    expect(rc != 0, "apache2 -t exited 0:\n%s" % out.strip()[-500:])
+    line = marks["bad"]
+    named = (re.search(r"%s:%d(?!\d)" % (re.escape(conf), line), out)
+             or re.search(r"line %d of %s" % (line, re.escape(conf)), out))
+    expect(named, "output does not name %s:%d:\n%s" % (conf, line, out.strip()[-800:]))
+
+
+INLINE_ERROR_CASES = [
+    ("bad_status", "Redirect307 999 /a /b"),
+    ("gone_with_target", "Redirect307 410 /a /b"),
+    ("source_not_slash", "Redirect307 301 a /b"),
+    ("missing_target", "Redirect307 301 /a"),
+    ("bad_default", "Redirect307Default 404"),
+    ("bad_chains_mode", "Redirect307Chains Sometimes"),
+    ("unreadable_map_file", "Redirect307Map does-not-exist.map"),
+]
+
+for _name, _directive in INLINE_ERROR_CASES:
+    check("inline_error_" + _name)(
+        lambda name=_name, d=_directive: inline_error("inline-" + name.replace("_", "-"), d))
+
+
+@check("inline_loop_error_names_config_lines")
+def _():
+    conf, marks = ConfigTests.conf("inline-loop", [
+        ("Redirect307 301 /il-a /il-b", "a"),
+        ("Redirect307 301 /il-b /il-a", "b")])
+    rc, out = ConfigTests.test(conf)
+    expect(rc != 0, "apache2 -t exited 0")
+    for m in ("a", "b"):
+        expect(re.search(r"%s:%d(?!\d)" % (re.escape(conf), marks[m]), out),
+               "output does not name %s:%d" % (conf, marks[m]))
+
+
+@check("map_error_refuses_start")
+def _():
+    root = ConfigTests.dir()
+    write_file(os.path.join(root, "start-bad.map"), GOOD + b"/lonely\n")
+    conf, _ = ConfigTests.conf("start-bad", ["Redirect307Map start-bad.map"])
+    rc, out = run([S.apache, "-d", root, "-f", conf, "-k", "start"], timeout=30)
+    note("apache2 -k start: exit %d\n%s" % (rc, out.strip()))
+    pidfile = os.path.join(root, "start-bad.pid")
+    pid = None
+    try:
+        pid = int(read_bytes(pidfile).strip() or 0)
+    except ValueError:
+        pass
+    if pid and pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        poll(lambda: not pid_alive(pid), 10)
+        raise Failure("server started with a broken rules file")
+    expect(rc != 0, "apache2 -k start exited 0")
+    log = read_bytes(os.path.join(root, "start-bad-error.log")).decode("utf-8", "replace")
+    expect(map_ref("start-bad.map", 3).search(out + log),
+           "neither output nor error.log names start-bad.map:3")
+
+
+# ---------------------------------------------------------------------------
+# Checks: graceful restart
+# ---------------------------------------------------------------------------
+
+def reload_answer(srv):
+    r = request(srv.port, "/reload-me")
+    return r.location.rsplit("/", 1)[-1] if r.status == 301 and r.location else "status %d" % r.status
+
+
+def write_reload_map(srv, text):
+    path = S.info["reload"]["map"]
+    old = os.stat(path)
+    write_file(path, text)
+    # A different size and mtime: "changed" whatever the filesystem's clock.
+    os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+
+
+def graceful_to(srv, target):
+    """Writes a good map answering `target`, reloads, waits for it."""
+    write_reload_map(srv, "# reloaded\n/reload-me  /%s  301\n" % target)
+    rc, out = srv.graceful()
+    note("apache2 -k graceful: exit %d %s" % (rc, out.strip()))
+    expect_eq(rc, 0, "apache2 -k graceful exit status (%s)" % out.strip())
+    got = poll(lambda: reload_answer(srv) == target, 10, 0.1)
+    expect(got, "still answering %s 10s after graceful, want %s"
+           % (reload_answer(srv), target))
+
+
+@check("graceful_serves_changed_rules")
+def _():
+    srv = S.server("reload")
+    before = reload_answer(srv)
+    expect(before.startswith("v1") or before.startswith("good-")
+           or before.startswith("v2-"), "unexpected answer %s" % before)
+    graceful_to(srv, unique("v2-"))
+
+
+@check("graceful_with_broken_rules_fails_and_old_rules_answer")
+def _():
+    srv = S.server("reload")
+    good = unique("good-")
+    graceful_to(srv, good)
+    write_reload_map(srv, "# broken\n/reload-me\n")
+    rc, out = srv.graceful()
+    note("apache2 -k graceful (broken map): exit %d %s" % (rc, out.strip()))
+    expect(rc != 0, "apache2 -k graceful exited 0 with a broken rules file")
+    expect(map_ref("reload.map", 2).search(out),
+           "graceful output does not name reload.map:2: %s" % out.strip()[-500:])
+    for _ in range(5):
+        expect_eq(reload_answer(srv), good, "answer after the failed graceful")
+    expect(srv.alive(), "server no longer running")
+
+
+@check("restart_signal_with_broken_rules_keeps_last_good")
+def _():
+    """SPEC, Startup and reload cost: a running server whose rules file has
+    become invalid logs FILE:LINE and keeps the last good table."""
+    srv = S.server("reload")
+    good = unique("last-good-")
+    graceful_to(srv, good)
+    since = srv.log_size()
+    write_reload_map(srv, "# broken\n/reload-me\n")
+    os.kill(srv.read_pid(), signal.SIGUSR1)     # what graceful would send
+
+    def restarted():
+        text = srv.log_text(since)
+        return (map_ref("reload.map", 2).search(text)
+                and "resuming normal operations" in text) or not srv.alive()
+    poll(restarted, 10, 0.1)
+    text = srv.log_text(since)
+    expect(srv.alive(), "server exited after the restart:\n%s" % text[-1500:])
+    expect(map_ref("reload.map", 2).search(text),
+           "error.log does not name reload.map:2 after the restart")
+    for _ in range(5):
+        expect_eq(reload_answer(srv), good, "answer after the restart")
+
+
+# ---------------------------------------------------------------------------
+# Last: no child crashed during all the above
+# ---------------------------------------------------------------------------
+
+@check("no_child_process_crashed")
+def _():
+    """httpd logs a child that died of a signal (AH00052 exit signal)."""
+    if not S.servers:
+        S.server("main")
+    crashes = []
+    for srv in S.servers.values():
+        crashes += ["%s: %s" % (srv.name, l) for l in srv.log_text().splitlines()
+                    if "exit signal" in l or "AH00052" in l]
+    expect(not crashes, "%d crash(es): %s" % (len(crashes), short(crashes[:3], 800)))
+
+
+# ---------------------------------------------------------------------------
+# Runner
+# ---------------------------------------------------------------------------
+
+def main():
+    global S
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--module", required=True, help="path to mod_redirect307.so")
+    ap.add_argument("--apache", default="/usr/sbin/apache2", help="httpd binary")
+    ap.add_argument("-k", dest="only", default="", help="run checks whose name contains this")
+    ap.add_argument("-v", dest="verbose", action="store_true", help="print what each check did")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dirs (debugging)")
+    args = ap.parse_args()
+
+    S = Suite(args)
+    atexit.register(S.cleanup)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(130))
+
+    passed = failed = 0
+    start = time.monotonic()
+    try:
+        for name, fn in CHECKS:
+            if args.only and args.only not in name:
+                continue
+            T.lines = []
+            S.used = []
+            t0 = time.monotonic()
+            try:
+                fn()
+            except Failure as e:
+                failed += 1
+                print("FAIL %s: %s" % (name, str(e).split("\n")[0]))
+                report_failure(str(e), args.verbose)
+            except Exception as e:  # a harness bug still counts as a failure
+                failed += 1
+                print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
+                report_failure("", args.verbose)
+                if args.verbose:
+                    import traceback
+                    traceback.print_exc(file=sys.stdout)
+            else:
+                passed += 1
+                print("ok   %s" % name)
+                if args.verbose:
+                    for line in T.lines:
+                        print("    " + line)
+                    print("    (%.2fs)" % (time.monotonic() - t0))
+            sys.stdout.flush()
+    finally:
+        S.cleanup()
+    if args.verbose:
+        print("(%.1fs)" % (time.monotonic() - start))
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def report_failure(message, verbose):
+    rest = message.split("\n")[1:]
+    for line in rest:
+        print("    " + line)
+    for line in (T.lines if verbose else T.lines[-8:]):
+        print("    " + line)
+    for srv, since in S.used:
+        tail = srv.log_tail(12, since)
+        if tail:
+            print("    %s error.log during the check:" % srv.name)
+            print(tail)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
