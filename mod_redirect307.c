@@ -142,6 +142,8 @@ static const char *r307_cmd_rule(cmd_parms *cmd, void *dummy, int argc,
     return NULL;
 }
 
+static int r307_map_known(server_rec *s, const char *path);
+
 static const char *r307_cmd_map(cmd_parms *cmd, void *dummy, const char *arg)
 {
     r307_server_conf *c = r307_conf(cmd->server);
@@ -151,6 +153,23 @@ static const char *r307_cmd_map(cmd_parms *cmd, void *dummy, const char *arg)
     if (!path)
         return apr_psprintf(cmd->pool, "%s: invalid rules-file path '%s'",
                             r307_where(cmd), arg);
+    if (!r307_map_known(cmd->server, path)) {
+        apr_finfo_t fi;
+        apr_file_t *f;
+        char err[128];
+        apr_status_t rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool);
+        if (rv == APR_SUCCESS && fi.filetype != APR_REG)
+            return apr_psprintf(cmd->pool, "%s: rules file %s is not a "
+                                "regular file", r307_where(cmd), path);
+        if (rv == APR_SUCCESS)
+            rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT,
+                               cmd->temp_pool);
+        if (rv != APR_SUCCESS)
+            return apr_psprintf(cmd->pool, "%s: cannot read rules file %s: "
+                                "%s", r307_where(cmd), path,
+                                apr_strerror(rv, err, sizeof(err)));
+        apr_file_close(f);
+    }
     src = apr_array_push(c->sources);
     src->map = path;
     src->text = NULL;
@@ -243,24 +262,235 @@ static const command_rec r307_cmds[] = {
 
 /* ---- configuration time --------------------------------------------- */
 
-static void r307_log_diag(server_rec *s, const rr_diag *d)
+/* ---- tables that outlive a configuration pass -----------------------
+ * httpd reads its configuration twice at startup and again at every
+ * restart, unloading the module in between, so what must survive lives
+ * in the process pool's userdata.  Each table has a pool with its own
+ * allocator: replacing a table gives its memory back to the system. */
+
+typedef struct {
+    apr_pool_t *pool;
+    const rr_table *table;
+    apr_finfo_t finfo;          /* identity of the file it came from */
+    apr_array_header_t *warnings;
+    unsigned serial;            /* unique per table ever built */
+    unsigned used_pass;
+    double load_seconds;
+} r307_cached_table;
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *key;
+    rr_set *set;
+    apr_array_header_t *warnings;
+    unsigned used_pass;
+} r307_cached_set;
+
+typedef struct {
+    apr_pool_t *pool;
+    apr_hash_t *tables;         /* source key -> r307_cached_table */
+    apr_hash_t *sets;           /* tables + hosts + mode -> r307_cached_set */
+    apr_hash_t *last_good;      /* server name -> its last r307_cached_set */
+    unsigned pass;
+    unsigned serial;
+} r307_state;
+
+#define R307_STATE_KEY "redirect307-state"
+
+static r307_state *r307_get_state(server_rec *s)
 {
-    int k;
-    for (k = 0; k < d->warnings->nelts; k++)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30701) "%s",
-                     APR_ARRAY_IDX(d->warnings, k, const char *));
-    for (k = 0; k < d->errors->nelts; k++)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30702) "%s",
-                     APR_ARRAY_IDX(d->errors, k, const char *));
+    apr_pool_t *pp = s->process->pool;
+    void *data = NULL;
+    r307_state *st;
+    apr_pool_userdata_get(&data, R307_STATE_KEY, pp);
+    if (data)
+        return data;
+    st = apr_pcalloc(pp, sizeof(*st));
+    apr_pool_create(&st->pool, pp);
+    st->tables = apr_hash_make(st->pool);
+    st->sets = apr_hash_make(st->pool);
+    st->last_good = apr_hash_make(st->pool);
+    apr_pool_userdata_set(st, R307_STATE_KEY, apr_pool_cleanup_null, pp);
+    return st;
 }
 
-/* Builds a server's own tables in directive order: each map is a table,
- * and each run of inline rules between maps is one. */
-static apr_status_t r307_build_own(apr_pool_t *pconf, r307_server_conf *c,
-                                   rr_diag *d)
+static apr_pool_t *r307_own_pool(apr_pool_t *parent)
+{
+    apr_allocator_t *alloc;
+    apr_pool_t *p;
+    if (apr_allocator_create(&alloc) != APR_SUCCESS)
+        return NULL;
+    apr_allocator_max_free_set(alloc, 1);
+    if (apr_pool_create_ex(&p, parent, NULL, alloc) != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        return NULL;
+    }
+    apr_allocator_owner_set(alloc, p);
+    return p;
+}
+
+static void r307_log_lines(server_rec *s, const apr_array_header_t *lines,
+                           int level)
+{
+    int k;
+    for (k = 0; lines && k < lines->nelts; k++)
+        ap_log_error(APLOG_MARK, level, 0, s, APLOGNO(30701) "%s",
+                     APR_ARRAY_IDX(lines, k, const char *));
+}
+
+static const char *r307_opt_key(const rr_options *opt)
+{
+    return opt->case_insensitive ? (opt->trailing_strict ? "ci,strict"
+                                                         : "ci,ignore")
+                                 : (opt->trailing_strict ? "cs,strict"
+                                                         : "cs,ignore");
+}
+
+/* Has an earlier pass of this process loaded the map?  A restart whose map
+ * went missing then keeps its last good rules instead of failing. */
+static int r307_map_known(server_rec *s, const char *path)
+{
+    static const char *const opts[] = { "cs,ignore", "cs,strict",
+                                        "ci,ignore", "ci,strict" };
+    r307_state *st = r307_get_state(s);
+    char key[8192];
+    int k;
+    for (k = 0; k < 4; k++) {
+        apr_snprintf(key, sizeof(key), "map:%s:%s", opts[k], path);
+        if (apr_hash_get(st->tables, key, APR_HASH_KEY_STRING))
+            return 1;
+    }
+    return 0;
+}
+
+/* Parses one map or run of inline rules into a fresh cache entry. */
+static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
+                                           const rr_options *opt,
+                                           const char *map,
+                                           const apr_array_header_t *lines,
+                                           const apr_finfo_t *fi,
+                                           apr_pool_t *ptemp)
+{
+    apr_pool_t *pool = r307_own_pool(st->pool);
+    r307_cached_table *e;
+    rr_diag *d = rr_diag_create(ptemp);
+    apr_time_t t0 = apr_time_now();
+    rr_table *t;
+    int k;
+
+    if (!pool)
+        return NULL;
+    if (map) {
+        t = rr_table_load_file(pool, map, opt, d);
+    }
+    else {
+        rr_builder *b = rr_builder_create(pool, opt);
+        for (k = 0; k < lines->nelts; k++) {
+            const r307_source *src = APR_ARRAY_IDX(lines, k, r307_source *);
+            rr_builder_add_line(b, src->file, src->line, src->text,
+                                strlen(src->text), d);
+        }
+        t = rr_builder_freeze(b, pool, d);
+    }
+    if (!t) {
+        r307_log_lines(s, d->errors, APLOG_ERR);
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+    e = apr_pcalloc(pool, sizeof(*e));
+    e->pool = pool;
+    e->table = t;
+    if (fi)
+        e->finfo = *fi;
+    e->warnings = apr_array_copy(pool, d->warnings);
+    for (k = 0; k < e->warnings->nelts; k++)
+        APR_ARRAY_IDX(e->warnings, k, const char *) =
+            apr_pstrdup(pool, APR_ARRAY_IDX(e->warnings, k, const char *));
+    e->serial = ++st->serial;
+    e->load_seconds = (double)(apr_time_now() - t0) / APR_USEC_PER_SEC;
+    return e;
+}
+
+static int r307_same_file(const apr_finfo_t *a, const apr_finfo_t *b)
+{
+    return a->device == b->device && a->inode == b->inode
+        && a->size == b->size && a->mtime == b->mtime;
+}
+
+/* The table for a map or a run of inline rules: reused while its source
+ * is unchanged; on a restart whose rules became invalid, the last good
+ * one is kept (apachectl -t and a first start have none to keep). */
+static const r307_cached_table *r307_table_for(r307_state *st,
+                                               server_rec *s,
+                                               const rr_options *opt,
+                                               const char *map,
+                                               const apr_array_header_t *lines,
+                                               apr_pool_t *ptemp)
+{
+    const char *key;
+    r307_cached_table *e, *fresh;
+    apr_finfo_t fi;
+    int k, have_fi = 0;
+
+    if (map) {
+        key = apr_pstrcat(ptemp, "map:", r307_opt_key(opt), ":", map, NULL);
+        have_fi = apr_stat(&fi, map, APR_FINFO_IDENT | APR_FINFO_SIZE
+                           | APR_FINFO_MTIME, ptemp) == APR_SUCCESS;
+    }
+    else {
+        key = apr_pstrcat(ptemp, "inline:", r307_opt_key(opt), NULL);
+        for (k = 0; k < lines->nelts; k++) {
+            const r307_source *src = APR_ARRAY_IDX(lines, k, r307_source *);
+            key = apr_psprintf(ptemp, "%s\n%s:%u %s", key, src->file,
+                               src->line, src->text);
+        }
+    }
+    e = apr_hash_get(st->tables, key, APR_HASH_KEY_STRING);
+    if (e && (!map || (have_fi && r307_same_file(&e->finfo, &fi)))) {
+        if (map)
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30704)
+                         "%s: unchanged, reusing its table (%u rules)", map,
+                         rr_table_count(e->table));
+        e->used_pass = st->pass;
+        r307_log_lines(s, e->warnings, APLOG_WARNING);
+        return e;
+    }
+    fresh = r307_build_table(st, s, opt, map, lines, have_fi ? &fi : NULL,
+                             ptemp);
+    if (!fresh) {
+        if (!e)
+            return NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30705)
+                     "%s: invalid, still serving its last good rules (%u); "
+                     "apachectl -t shows the errors", map ? map : "rules",
+                     rr_table_count(e->table));
+        e->used_pass = st->pass;
+        return e;
+    }
+    if (map)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30706)
+                     "%s: parsed %u rules in %.3f s", map,
+                     rr_table_count(fresh->table), fresh->load_seconds);
+    if (e) {
+        /* the hash keeps the old entry's key, which lives in its pool */
+        apr_hash_set(st->tables, key, APR_HASH_KEY_STRING, NULL);
+        apr_pool_destroy(e->pool);
+    }
+    fresh->used_pass = st->pass;
+    apr_hash_set(st->tables, apr_pstrdup(fresh->pool, key),
+                 APR_HASH_KEY_STRING, fresh);
+    r307_log_lines(s, fresh->warnings, APLOG_WARNING);
+    return fresh;
+}
+
+/* A server's own tables in directive order: each map is a table, and each
+ * run of inline rules between maps is one.  Appends serials to *sig. */
+static apr_status_t r307_build_own(r307_state *st, server_rec *s,
+                                   apr_pool_t *pconf, apr_pool_t *ptemp,
+                                   r307_server_conf *c, const char **sig)
 {
     rr_options opt;
-    rr_builder *inline_b = NULL;
+    apr_array_header_t *run = apr_array_make(ptemp, 4, sizeof(r307_source *));
     apr_status_t rv = APR_SUCCESS;
     int k;
 
@@ -268,32 +498,59 @@ static apr_status_t r307_build_own(apr_pool_t *pconf, r307_server_conf *c,
     opt.trailing_strict = c->trailing_strict == 1;
     c->tables = apr_array_make(pconf, 2, sizeof(const rr_table *));
     for (k = 0; k <= c->sources->nelts; k++) {
-        const r307_source *src = k < c->sources->nelts
+        r307_source *src = k < c->sources->nelts
             ? &APR_ARRAY_IDX(c->sources, k, r307_source) : NULL;
-        rr_table *t;
+        const r307_cached_table *e;
         if (src && src->text) {
-            if (!inline_b)
-                inline_b = rr_builder_create(pconf, &opt);
-            if (rr_builder_add_line(inline_b, src->file, src->line,
-                                    src->text, strlen(src->text), d))
-                rv = APR_EINVAL;
+            APR_ARRAY_PUSH(run, r307_source *) = src;
             continue;
         }
-        if (inline_b) {
-            t = rr_builder_freeze(inline_b, pconf, d);
-            inline_b = NULL;
-            if (t)
-                APR_ARRAY_PUSH(c->tables, const rr_table *) = t;
+        if (run->nelts > 0) {
+            e = r307_table_for(st, s, &opt, NULL, run, ptemp);
+            apr_array_clear(run);
+            if (!e)
+                rv = APR_EINVAL;
+            else {
+                APR_ARRAY_PUSH(c->tables, const rr_table *) = e->table;
+                *sig = apr_psprintf(ptemp, "%s %u", *sig, e->serial);
+            }
         }
         if (!src)
             break;
-        t = rr_table_load_file(pconf, src->map, &opt, d);
-        if (!t)
+        e = r307_table_for(st, s, &opt, src->map, NULL, ptemp);
+        if (!e)
             rv = APR_EINVAL;
-        else
-            APR_ARRAY_PUSH(c->tables, const rr_table *) = t;
+        else {
+            APR_ARRAY_PUSH(c->tables, const rr_table *) = e->table;
+            *sig = apr_psprintf(ptemp, "%s %u", *sig, e->serial);
+        }
     }
     return rv;
+}
+
+/* Drops what this pass did not use; children of older generations have
+ * their own copies of the parent's memory. */
+static void r307_sweep(r307_state *st)
+{
+    apr_hash_index_t *hi;
+    for (hi = apr_hash_first(NULL, st->tables); hi; hi = apr_hash_next(hi)) {
+        r307_cached_table *e = apr_hash_this_val(hi);
+        if (e->used_pass != st->pass) {
+            apr_hash_set(st->tables, apr_hash_this_key(hi),
+                         APR_HASH_KEY_STRING, NULL);
+            apr_pool_destroy(e->pool);
+        }
+    }
+    for (hi = apr_hash_first(NULL, st->sets); hi; hi = apr_hash_next(hi)) {
+        r307_cached_set *e = apr_hash_this_val(hi);
+        if (e->used_pass != st->pass) {
+            apr_hash_set(st->sets, apr_hash_this_key(hi),
+                         APR_HASH_KEY_STRING, NULL);
+            apr_pool_destroy(e->pool);
+        }
+    }
+    /* last_good may name a set swept above; r307_set_for looks it up in
+     * st->sets before trusting it. */
 }
 
 /* The names a target's host must have to count as this server's. */
@@ -311,42 +568,104 @@ static apr_array_header_t *r307_host_names(apr_pool_t *p, server_rec *s)
     return h;
 }
 
+/* The checked set of tables one server consults: chains and loops are
+ * analysed once per combination of tables, hosts and mode. */
+static rr_set *r307_set_for(r307_state *st, server_rec *s,
+                            const r307_server_conf *c, const char *sig,
+                            apr_pool_t *ptemp, int *failed)
+{
+    const apr_array_header_t *inherited = c->parent ? c->parent->tables : NULL;
+    apr_array_header_t *hosts = r307_host_names(ptemp, s);
+    rr_chains_mode mode = c->chains == R307_UNSET ? RR_CHAINS_WARN
+                                                  : (rr_chains_mode)c->chains;
+    r307_cached_set *e;
+    rr_diag *d;
+    const char *key, *name;
+    int k, n;
+
+    /* Servers are told apart by name, port and place in the config. */
+    name = apr_psprintf(ptemp, "%s:%u@%s:%d", s->server_hostname,
+                        (unsigned)s->port, s->defn_name ? s->defn_name : "",
+                        (int)s->defn_line_number);
+    key = apr_psprintf(ptemp, "%d|%s|%s", (int)mode,
+                       apr_array_pstrcat(ptemp, hosts, ' '), sig);
+    e = apr_hash_get(st->sets, key, APR_HASH_KEY_STRING);
+    if (e) {
+        e->used_pass = st->pass;
+        r307_log_lines(s, e->warnings, APLOG_WARNING);
+        return e->set;
+    }
+    e = apr_pcalloc(ptemp, sizeof(*e));
+    e->pool = r307_own_pool(st->pool);
+    if (!e->pool) {
+        *failed = 1;
+        return NULL;
+    }
+    n = c->tables->nelts + (inherited ? inherited->nelts : 0);
+    e->set = rr_set_create(e->pool, n);
+    for (k = 0; k < c->tables->nelts; k++)
+        rr_set_add(e->set, APR_ARRAY_IDX(c->tables, k, const rr_table *));
+    rr_set_mark_inherited(e->set);
+    for (k = 0; inherited && k < inherited->nelts; k++)
+        rr_set_add(e->set, APR_ARRAY_IDX(inherited, k, const rr_table *));
+    d = rr_diag_create(e->pool);
+    if (c->tables->nelts > 0
+        && rr_set_check(e->set, hosts, mode, d) != APR_SUCCESS) {
+        r307_cached_set *good = apr_hash_get(st->last_good, name,
+                                             APR_HASH_KEY_STRING);
+        r307_log_lines(s, d->warnings, APLOG_WARNING);
+        r307_log_lines(s, d->errors, APLOG_ERR);
+        apr_pool_destroy(e->pool);
+        if (good && apr_hash_get(st->sets, good->key, APR_HASH_KEY_STRING)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30707)
+                         "%s: redirect loop in the new rules; still serving "
+                         "the last good ones", name);
+            good->used_pass = st->pass;
+            return good->set;
+        }
+        *failed = 1;
+        return NULL;
+    }
+    r307_log_lines(s, d->warnings, APLOG_WARNING);
+    e->warnings = d->warnings;
+    e->used_pass = st->pass;
+    e = apr_pmemdup(e->pool, e, sizeof(*e));
+    e->key = apr_pstrdup(e->pool, key);
+    apr_hash_set(st->sets, e->key, APR_HASH_KEY_STRING, e);
+    apr_hash_set(st->last_good, apr_pstrdup(st->pool, name),
+                 APR_HASH_KEY_STRING, e);
+    return e->set;
+}
+
 static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
+    r307_state *st = r307_get_state(main_s);
+    const char *main_sig = "";
     server_rec *s;
     int failed = 0;
     (void)plog;
 
+    st->pass++;
     for (s = main_s; s; s = s->next) {
         r307_server_conf *c = r307_conf(s);
-        const apr_array_header_t *inherited = NULL;
-        rr_diag *d = rr_diag_create(ptemp);
-        int k, n;
-
-        if (r307_build_own(pconf, c, d) != APR_SUCCESS) {
-            r307_log_diag(s, d);
+        const char *sig = "";
+        if (r307_build_own(st, s, pconf, ptemp, c, &sig) != APR_SUCCESS) {
             failed = 1;
             continue;
         }
-        if (c->parent && c->parent->tables)
-            inherited = c->parent->tables;
-        n = c->tables->nelts + (inherited ? inherited->nelts : 0);
-        c->set = rr_set_create(pconf, n);
-        for (k = 0; k < c->tables->nelts; k++)
-            rr_set_add(c->set, APR_ARRAY_IDX(c->tables, k, const rr_table *));
-        rr_set_mark_inherited(c->set);
-        for (k = 0; inherited && k < inherited->nelts; k++)
-            rr_set_add(c->set, APR_ARRAY_IDX(inherited, k, const rr_table *));
-        if (c->tables->nelts > 0
-            && rr_set_check(c->set, r307_host_names(ptemp, s),
-                            c->chains == R307_UNSET ? RR_CHAINS_WARN
-                                                    : (rr_chains_mode)c->chains,
-                            d) != APR_SUCCESS)
-            failed = 1;
-        r307_log_diag(s, d);
+        if (s == main_s)
+            main_sig = sig;
+        c->set = r307_set_for(st, s, c, apr_pstrcat(ptemp, sig, " |",
+                                                    s == main_s ? ""
+                                                                : main_sig,
+                                                    NULL),
+                              ptemp, &failed);
     }
-    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    if (failed)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    r307_sweep(st);
+    return OK;
 }
 
 /* ---- request time --------------------------------------------------- */
