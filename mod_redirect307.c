@@ -333,9 +333,15 @@ static void r307_log_lines(server_rec *s, const apr_array_header_t *lines,
                            int level)
 {
     int k;
-    for (k = 0; lines && k < lines->nelts; k++)
-        ap_log_error(APLOG_MARK, level, 0, s, APLOGNO(30701) "%s",
-                     APR_ARRAY_IDX(lines, k, const char *));
+    for (k = 0; lines && k < lines->nelts; k++) {
+        const char *msg = APR_ARRAY_IDX(lines, k, const char *);
+        if (level == APLOG_ERR)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30702) "%s",
+                         msg);
+        else
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30701)
+                         "%s", msg);
+    }
 }
 
 static const char *r307_opt_key(const rr_options *opt)
