@@ -82,14 +82,16 @@ integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps
-	$(MAKE) unit unit-asan integration
+	$(MAKE) unit unit-asan memcheck integration
 
 demo: deps $(MODULE)
 	@sh conf/demo.sh $(CURDIR) $(APACHE2)
 
-bench-engine: deps | $(BUILD)
-	$(CC) -O2 -g $(WARN) $(APR_CFLAGS) -I. -o $(BUILD)/engine_bench bench/engine_bench.c redirect_rules.c $(APR_LIBS)
-	$(BUILD)/engine_bench
+# Benchmarks and fuzzers keep their rules in fragments of their own.
+-include bench/bench.mk
+-include bench/server.mk
+-include test/fuzz/fuzz.mk
+-include tools/cli.mk
 
 clean:
 	rm -rf $(BUILD) .libs *.la *.lo *.slo *.o
