@@ -13,9 +13,11 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_lib.h"
+#include "apr_shm.h"
 #include "apr_strings.h"
 
 #include "redirect_rules.h"
@@ -38,11 +40,20 @@ typedef struct r307_server_conf {
     int match_case;
     int trailing_strict;
     int chains;             /* rr_chains_mode or R307_UNSET */
+    int stats;              /* Redirect307Stats */
     apr_array_header_t *sources;        /* r307_source, this server's own */
     const struct r307_server_conf *parent;  /* main server's, for a vhost */
-    apr_array_header_t *tables;         /* own frozen tables */
+    apr_array_header_t *entries;        /* own r307_cached_table * */
     rr_set *set;            /* own tables, then the main server's */
+    apr_array_header_t *counted;        /* r307_counted, own + inherited */
 } r307_server_conf;
+
+/* Per-rule hit counters of one table, in shared memory: two 64-bit words
+ * per record (hits, last hit in seconds), indexed by rr_match_index(). */
+typedef struct {
+    const rr_table *table;
+    apr_uint64_t *counters;
+} r307_counted;
 
 static void *r307_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -52,6 +63,7 @@ static void *r307_create_server_conf(apr_pool_t *p, server_rec *s)
     c->match_case = R307_UNSET;
     c->trailing_strict = R307_UNSET;
     c->chains = R307_UNSET;
+    c->stats = R307_UNSET;
     c->sources = apr_array_make(p, 4, sizeof(r307_source));
     return c;
 }
@@ -70,6 +82,7 @@ static void *r307_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->trailing_strict = add->trailing_strict != R307_UNSET
                          ? add->trailing_strict : base->trailing_strict;
     c->chains = add->chains != R307_UNSET ? add->chains : base->chains;
+    c->stats = add->stats != R307_UNSET ? add->stats : base->stats;
     c->sources = add->sources;
     c->parent = base;
     return c;
@@ -207,6 +220,13 @@ static const char *r307_cmd_match_case(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
+static const char *r307_cmd_stats(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    r307_conf(cmd->server)->stats = on;
+    return NULL;
+}
+
 static const char *r307_cmd_trailing(cmd_parms *cmd, void *dummy,
                                      const char *arg)
 {
@@ -257,6 +277,8 @@ static const command_rec r307_cmds[] = {
         RSRC_CONF, "Ignore (default: /a and /a/ are one source) or Strict"),
     AP_INIT_TAKE1("Redirect307Chains", r307_cmd_chains, NULL, RSRC_CONF,
         "Warn (default), Collapse or Off: what to do about redirect chains"),
+    AP_INIT_FLAG("Redirect307Stats", r307_cmd_stats, NULL, RSRC_CONF,
+        "On or Off (default): count hits per rule for redirect307-status"),
     { NULL }
 };
 
@@ -271,6 +293,9 @@ static const command_rec r307_cmds[] = {
 typedef struct {
     apr_pool_t *pool;
     const rr_table *table;
+    const char *name;           /* the map's path, or where inline rules are */
+    apr_uint64_t *counters;     /* shared memory, with Redirect307Stats */
+    apr_time_t loaded;
     apr_finfo_t finfo;          /* identity of the file it came from */
     apr_array_header_t *warnings;
     unsigned serial;            /* unique per table ever built */
@@ -406,6 +431,15 @@ static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
     e = apr_pcalloc(pool, sizeof(*e));
     e->pool = pool;
     e->table = t;
+    e->loaded = t0;
+    if (map) {
+        e->name = apr_pstrdup(pool, map);
+    }
+    else {
+        const r307_source *first = APR_ARRAY_IDX(lines, 0, r307_source *);
+        e->name = apr_psprintf(pool, "inline rules from %s:%u", first->file,
+                               first->line);
+    }
     if (fi)
         e->finfo = *fi;
     e->warnings = apr_array_copy(pool, d->warnings);
@@ -502,7 +536,7 @@ static apr_status_t r307_build_own(r307_state *st, server_rec *s,
 
     opt.case_insensitive = c->match_case == 0;
     opt.trailing_strict = c->trailing_strict == 1;
-    c->tables = apr_array_make(pconf, 2, sizeof(const rr_table *));
+    c->entries = apr_array_make(pconf, 2, sizeof(r307_cached_table *));
     for (k = 0; k <= c->sources->nelts; k++) {
         r307_source *src = k < c->sources->nelts
             ? &APR_ARRAY_IDX(c->sources, k, r307_source) : NULL;
@@ -517,7 +551,7 @@ static apr_status_t r307_build_own(r307_state *st, server_rec *s,
             if (!e)
                 rv = APR_EINVAL;
             else {
-                APR_ARRAY_PUSH(c->tables, const rr_table *) = e->table;
+                APR_ARRAY_PUSH(c->entries, const r307_cached_table *) = e;
                 *sig = apr_psprintf(ptemp, "%s %u", *sig, e->serial);
             }
         }
@@ -527,7 +561,7 @@ static apr_status_t r307_build_own(r307_state *st, server_rec *s,
         if (!e)
             rv = APR_EINVAL;
         else {
-            APR_ARRAY_PUSH(c->tables, const rr_table *) = e->table;
+            APR_ARRAY_PUSH(c->entries, const r307_cached_table *) = e;
             *sig = apr_psprintf(ptemp, "%s %u", *sig, e->serial);
         }
     }
@@ -580,7 +614,8 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
                             const r307_server_conf *c, const char *sig,
                             apr_pool_t *ptemp, int *failed)
 {
-    const apr_array_header_t *inherited = c->parent ? c->parent->tables : NULL;
+    const apr_array_header_t *inherited = c->parent ? c->parent->entries
+                                                    : NULL;
     apr_array_header_t *hosts = r307_host_names(ptemp, s);
     rr_chains_mode mode = c->chains == R307_UNSET ? RR_CHAINS_WARN
                                                   : (rr_chains_mode)c->chains;
@@ -607,15 +642,17 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
         *failed = 1;
         return NULL;
     }
-    n = c->tables->nelts + (inherited ? inherited->nelts : 0);
+    n = c->entries->nelts + (inherited ? inherited->nelts : 0);
     e->set = rr_set_create(e->pool, n);
-    for (k = 0; k < c->tables->nelts; k++)
-        rr_set_add(e->set, APR_ARRAY_IDX(c->tables, k, const rr_table *));
+    for (k = 0; k < c->entries->nelts; k++)
+        rr_set_add(e->set, APR_ARRAY_IDX(c->entries, k,
+                                         r307_cached_table *)->table);
     rr_set_mark_inherited(e->set);
     for (k = 0; inherited && k < inherited->nelts; k++)
-        rr_set_add(e->set, APR_ARRAY_IDX(inherited, k, const rr_table *));
+        rr_set_add(e->set, APR_ARRAY_IDX(inherited, k,
+                                         r307_cached_table *)->table);
     d = rr_diag_create(e->pool);
-    if (c->tables->nelts > 0
+    if (c->entries->nelts > 0
         && rr_set_check(e->set, hosts, mode, d) != APR_SUCCESS) {
         r307_cached_set *good = apr_hash_get(st->last_good, name,
                                              APR_HASH_KEY_STRING);
@@ -643,6 +680,55 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
     return e->set;
 }
 
+/* Shared counters live with their table, so hits survive a graceful
+ * restart that keeps the table; anonymous shared memory made in the parent
+ * is inherited by every child it forks from then on. */
+static apr_status_t r307_counters_for(server_rec *s, r307_cached_table *e)
+{
+    apr_shm_t *shm;
+    apr_size_t size;
+    apr_status_t rv;
+    if (e->counters)
+        return APR_SUCCESS;
+    size = sizeof(apr_uint64_t) * 2 * ((apr_size_t)rr_table_records(e->table)
+                                       + 1);
+    rv = apr_shm_create(&shm, size, NULL, e->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(30708)
+                     "%s: cannot create %lu bytes of shared memory for hit "
+                     "counters", e->name, (unsigned long)size);
+        return rv;
+    }
+    e->counters = apr_shm_baseaddr_get(shm);
+    memset(e->counters, 0, size);
+    return APR_SUCCESS;
+}
+
+static apr_status_t r307_attach_counters(server_rec *s, apr_pool_t *pconf,
+                                         r307_server_conf *c)
+{
+    const apr_array_header_t *lists[2];
+    int l, k;
+    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL)
+        return APR_SUCCESS;
+    lists[0] = c->entries;
+    lists[1] = c->parent ? c->parent->entries : NULL;
+    c->counted = apr_array_make(pconf, 4, sizeof(r307_counted));
+    for (l = 0; l < 2; l++) {
+        for (k = 0; lists[l] && k < lists[l]->nelts; k++) {
+            r307_cached_table *e = APR_ARRAY_IDX(lists[l], k,
+                                                 r307_cached_table *);
+            r307_counted *ct;
+            if (r307_counters_for(s, e) != APR_SUCCESS)
+                return APR_EGENERAL;
+            ct = apr_array_push(c->counted);
+            ct->table = e->table;
+            ct->counters = e->counters;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
@@ -667,6 +753,9 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                                                 : main_sig,
                                                     NULL),
                               ptemp, &failed);
+        if (c->stats == 1 && c->set
+            && r307_attach_counters(s, pconf, c) != APR_SUCCESS)
+            failed = 1;
     }
     if (failed)
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -675,6 +764,23 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 /* ---- request time --------------------------------------------------- */
+
+/* Lock-free: relaxed atomics on shared memory, one add and one store. */
+static void r307_count_hit(const r307_server_conf *c, const rr_match *m,
+                           apr_time_t now)
+{
+    const r307_counted *ct = (const r307_counted *)c->counted->elts;
+    int k;
+    for (k = 0; k < c->counted->nelts; k++) {
+        if (ct[k].table == m->table) {
+            apr_uint64_t *slot = ct[k].counters + 2 * rr_match_index(m);
+            __atomic_fetch_add(slot, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(slot + 1, (apr_uint64_t)apr_time_sec(now),
+                             __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
 
 static int r307_translate_name(request_rec *r)
 {
@@ -698,6 +804,8 @@ static int r307_translate_name(request_rec *r)
                                                    : HTTP_TEMPORARY_REDIRECT);
     origin = rr_match_origin(&m, r->pool);
     apr_table_setn(r->subprocess_env, "REDIRECT307_RULE", origin);
+    if (c->counted)
+        r307_count_hit(c, &m, r->request_time);
     if (status != HTTP_GONE) {
         p = ap_get_server_port(r);
         port[0] = '\0';
@@ -721,6 +829,215 @@ static int r307_translate_name(request_rec *r)
     return status;
 }
 
+/* ---- the status page ------------------------------------------------ */
+
+#define R307_LIST 20            /* rules listed as top hits / never hit */
+
+typedef struct {
+    apr_uint64_t hits, last;
+    uint32_t idx;
+} r307_hit;
+
+typedef struct {
+    apr_uint64_t total;         /* hits on all rules */
+    uint32_t never;             /* live rules never hit */
+    int ntop, nnever;
+    r307_hit top[R307_LIST];
+    uint32_t never_idx[R307_LIST];
+} r307_table_hits;
+
+static void r307_collect_hits(const r307_cached_table *e, r307_table_hits *h)
+{
+    uint32_t i, n = rr_table_records(e->table);
+    memset(h, 0, sizeof(*h));
+    for (i = 0; i < n; i++) {
+        apr_uint64_t hits = __atomic_load_n(&e->counters[2 * i],
+                                            __ATOMIC_RELAXED);
+        int k;
+        h->total += hits;
+        if (hits == 0) {
+            if (rr_table_record(e->table, i, NULL, NULL)) {
+                if (h->nnever < R307_LIST)
+                    h->never_idx[h->nnever++] = i;
+                h->never++;
+            }
+            continue;
+        }
+        if (h->ntop == R307_LIST && hits <= h->top[R307_LIST - 1].hits)
+            continue;
+        k = h->ntop < R307_LIST ? h->ntop++ : R307_LIST - 1;
+        while (k > 0 && h->top[k - 1].hits < hits) {
+            h->top[k] = h->top[k - 1];
+            k--;
+        }
+        h->top[k].hits = hits;
+        h->top[k].last = __atomic_load_n(&e->counters[2 * i + 1],
+                                         __ATOMIC_RELAXED);
+        h->top[k].idx = i;
+    }
+}
+
+static void r307_json_str(request_rec *r, const char *s)
+{
+    ap_rputc('"', r);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            ap_rprintf(r, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+            ap_rprintf(r, "\\u%04x", ch);
+        else
+            ap_rputc(ch, r);
+    }
+    ap_rputc('"', r);
+}
+
+static const char *r307_rule_text(request_rec *r, const rr_rule_info *in)
+{
+    return apr_psprintf(r->pool, "%s%s%s%s -> %s%s%s", in->source,
+                        in->kind == RR_KIND_PREFIX ? "/*" : "",
+                        in->query ? "?" : "", in->query ? in->query : "",
+                        in->target ? in->target : "-",
+                        in->status ? apr_psprintf(r->pool, " %d", in->status)
+                                   : "",
+                        (in->flags & RR_FLAG_NOCASE) ? " nocase" : "");
+}
+
+static void r307_json_rule(request_rec *r, const rr_table *t, uint32_t idx,
+                           const r307_hit *hit)
+{
+    rr_rule_info in;
+    rr_table_record(t, idx, r->pool, &in);
+    ap_rputs("{\"rule\":", r);
+    r307_json_str(r, apr_psprintf(r->pool, "%s:%u", in.file, in.line));
+    ap_rputs(",\"redirect\":", r);
+    r307_json_str(r, r307_rule_text(r, &in));
+    if (hit)
+        ap_rprintf(r, ",\"hits\":%" APR_UINT64_T_FMT ",\"last_hit\":%"
+                   APR_UINT64_T_FMT, hit->hits, hit->last);
+    ap_rputs("}", r);
+}
+
+static void r307_html_rule(request_rec *r, const rr_table *t, uint32_t idx,
+                           const r307_hit *hit)
+{
+    rr_rule_info in;
+    char when[APR_RFC822_DATE_LEN];
+    rr_table_record(t, idx, r->pool, &in);
+    ap_rprintf(r, "<tr><td>%s:%u</td><td><code>%s</code></td>",
+               ap_escape_html2(r->pool, in.file, 0), in.line,
+               ap_escape_html2(r->pool, r307_rule_text(r, &in), 0));
+    if (hit) {
+        apr_rfc822_date(when, apr_time_from_sec(hit->last));
+        ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td><td>%s</td>", hit->hits,
+                   when);
+    }
+    ap_rputs("</tr>\n", r);
+}
+
+static void r307_status_table(request_rec *r, const r307_cached_table *e,
+                              int json)
+{
+    rr_stats st;
+    r307_table_hits h;
+    int k;
+    rr_table_stats(e->table, &st);
+    if (e->counters)
+        r307_collect_hits(e, &h);
+    if (json) {
+        ap_rputs("{\"file\":", r);
+        r307_json_str(r, e->name);
+        ap_rprintf(r, ",\"rules\":%u,\"exact\":%u,\"prefix\":%u,"
+                   "\"query\":%u,\"load_seconds\":%.6f,\"bytes\":%lu,"
+                   "\"loaded\":%" APR_TIME_T_FMT, st.rules, st.exact,
+                   st.prefix, st.query, e->load_seconds,
+                   (unsigned long)st.bytes, apr_time_sec(e->loaded));
+        if (e->counters) {
+            ap_rprintf(r, ",\"hits\":%" APR_UINT64_T_FMT ",\"never_hit\":%u,"
+                       "\"top\":[", h.total, h.never);
+            for (k = 0; k < h.ntop; k++) {
+                ap_rputs(k ? "," : "", r);
+                r307_json_rule(r, e->table, h.top[k].idx, &h.top[k]);
+            }
+            ap_rputs("],\"never_hit_sample\":[", r);
+            for (k = 0; k < h.nnever; k++) {
+                ap_rputs(k ? "," : "", r);
+                r307_json_rule(r, e->table, h.never_idx[k], NULL);
+            }
+            ap_rputs("]", r);
+        }
+        ap_rputs("}", r);
+        return;
+    }
+    ap_rprintf(r, "<h3>%s</h3>\n<p>%u rules (%u exact, %u prefix, %u query), "
+               "loaded in %.3f s, %.1f MiB</p>\n",
+               ap_escape_html2(r->pool, e->name, 0), st.rules, st.exact,
+               st.prefix, st.query, e->load_seconds,
+               (double)st.bytes / (1024.0 * 1024.0));
+    if (!e->counters)
+        return;
+    ap_rprintf(r, "<p>%" APR_UINT64_T_FMT " hits; %u rules never hit.</p>\n"
+               "<table><tr><th>rule</th><th>redirect</th><th>hits</th>"
+               "<th>last hit</th></tr>\n", h.total, h.never);
+    for (k = 0; k < h.ntop; k++)
+        r307_html_rule(r, e->table, h.top[k].idx, &h.top[k]);
+    ap_rputs("</table>\n<h4>Never hit</h4>\n<table>\n", r);
+    for (k = 0; k < h.nnever; k++)
+        r307_html_rule(r, e->table, h.never_idx[k], NULL);
+    ap_rputs("</table>\n", r);
+}
+
+static int r307_status_handler(request_rec *r)
+{
+    server_rec *s;
+    int json, first = 1;
+    if (!r->handler || strcmp(r->handler, "redirect307-status"))
+        return DECLINED;
+    r->allowed = (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    json = r->args && !strcmp(r->args, "json");
+    ap_set_content_type(r, json ? "application/json"
+                                : "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only)
+        return OK;
+    ap_rputs(json ? "{\"servers\":[" : "<!DOCTYPE html>\n<html><head><title>"
+             "mod_redirect307 status</title></head><body>\n"
+             "<h1>mod_redirect307 status</h1>\n", r);
+    for (s = ap_server_conf; s; s = s->next) {
+        const r307_server_conf *c = r307_conf(s);
+        const char *name = s->port
+            ? apr_psprintf(r->pool, "%s:%u", s->server_hostname,
+                           (unsigned)s->port)
+            : s->server_hostname;
+        int k;
+        if (json) {
+            ap_rputs(first ? "{\"server\":" : ",{\"server\":", r);
+            r307_json_str(r, name);
+            ap_rprintf(r, ",\"engine\":%s,\"stats\":%s,\"inherits_main\":"
+                       "%s,\"tables\":[", c->engine == 0 ? "false" : "true",
+                       c->stats == 1 ? "true" : "false",
+                       s != ap_server_conf ? "true" : "false");
+        }
+        else {
+            ap_rprintf(r, "<h2>%s%s</h2>\n", ap_escape_html2(r->pool, name, 0),
+                       s == ap_server_conf ? " (main server)"
+                       : " (also answers with the main server's rules)");
+        }
+        first = 0;
+        for (k = 0; c->entries && k < c->entries->nelts; k++) {
+            if (json && k)
+                ap_rputs(",", r);
+            r307_status_table(r, APR_ARRAY_IDX(c->entries, k,
+                                               r307_cached_table *), json);
+        }
+        ap_rputs(json ? "]}" : "", r);
+    }
+    ap_rputs(json ? "]}\n" : "</body></html>\n", r);
+    return OK;
+}
+
 static void r307_register_hooks(apr_pool_t *p)
 {
     /* Ahead of mod_alias and mod_rewrite, which would otherwise map the
@@ -731,6 +1048,7 @@ static void r307_register_hooks(apr_pool_t *p)
     ap_hook_check_config(r307_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(r307_translate_name, NULL, succ,
                            APR_HOOK_FIRST);
+    ap_hook_handler(r307_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(redirect307) = {

@@ -1358,6 +1358,39 @@ void rr_table_rule(const rr_table *t, uint32_t i, apr_pool_t *pool,
     rec_info(t, live_offset(t, i), pool, info);
 }
 
+uint32_t rr_table_records(const rr_table *t)
+{
+    return t->nrec;
+}
+
+int rr_table_record(const rr_table *t, uint32_t idx, apr_pool_t *pool,
+                    rr_rule_info *info)
+{
+    uint32_t off = t->offs[idx];
+    if (info)
+        rec_info(t, off, pool, info);
+    return !((unsigned char)t->arena[off + 4] & RB_SHADOWED);
+}
+
+/* Index of the record at `off`: offsets grow in record order. */
+static uint32_t record_index(const rr_table *t, uint32_t off)
+{
+    uint32_t lo = 0, hi = t->nrec;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->offs[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+uint32_t rr_match_index(const rr_match *m)
+{
+    return record_index(m->table, m->rule);
+}
+
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
 {
     apr_array_header_t *parts = apr_array_make(pool, 16, sizeof(char *));
@@ -1772,16 +1805,7 @@ typedef struct {
 
 static uint32_t global_id(const rr_graph *g, int table, uint32_t off)
 {
-    const rr_table *t = g->s->tables[table];
-    uint32_t lo = 0, hi = t->nrec;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (t->offs[mid] <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return g->base[table] + lo;
+    return g->base[table] + record_index(g->s->tables[table], off);
 }
 
 static void global_split(const rr_graph *g, uint32_t id, int *table,

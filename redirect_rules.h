@@ -159,6 +159,15 @@ const rr_options *rr_table_options(const rr_table *t);
 void rr_table_rule(const rr_table *t, uint32_t i, apr_pool_t *pool,
                    rr_rule_info *info);
 
+/* Records are every rule line kept, in file order, duplicates included:
+ * the index space of rr_match_index(), for per-rule counters. */
+uint32_t rr_table_records(const rr_table *t);
+
+/* Describes record `idx` (0 <= idx < records) unless `info` is NULL.
+ * Returns 1 for a live rule, 0 for a duplicate source that never answers. */
+int rr_table_record(const rr_table *t, uint32_t idx, apr_pool_t *pool,
+                    rr_rule_info *info);
+
 /* Writes the table back as rules-file text (one line per rule, sources
  * percent-encoded where needed) that parses to the same answers. */
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool);
@@ -196,6 +205,10 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
  * to the deepest prefix rule; allocates nothing. */
 int rr_set_lookup(const rr_set *s, const char *path, size_t len,
                   const char *args, rr_match *m);
+
+/* The matched rule's record index in its table (see rr_table_records);
+ * O(log rules). */
+uint32_t rr_match_index(const rr_match *m);
 
 /* The status to answer: the rule's own, or `default_status`. */
 int rr_match_status(const rr_match *m, int default_status);
