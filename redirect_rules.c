@@ -623,16 +623,36 @@ static int valid_scheme_url(const char *s, size_t n)
 
 /* Bytes a Location may not hold raw: what rr_escape_path escapes except
  * '%', '?' and '#', which keep their URL meaning in a target or query. */
+/* Bytes a Location may not hold raw (bit 1): controls, space, DEL,
+ * non-ASCII and " < > \\ ^ ` { | }; bit 2 adds % ? #, which keep their URL
+ * meaning in a target or query but are data in a carried path. */
+static const unsigned char byte_class[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 0, 3, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 3, 2,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 3, 0,
+    3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 0, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+};
+
 static int unsafe_in_url(unsigned char c)
 {
-    return c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>'
-        || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|'
-        || c == '}';
+    return byte_class[c] & 1;
 }
 
 static int unsafe_in_path(unsigned char c)
 {
-    return unsafe_in_url(c) || c == '%' || c == '?' || c == '#';
+    return byte_class[c] & 2;
 }
 
 static const char hexdigits[] = "0123456789ABCDEF";
@@ -1188,6 +1208,33 @@ static void *pool_copy(apr_pool_t *pool, const void *src, size_t n)
     return p;
 }
 
+/* Is sorted[i] the same key as one of sorted[run..i) (equal hashes)?
+ * Then it is marked shadowed and a warning names both places. */
+static int is_duplicate(rr_table *t, const uint64_t *sorted, uint32_t run,
+                        uint32_t i, rr_diag *d)
+{
+    uint32_t off = t->offs[(uint32_t)sorted[i]], j;
+    rr_rec r;
+    rr_params q;
+    rec_decode(t->arena, off, &r);
+    rec_key_params(&r, &q);
+    for (j = run; j < i; j++) {
+        uint32_t prev = t->offs[(uint32_t)sorted[j]];
+        rr_rec pr;
+        rec_decode(t->arena, prev, &pr);
+        if ((pr.bits & RB_SHADOWED)
+            || !rec_matches(t->arena, prev, r.bits & RB_KIND_MASK,
+                            (r.bits & RB_NOCASE) != 0, r.src, r.src_len, &q))
+            continue;
+        diag_push(d, 0, "%s:%u: duplicate source (first defined at %s:%u); "
+                  "this line is ignored", table_file_of(t, off), r.line,
+                  table_file_of(t, prev), pr.line);
+        ((char *)t->arena)[off + 4] = (char)(r.bits | RB_SHADOWED);
+        return 1;
+    }
+    return 0;
+}
+
 /* Places entries sorted by hash at max(home, previous + 1): the result is
  * the Robin Hood layout without a single displacement, and equal keys end
  * up adjacent, so duplicates cost no extra probe. */
@@ -1206,35 +1253,19 @@ static uint64_t *place_slots(rr_table *t, uint64_t *sorted, apr_pool_t *pool,
     next = 0;
     for (i = 0; i < n; i++) {
         uint32_t h32 = (uint32_t)(sorted[i] >> 32), idx = (uint32_t)sorted[i];
-        uint32_t off = t->offs[idx], j, home = slot_home(h32, cap);
-        rr_rec r;
-        rr_params q;
-        int dup = 0;
-        rec_decode(t->arena, off, &r);
+        uint32_t off = t->offs[idx], home = slot_home(h32, cap);
         if (i == 0 || (uint32_t)(sorted[i - 1] >> 32) != h32)
             run = i;
-        rec_key_params(&r, &q);
-        for (j = run; j < i && !dup; j++) {
-            uint32_t prev = t->offs[(uint32_t)sorted[j]];
-            rr_rec pr;
-            rec_decode(t->arena, prev, &pr);
-            if ((pr.bits & RB_SHADOWED)
-                || !rec_matches(t->arena, prev, r.bits & RB_KIND_MASK,
-                                (r.bits & RB_NOCASE) != 0, r.src, r.src_len,
-                                &q))
-                continue;
-            diag_push(d, 0, "%s:%u: duplicate source (first defined at "
-                      "%s:%u); this line is ignored",
-                      table_file_of(t, off), r.line,
-                      table_file_of(t, prev), pr.line);
-            ((char *)t->arena)[off + 4] = (char)(r.bits | RB_SHADOWED);
-            dup = 1;
-        }
-        if (dup)
-            continue;
+        else if (is_duplicate(t, sorted, run, i, d))
+            continue;       /* only equal hashes need the arena */
         next = home > next ? home : next;
         slots[next++] = ((uint64_t)h32 << 32) | off;
-        stats_count(t, &r);
+    }
+    for (i = 0; i < n; i++) {
+        rr_rec r;
+        rec_decode(t->arena, t->offs[i], &r);
+        if (!(r.bits & RB_SHADOWED))
+            stats_count(t, &r);
     }
     return slots;
 }
@@ -1562,6 +1593,40 @@ static long table_lookup_prefix(const rr_table *t, const char *path,
     return best;
 }
 
+/* The slots an exact or prefix lookup of path would probe first. */
+static void table_prefetch(const rr_table *t, const char *path, size_t len)
+{
+    uint64_t hc = FNV_OFFSET, hf = FNV_OFFSET;
+    size_t i, elen = len;
+    uint32_t depth = 0;
+    if (t->cap == 0)
+        return;
+    if (!t->opt.trailing_strict && elen > 1 && path[elen - 1] == '/')
+        elen--;
+    if (t->has_case)
+        __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_hash(
+            RR_KIND_EXACT, 0, path, elen, 0) >> 32), t->cap)]);
+    if (t->has_nocase)
+        __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_hash(
+            RR_KIND_EXACT, 1, path, elen, 0) >> 32), t->cap)]);
+    if (!t->has_kind[RR_KIND_PREFIX])
+        return;
+    for (i = 0;; i++) {
+        if (i == len || path[i] == '/') {
+            if (t->has_case)
+                __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
+                    hc, TAG_PREFIX, i, 0) >> 32), t->cap)]);
+            if (t->has_nocase)
+                __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
+                    hf, TAG_PREFIX | TAG_NOCASE, i, 0) >> 32), t->cap)]);
+            if (i == len || ++depth > t->max_prefix_depth)
+                return;
+        }
+        hc = (hc ^ (unsigned char)path[i]) * FNV_PRIME;
+        hf = (hf ^ fold((unsigned char)path[i])) * FNV_PRIME;
+    }
+}
+
 int rr_set_lookup(const rr_set *s, const char *path, size_t len,
                   const char *args, rr_match *m)
 {
@@ -1826,7 +1891,9 @@ static int table_index(const rr_set *s, const rr_table *t)
     return k;
 }
 
-static uint32_t graph_next(rr_graph *g, uint32_t id)
+/* The rule a rule's target lands on, computed once.  Scratch memory goes
+ * to `scratch` (the caller clears it). */
+static uint32_t graph_next_in(rr_graph *g, uint32_t id, apr_pool_t *scratch)
 {
     int tk;
     uint32_t off;
@@ -1848,13 +1915,60 @@ static uint32_t graph_next(rr_graph *g, uint32_t id)
         size_t mainlen = target_main_len(r.target, tlen);
         tlen = mainlen - 1;     /* the path the '*' hangs off */
     }
-    if (!target_on_host(g->tmp, r.target, tlen, g->hosts, &path, &plen,
+    if (!target_on_host(scratch, r.target, tlen, g->hosts, &path, &plen,
                         &query))
         return 0;
     if (!rr_set_lookup(g->s, path, plen, query, &m))
         return 0;
     g->next[id] = global_id(g, table_index(g->s, m.table), m.rule) + 1;
     return g->next[id];
+}
+
+static uint32_t graph_next(rr_graph *g, uint32_t id)
+{
+    return graph_next_in(g, id, g->tmp);
+}
+
+/* Warms the cache lines the lookup of a target will probe. */
+static void prefetch_target(const rr_graph *g, uint32_t id,
+                            apr_pool_t *scratch)
+{
+    int tk, k;
+    uint32_t off;
+    rr_rec r;
+    char *path;
+    size_t plen, tlen;
+    const char *query;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
+        return;
+    tlen = (r.bits & RB_STAR) ? target_main_len(r.target, r.tgt_len) - 1
+                              : r.tgt_len;
+    if (!target_on_host(scratch, r.target, tlen, g->hosts, &path, &plen,
+                        &query))
+        return;
+    for (k = 0; k < g->s->ntables; k++)
+        table_prefetch(g->s->tables[k], path, plen);
+}
+
+/* Next hops of records [from, to): the lookups of a batch are prefetched
+ * together so that their cache misses overlap. */
+static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
+{
+    enum { BATCH = 16 };
+    apr_pool_t *scratch;
+    uint32_t id, j;
+    apr_pool_create(&scratch, g->tmp);
+    for (id = from; id < to; id += BATCH) {
+        uint32_t end = to - id < BATCH ? to : id + BATCH;
+        for (j = id; j < end; j++)
+            prefetch_target(g, j, scratch);
+        for (j = id; j < end; j++)
+            graph_next_in(g, j, scratch);
+        apr_pool_clear(scratch);
+    }
+    apr_pool_destroy(scratch);
 }
 
 static const char *rule_where(const rr_graph *g, uint32_t id,
@@ -2002,6 +2116,7 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
         }
     }
 
+    graph_next_batch(&g, 0, own_end);
     for (id = 0; id < own_end; id++) {
         if (!(g.state[id] & 4) && graph_walk(&g, id, d) != APR_SUCCESS)
             rv = APR_EINVAL;
