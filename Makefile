@@ -82,7 +82,7 @@ integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps
-	$(MAKE) unit unit-asan memcheck integration
+	$(MAKE) unit unit-asan memcheck fuzz-short integration
 
 demo: deps $(MODULE)
 	@sh conf/demo.sh $(CURDIR) $(APACHE2)

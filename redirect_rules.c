@@ -403,29 +403,24 @@ typedef struct {
     rr_diag *d;
 } rr_where;
 
-#define PARSE_ERROR(w, ...) \
-    (diag_push((w)->d, 1, "%s:%u: ", (w)->file, (w)->line), \
-     rr_amend_last((w)->d, __VA_ARGS__), APR_EINVAL)
-
-static void rr_amend_last(rr_diag *d, const char *fmt, ...)
+static apr_status_t parse_error(const rr_where *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends to the message diag_push just started, so a reason is
- * formatted once with its FILE:LINE in front. */
-static void rr_amend_last(rr_diag *d, const char *fmt, ...)
+/* Pushes "FILE:LINE: reason" and returns APR_EINVAL. */
+static apr_status_t parse_error(const rr_where *w, const char *fmt, ...)
 {
-    const char **last;
     va_list ap;
-    if (!d || d->errors->nelts == 0)
-        return;
-    last = &APR_ARRAY_IDX(d->errors, d->errors->nelts - 1, const char *);
-    if (strchr(*last, '\n'))
-        return;
+    const char *reason;
+    if (!w->d)
+        return APR_EINVAL;
     va_start(ap, fmt);
-    *last = apr_pstrcat(d->pool, *last, apr_pvsprintf(d->pool, fmt, ap),
-                        NULL);
+    reason = apr_pvsprintf(w->d->pool, fmt, ap);
     va_end(ap);
+    diag_push(w->d, 1, "%s:%u: %s", w->file, w->line, reason);
+    return APR_EINVAL;
 }
+
+#define PARSE_ERROR parse_error
 
 static int is_blank(char c)
 {
@@ -701,6 +696,14 @@ static size_t target_main_len(const char *t, size_t n)
     return i;
 }
 
+/* Under TrailingSlash Ignore, /a, /a/ and /a// are one path ("/" stays). */
+static size_t trim_slashes(const rr_options *opt, const char *s, size_t n)
+{
+    while (!opt->trailing_strict && n > 1 && s[n - 1] == '/')
+        n--;
+    return n;
+}
+
 static size_t path_depth(const char *s, size_t n)
 {
     size_t i, d = 0;
@@ -827,8 +830,8 @@ static size_t normalise_key(const rr_builder *b, char *key, size_t klen,
     size_t i;
     if (kind == RR_KIND_PREFIX)
         klen -= 2;                      /* drop the trailing slash-star */
-    else if (!b->opt.trailing_strict && klen > 1 && key[klen - 1] == '/')
-        klen--;
+    else
+        klen = trim_slashes(&b->opt, key, klen);
     if (nocase) {
         for (i = 0; i < klen; i++)
             key[i] = (char)fold((unsigned char)key[i]);
@@ -876,8 +879,8 @@ static int target_is_own_source(const rr_builder *b, const char *target,
             return 0;
         o--;
     }
-    else if (!b->opt.trailing_strict && o > 1 && buf[o - 1] == '/') {
-        o--;
+    else {
+        o = trim_slashes(&b->opt, buf, o);
     }
     if (o != klen)
         return 0;
@@ -897,7 +900,7 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
     unsigned bits = 0, kind;
     const rr_tok *src, *tgt;
     const char *q, *target = "";
-    size_t pathlen, qlen = 0, klen, tlen = 0;
+    size_t pathlen, qlen = 0, klen = 0, tlen = 0;
     char *key;
     uint64_t qsum = 0;
     apr_status_t rv;
@@ -1247,7 +1250,9 @@ static uint64_t *place_slots(rr_table *t, uint64_t *sorted, apr_pool_t *pool,
         uint32_t h = slot_home((uint32_t)(sorted[i] >> 32), cap);
         next = (h > next ? h : next) + 1;
     }
-    /* slots past cap take the overflow; one more stays empty as the end */
+    /* A probe may start at any home below cap; slots past cap take the
+     * overflow, and one more stays empty to end every probe. */
+    next = next > cap ? next : cap;
     slots = apr_pcalloc(pool, sizeof(uint64_t) * ((size_t)next + 1));
     t->stats.slots = next + 1;
     next = 0;
@@ -1422,6 +1427,66 @@ uint32_t rr_match_index(const rr_match *m)
     return record_index(m->table, m->rule);
 }
 
+/* A source as rules-file text: '%', '?', '*', '#', blanks, controls and
+ * bytes that are not UTF-8 escaped, valid UTF-8 kept raw so that a dumped
+ * line is no longer than the line it came from. */
+static char *dump_source(apr_pool_t *pool, const char *s, size_t n,
+                         int upper, int slash)
+{
+    char *out = apr_palloc(pool, 3 * n + 2), *o = out;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c >= 0x80 ? utf8_seq((const unsigned char *)s + i, n - i)
+                             : 1;
+        if (c >= 0x80 && k > 0) {
+            memcpy(o, s + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '*'
+            || c == '#') {
+            *o++ = '%';
+            *o++ = hexdigits[c >> 4];
+            *o++ = hexdigits[c & 15];
+        }
+        else {
+            *o++ = (char)(upper && c >= 'a' && c <= 'z' ? c - 32 : c);
+        }
+        i++;
+    }
+    if (slash)
+        *o++ = '/';
+    *o = '\0';
+    return out;
+}
+
+/* How to spell a canonicalising rule (RB_SELF) so that it stays one: its
+ * key may be spelled exactly as its target, which would read as a loop. */
+static void dump_spelling(const rr_table *t, const rr_rec *r, int *upper,
+                          int *slash)
+{
+    char buf[RR_MAX_LINE + 1];
+    int prefix = (r->bits & RB_KIND_MASK) == RR_KIND_PREFIX;
+    size_t i;
+    *upper = *slash = 0;
+    if (!(r->bits & RB_SELF) || r->src_len >= RR_MAX_LINE)
+        return;
+    memcpy(buf, r->src, r->src_len);
+    buf[r->src_len] = '/';
+    if (!target_path_equals(r->target, r->tgt_len, prefix, buf,
+                            r->src_len + (prefix ? 1 : 0), 0))
+        return;
+    for (i = 0; i < r->src_len && (r->bits & RB_NOCASE); i++) {
+        if (r->src[i] >= 'a' && r->src[i] <= 'z') {
+            *upper = 1;
+            return;
+        }
+    }
+    *slash = !prefix && !t->opt.trailing_strict;
+}
+
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
 {
     apr_array_header_t *parts = apr_array_make(pool, 16, sizeof(char *));
@@ -1429,17 +1494,18 @@ const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
     for (k = 0; k < t->nrec; k++) {
         rr_rec r;
         const char *flags;
+        int upper, slash;
         rec_decode(t->arena, t->offs[k], &r);
         if (r.bits & RB_SHADOWED)
             continue;
+        dump_spelling(t, &r, &upper, &slash);
         flags = apr_pstrcat(pool,
                             (r.bits & RB_NOCASE) ? ",nocase" : "",
                             (r.bits & RB_QSDROP) ? ",qsdrop" : "",
                             (r.bits & RB_QSAPPEND) ? ",qsappend" : "",
                             NULL);
         APR_ARRAY_PUSH(parts, char *) = apr_pstrcat(pool,
-            (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX && r.src_len == 0
-                ? "" : rr_escape_path(pool, r.src, r.src_len),
+            dump_source(pool, r.src, r.src_len, upper, slash),
             (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX ? "/*" : "",
             (r.bits & RB_KIND_MASK) == RR_KIND_QUERY ? "?" : "",
             apr_pstrmemdup(pool, r.query, r.q_len), " ",
@@ -1534,8 +1600,7 @@ static int table_lookup_exact(const rr_table *t, unsigned kind,
                               const rr_params *q, uint32_t *off)
 {
     int pass;
-    if (!t->opt.trailing_strict && len > 1 && path[len - 1] == '/')
-        len--;
+    len = trim_slashes(&t->opt, path, len);
     /* A case-sensitive rule beats a nocase one for the same request. */
     for (pass = 0; pass < 2; pass++) {
         int nocase = pass == 1;
@@ -1601,8 +1666,7 @@ static void table_prefetch(const rr_table *t, const char *path, size_t len)
     uint32_t depth = 0;
     if (t->cap == 0)
         return;
-    if (!t->opt.trailing_strict && elen > 1 && path[elen - 1] == '/')
-        elen--;
+    elen = trim_slashes(&t->opt, path, elen);
     if (t->has_case)
         __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_hash(
             RR_KIND_EXACT, 0, path, elen, 0) >> 32), t->cap)]);
@@ -1795,32 +1859,45 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
 
 /* The path (decoded, in pool) and query a target points at on this host,
  * or 0 if it leaves the host. */
+static const char *find_bytes(const char *s, size_t n, const char *pat)
+{
+    size_t m = strlen(pat), i;
+    for (i = 0; i + m <= n; i++) {
+        if (memcmp(s + i, pat, m) == 0)
+            return s + i;
+    }
+    return NULL;
+}
+
+/* Splits target[0..tlen) (not NUL-terminated) into the path it points at
+ * on this host (decoded, in pool) and its query, or returns 0 if it
+ * leaves the host. */
 static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
                           const apr_array_header_t *hosts, char **path,
                           size_t *plen, const char **query)
 {
-    size_t i = 0, start, mainlen, k, o = 0;
-    const char *p;
+    size_t i = 0, mainlen, k, o = 0;
+    const char *end = target + tlen, *hash;
     char *dec;
     if (tlen == 0)
         return 0;
     if (target[0] != '/') {
-        const char *hs, *he, *at;
+        const char *hs, *he, *at, *colon;
         char *host;
         int h, ok = 0;
-        p = strstr(target, "://");
+        const char *p = find_bytes(target, tlen, "://");
         if (!p || !hosts)
             return 0;
         hs = p + 3;
         he = hs;
-        while (*he && *he != '/' && *he != '?' && *he != '#')
+        while (he < end && *he != '/' && *he != '?' && *he != '#')
             he++;
         at = memchr(hs, '@', (size_t)(he - hs));
         if (at)
             hs = at + 1;
-        host = apr_pstrmemdup(pool, hs, (size_t)(he - hs));
-        if (host[0] != '[' && strchr(host, ':'))
-            *strchr(host, ':') = '\0';
+        colon = hs < he && *hs != '[' ? memchr(hs, ':', (size_t)(he - hs))
+                                      : NULL;
+        host = apr_pstrmemdup(pool, hs, (size_t)((colon ? colon : he) - hs));
         for (h = 0; h < hosts->nelts && !ok; h++) {
             ok = apr_fnmatch(APR_ARRAY_IDX(hosts, h, const char *), host,
                              APR_FNM_CASE_BLIND) == APR_SUCCESS;
@@ -1828,30 +1905,22 @@ static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
         if (!ok)
             return 0;
         i = (size_t)(he - target);
-        if (i == tlen || target[i] != '/') {
-            *path = apr_pstrdup(pool, "/");
-            *plen = 1;
-            *query = (i < tlen && target[i] == '?')
-                     ? apr_pstrmemdup(pool, target + i + 1,
-                                      target_main_len(target + i + 1,
-                                                      tlen - i - 1))
-                     : NULL;
-            return 1;
-        }
     }
-    start = i;
-    mainlen = start + target_main_len(target + start, tlen - start);
-    dec = apr_palloc(pool, mainlen - start + 1);
-    for (k = start; k < mainlen;)
+    mainlen = i + target_main_len(target + i, tlen - i);
+    dec = apr_palloc(pool, mainlen - i + 2);
+    if (mainlen == i)
+        dec[o++] = '/';         /* "http://host" and "http://host?q" */
+    for (k = i; k < mainlen;)
         dec[o++] = (char)next_decoded(target, mainlen, &k);
     dec[o] = '\0';
     *path = dec;
     *plen = o;
     *query = NULL;
     if (mainlen < tlen && target[mainlen] == '?') {
-        const char *h = memchr(target + mainlen, '#', tlen - mainlen);
-        size_t qe = h ? (size_t)(h - target) : tlen;
-        *query = apr_pstrmemdup(pool, target + mainlen + 1, qe - mainlen - 1);
+        hash = memchr(target + mainlen, '#', tlen - mainlen);
+        *query = apr_pstrmemdup(pool, target + mainlen + 1,
+                                (size_t)((hash ? hash : end) - target)
+                                - mainlen - 1);
     }
     return 1;
 }

@@ -105,5 +105,6 @@ Suite *trailing_suite(void);
 Suite *encoding_suite(void);
 Suite *location_suite(void);
 Suite *chains_suite(void);
+Suite *regressions_suite(void);
 
 #endif /* UNIT_HELPERS_H */

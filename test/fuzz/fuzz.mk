@@ -1,0 +1,111 @@
+# test/fuzz/fuzz.mk - libFuzzer targets for the rules engine, included by
+# the main Makefile (which defines BUILD, APR_CFLAGS, APR_LIBS, ENGINE, deps).
+#
+#   make fuzz                    each target for $(FUZZ_SECONDS) s (300)
+#   make fuzz FUZZ_SECONDS=60
+#   make fuzz-short              each target for 20 s (part of `make test`)
+#
+# Targets (test/fuzz/*.c): fuzz_parse (parser on arbitrary bytes),
+# fuzz_lookup (lookup + Location on arbitrary paths/queries against fixed
+# tables), fuzz_roundtrip (parse -> rr_table_dump -> parse, same answers).
+# Each run starts from a scratch copy of test/fuzz/corpus/<target>/ under
+# $(BUILD)/fuzz/, so the committed seeds never grow.  A crash, leak, UB,
+# timeout or violated property stops that target; its input is saved as
+# $(BUILD)/fuzz/artifacts/<target>-crash-* and the run exits non-zero.
+# Reproduce with:  $(BUILD)/fuzz/<target> FILE
+
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 300
+FUZZ_DIR       = $(BUILD)/fuzz
+FUZZ_SRC       = test/fuzz
+FUZZ_TARGETS   = fuzz_parse fuzz_lookup fuzz_roundtrip
+FUZZ_BINS      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+FUZZ_CFLAGS    = -g -O1 -fno-omit-frame-pointer \
+                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# Engine apr_palloc() calls become exact-size mallocs freed by pool
+# cleanups (see fuzz_common.h), so ASan sees reads past a table's arrays.
+FUZZ_LDFLAGS   = -Wl,--wrap=apr_palloc
+# Debian 12: clang-14 itself, and libclang_rt.fuzzer-x86_64.a, which is in
+# libclang-rt-14-dev (dpkg -S libclang_rt.fuzzer-x86_64.a).
+FUZZ_DEB_PKGS  = clang libclang-rt-14-dev
+# Per-target libFuzzer flags.
+FUZZ_ARGS_fuzz_parse     = -max_len=16384
+FUZZ_ARGS_fuzz_lookup    = -max_len=4096
+FUZZ_ARGS_fuzz_roundtrip = -max_len=16384
+FUZZ_COMMON_ARGS = -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
+
+.PHONY: fuzz fuzz-short fuzz-deps fuzz-build fuzz-regressions
+
+# clang with the libFuzzer runtime: installed when root, else say how.
+fuzz-deps:
+	@probe='int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }'; \
+	if ! echo "$$probe" | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o /dev/null >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing: $(FUZZ_DEB_PKGS)"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FUZZ_DEB_PKGS) >/dev/null || exit 1; \
+	        echo "$$probe" | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o /dev/null || { \
+	            echo "$(FUZZ_CC) still cannot link -fsanitize=fuzzer"; exit 1; }; \
+	    else \
+	        echo "clang with libFuzzer is missing; run:"; \
+	        echo "  sudo apt-get install -y $(FUZZ_DEB_PKGS)"; \
+	        exit 1; \
+	    fi; \
+	fi
+
+$(FUZZ_DIR):
+	mkdir -p $(FUZZ_DIR)
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_SRC)/fuzz_%.c $(FUZZ_SRC)/fuzz_common.h $(ENGINE) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ $< redirect_rules.c $(FUZZ_LDFLAGS) $(APR_LIBS)
+
+fuzz-build: deps fuzz-deps
+	$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# $(call fuzz_run,SECONDS): every target for SECONDS from a scratch copy of
+# its seeds; prints libFuzzer's final stats per target; fails if any failed.
+define fuzz_run
+	@failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	    work=$(FUZZ_DIR)/corpus-$$t; \
+	    rm -rf $$work; mkdir -p $$work $(FUZZ_DIR)/artifacts; \
+	    cp $(FUZZ_SRC)/corpus/$$t/* $$work/; \
+	    case $$t in \
+	        fuzz_parse) args="$(FUZZ_ARGS_fuzz_parse)";; \
+	        fuzz_lookup) args="$(FUZZ_ARGS_fuzz_lookup)";; \
+	        *) args="$(FUZZ_ARGS_fuzz_roundtrip)";; \
+	    esac; \
+	    echo "== $$t: $(1) s"; \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(FUZZ_DIR)/$$t $(FUZZ_COMMON_ARGS) $$args -max_total_time=$(1) \
+	        -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$work \
+	        > $(FUZZ_DIR)/$$t.log 2>&1; \
+	    rc=$$?; \
+	    grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|NEW|REDUCE|pulse)' $(FUZZ_DIR)/$$t.log | tail -n 1; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' $(FUZZ_DIR)/$$t.log; \
+	    if [ $$rc -ne 0 ]; then \
+	        echo "!! $$t FAILED (exit $$rc); log: $(FUZZ_DIR)/$$t.log"; \
+	        grep -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|fuzz property violated|SUMMARY|Test unit written' \
+	            $(FUZZ_DIR)/$$t.log | head -n 12; \
+	        failed="$$failed $$t"; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzzing found failures in:$$failed"; exit 1; fi; \
+	echo "fuzzing: no failures"
+endef
+
+# Every input a fuzzer once failed on (test/fuzz/regressions/<target>-*,
+# <target> without the fuzz_ prefix) must now pass.
+fuzz-regressions: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    set -- $(FUZZ_SRC)/regressions/$${t#fuzz_}-*; \
+	    [ -e "$$1" ] || continue; \
+	    ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/$$t "$$@" > $(FUZZ_DIR)/$$t-regressions.log 2>&1 \
+	        || { echo "!! $$t fails a regression input; see $(FUZZ_DIR)/$$t-regressions.log"; exit 1; }; \
+	    echo "== $$t: $$# regression inputs pass"; \
+	done
+
+fuzz: fuzz-regressions
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-short: fuzz-regressions
+	$(call fuzz_run,20)
