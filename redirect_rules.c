@@ -85,12 +85,15 @@ static void rec_decode(const char *arena, uint32_t off, rr_rec *r)
 }
 
 /* ---- hashing --------------------------------------------------------
- * FNV-1a streams over the key so that one pass over a request path
- * yields the hash of every segment prefix; fmix64 then finalises a
- * stream state with the key's tag and length. */
+ * A key is hashed as a chain of pieces, one per path segment with its
+ * leading '/', eight bytes per step within a piece.  The state after each
+ * piece is the hash of that segment prefix, so one pass over a request
+ * path yields its exact key and every prefix key.  fmix64 then finalises
+ * a state with the key's tag and length. */
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
+#define HASH_SEED  0x243f6a8885a308d3ULL
+#define HASH_K1    0x9e3779b97f4a7c15ULL
+#define HASH_K2    0xc2b2ae3d27d4eb4fULL
 
 #define TAG_EXACT  1u
 #define TAG_PREFIX 2u
@@ -112,17 +115,74 @@ static unsigned char fold(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-static uint64_t hash_bytes(uint64_t h, const char *s, size_t n, int folded)
+/* ASCII A-Z to a-z in all eight bytes of a word at once. */
+static uint64_t fold8(uint64_t w)
+{
+    uint64_t low7 = w & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;    /* bit 7: >= 'A' */
+    uint64_t gt_z = low7 + 0x2525252525252525ULL;    /* bit 7: >  'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & 0x8080808080808080ULL;
+    return w ^ (upper >> 2);
+}
+
+static uint64_t hash_word(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * HASH_K1;
+    return h ^ (h >> 31);
+}
+
+/* The last r (1..7) bytes before end as a little-endian word.  `back` is
+ * how many bytes before end may be read: with eight, one overlapping load
+ * and a shift do it. */
+static uint64_t load_tail(const unsigned char *end, size_t r, size_t back)
+{
+    uint64_t w = 0;
+    size_t k;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (back >= 8) {
+        memcpy(&w, end - 8, 8);
+        return w >> (8 * (8 - r));
+    }
+#endif
+    (void)back;
+    for (k = 0; k < r; k++)
+        w |= (uint64_t)end[(ptrdiff_t)k - (ptrdiff_t)r] << (8 * k);
+    return w;
+}
+
+/* Hashes the piece ("/segment") s[i..j) onto h. */
+static uint64_t hash_piece(uint64_t h, const char *s, size_t i, size_t j,
+                           int folded)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i;
-    if (folded) {
-        for (i = 0; i < n; i++)
-            h = (h ^ fold(p[i])) * FNV_PRIME;
+    size_t n = j - i;
+    uint64_t w;
+    for (; i + 8 <= j; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = hash_word(h, folded ? fold8(w) : w);
     }
-    else {
-        for (i = 0; i < n; i++)
-            h = (h ^ p[i]) * FNV_PRIME;
+    if (i < j) {
+        w = load_tail(p + j, j - i, j);
+        h = hash_word(h, folded ? fold8(w) : w);
+    }
+    return (h ^ n) * HASH_K2;
+}
+
+/* End of the piece that starts at s[i]: the next '/' or n. */
+static size_t piece_end(const char *s, size_t n, size_t i)
+{
+    const char *sl = i + 1 < n ? memchr(s + i + 1, '/', n - i - 1) : NULL;
+    return sl ? (size_t)(sl - s) : n;
+}
+
+static uint64_t hash_key_state(const char *s, size_t n, int folded)
+{
+    uint64_t h = HASH_SEED;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = piece_end(s, n, i);
+        h = hash_piece(h, s, i, j, folded);
+        i = j;
     }
     return h;
 }
@@ -174,10 +234,10 @@ static int param_eq(const char *a, size_t an, const char *b, size_t bn)
 
 static uint64_t param_hash(const char *s, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = HASH_SEED;
     size_t i = 0;
     while (i < n)
-        h = (h ^ next_decoded(s, n, &i)) * FNV_PRIME;
+        h = (h ^ next_decoded(s, n, &i)) * HASH_K1;
     return fmix64(h);
 }
 
@@ -275,6 +335,7 @@ struct rr_builder {
     uint32_t *offs;
     uint32_t nrec, offs_cap;
     uint64_t *hashes;       /* key hash per record, for freezing */
+    uint32_t hashes_cap;
     rr_range *ranges;
     uint32_t nranges, ranges_cap;
     apr_array_header_t *files;
@@ -640,26 +701,19 @@ static const unsigned char byte_class[256] = {
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
 };
 
-static int unsafe_in_url(unsigned char c)
-{
-    return byte_class[c] & 1;
-}
-
-static int unsafe_in_path(unsigned char c)
-{
-    return byte_class[c] & 2;
-}
-
 static const char hexdigits[] = "0123456789ABCDEF";
 
-/* Escapes into out (NULL: only count); returns the escaped length. */
-static size_t escape_into(char *out, const char *s, size_t n,
-                          int (*unsafe)(unsigned char))
+#define ESC_URL  1
+#define ESC_PATH 2
+
+/* Escapes the bytes of class `cls` (ESC_URL or ESC_PATH) into out (NULL:
+ * only count); returns the escaped length. */
+static size_t escape_into(char *out, const char *s, size_t n, unsigned cls)
 {
     size_t i, o = 0;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (unsafe(c)) {
+        if (byte_class[c] & cls) {
             if (out) {
                 out[o] = '%';
                 out[o + 1] = hexdigits[c >> 4];
@@ -678,9 +732,9 @@ static size_t escape_into(char *out, const char *s, size_t n,
 
 const char *rr_escape_path(apr_pool_t *pool, const char *s, size_t len)
 {
-    size_t n = escape_into(NULL, s, len, unsafe_in_path);
+    size_t n = escape_into(NULL, s, len, ESC_PATH);
     char *out = apr_palloc(pool, n + 1);
-    escape_into(out, s, len, unsafe_in_path);
+    escape_into(out, s, len, ESC_PATH);
     out[n] = '\0';
     return out;
 }
@@ -694,6 +748,16 @@ static size_t target_main_len(const char *t, size_t n)
             break;
     }
     return i;
+}
+
+/* A prefix key is "/a/b" for the sources /a/b/(star) and /a/b//(star), and "" for /(star): it
+ * matches on segment boundaries, so trailing slashes say nothing. */
+static size_t trim_prefix_key(const char *s, size_t n)
+{
+    n -= 2;                             /* the slash-star */
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return n;
 }
 
 /* Under TrailingSlash Ignore, /a, /a/ and /a// are one path ("/" stays). */
@@ -718,7 +782,7 @@ static uint64_t key_hash(unsigned kind, int nocase, const char *key,
     unsigned tag = (kind == RR_KIND_EXACT ? TAG_EXACT
                     : kind == RR_KIND_PREFIX ? TAG_PREFIX : TAG_QUERY)
                    | (nocase ? TAG_NOCASE : 0);
-    return key_final(hash_bytes(FNV_OFFSET, key, klen, nocase), tag, klen,
+    return key_final(hash_key_state(key, klen, nocase), tag, klen,
                      qsum);
 }
 
@@ -737,21 +801,11 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
 
     if (!arena_reserve(b, need)
         || !grow((void **)&b->offs, sizeof(uint32_t), &b->offs_cap,
+                 (size_t)b->nrec + 1)
+        || !grow((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
                  (size_t)b->nrec + 1)) {
         return PARSE_ERROR(w, "out of memory (table over 4 GiB?)");
     }
-    if (b->offs_cap > 0 && !b->hashes) {
-        b->hashes = malloc(sizeof(uint64_t) * b->offs_cap);
-    }
-    else if (b->hashes) {
-        uint64_t *nh = realloc(b->hashes, sizeof(uint64_t) * b->offs_cap);
-        if (nh)
-            b->hashes = nh;
-        else
-            return PARSE_ERROR(w, "out of memory");
-    }
-    if (!b->hashes)
-        return PARSE_ERROR(w, "out of memory");
 
     off = (uint32_t)b->arena_len;
     file = builder_file_index(b, w->file);
@@ -809,11 +863,11 @@ static apr_status_t parse_target(const rr_where *w, apr_pool_t *p,
         return PARSE_ERROR(w, "target '%.*s' is neither an absolute URL "
                            "(scheme://host/...) nor a path starting with "
                            "'/'", (int)t->n, t->s);
-    n = escape_into(NULL, t->s, t->n, unsafe_in_url);
+    n = escape_into(NULL, t->s, t->n, ESC_URL);
     if (n > 65535)
         return PARSE_ERROR(w, "target too long");
     esc = apr_palloc(p, n + 1);
-    escape_into(esc, t->s, t->n, unsafe_in_url);
+    escape_into(esc, t->s, t->n, ESC_URL);
     esc[n] = '\0';
     mainlen = target_main_len(esc, n);
     if (is_prefix && mainlen > 0 && esc[mainlen - 1] == '*')
@@ -829,7 +883,7 @@ static size_t normalise_key(const rr_builder *b, char *key, size_t klen,
 {
     size_t i;
     if (kind == RR_KIND_PREFIX)
-        klen -= 2;                      /* drop the trailing slash-star */
+        klen = trim_prefix_key(key, klen);
     else
         klen = trim_slashes(&b->opt, key, klen);
     if (nocase) {
@@ -860,7 +914,7 @@ static int target_path_equals(const char *target, size_t tlen, int star,
 /* A rule like "/Legal /legal nocase" or "/a/ /a" (TrailingSlash Ignore)
  * would send its own target back to itself: remember it so that a request
  * already spelled as the target is left alone. */
-static int target_is_own_source(const rr_builder *b, const char *target,
+static int target_is_own_source(const rr_options *opt, const char *target,
                                 size_t tlen, unsigned bits, const char *key,
                                 size_t klen)
 {
@@ -880,7 +934,7 @@ static int target_is_own_source(const rr_builder *b, const char *target,
         o--;
     }
     else {
-        o = trim_slashes(&b->opt, buf, o);
+        o = trim_slashes(opt, buf, o);
     }
     if (o != klen)
         return 0;
@@ -987,11 +1041,14 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
         && target_path_equals(target, tlen, (bits & RB_STAR) != 0, key,
                               kind == RR_KIND_PREFIX ? klen - 1 : klen, 0);
     klen = normalise_key(b, key, klen, kind, nocase);
+    if (kind == RR_KIND_PREFIX && path_depth(key, klen) > RR_MAX_PREFIX_DEPTH)
+        return PARSE_ERROR(w, "prefix rule deeper than %d segments",
+                           RR_MAX_PREFIX_DEPTH);
     bits |= kind;
     /* Spelled exactly as the source it is a loop, reported by the chain
      * check; in another spelling it canonicalises. */
     if (kind != RR_KIND_QUERY && tlen > 0 && !same_spelling
-        && target_is_own_source(b, target, tlen, bits, key, klen))
+        && target_is_own_source(&b->opt, target, tlen, bits, key, klen))
         bits |= RB_SELF;
     return add_record(b, w, bits, st < 0 ? 0 : (unsigned)st, key, klen,
                       q ? q : "", qlen, target, tlen,
@@ -1493,20 +1550,32 @@ const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
     uint32_t k;
     for (k = 0; k < t->nrec; k++) {
         rr_rec r;
-        const char *flags;
-        int upper, slash;
+        const char *flags, *source;
+        int upper, slash, prefix;
         rec_decode(t->arena, t->offs[k], &r);
         if (r.bits & RB_SHADOWED)
             continue;
+        prefix = (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX;
         dump_spelling(t, &r, &upper, &slash);
+        source = apr_pstrcat(pool, dump_source(pool, r.src, r.src_len, upper,
+                                               slash),
+                             prefix ? "/*" : "", NULL);
+        if (!(r.bits & RB_SELF) && (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
+            && r.tgt_len > 0 && r.target[0] == '/'
+            && target_is_own_source(&t->opt, r.target, r.tgt_len, r.bits,
+                                    r.src, r.src_len)) {
+            /* a loop onto itself: spelled as its target, it stays one */
+            size_t mainlen = target_main_len(r.target, r.tgt_len)
+                             - ((r.bits & RB_STAR) ? 1 : 0);
+            source = apr_pstrcat(pool, apr_pstrmemdup(pool, r.target, mainlen),
+                                 prefix ? "*" : "", NULL);
+        }
         flags = apr_pstrcat(pool,
                             (r.bits & RB_NOCASE) ? ",nocase" : "",
                             (r.bits & RB_QSDROP) ? ",qsdrop" : "",
                             (r.bits & RB_QSAPPEND) ? ",qsappend" : "",
                             NULL);
-        APR_ARRAY_PUSH(parts, char *) = apr_pstrcat(pool,
-            dump_source(pool, r.src, r.src_len, upper, slash),
-            (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX ? "/*" : "",
+        APR_ARRAY_PUSH(parts, char *) = apr_pstrcat(pool, source,
             (r.bits & RB_KIND_MASK) == RR_KIND_QUERY ? "?" : "",
             apr_pstrmemdup(pool, r.query, r.q_len), " ",
             r.status == RR_STATUS_410 ? "-"
@@ -1578,9 +1647,9 @@ static int is_own_target(const rr_table *t, uint32_t off, const char *path,
 {
     rr_rec r;
     size_t mainlen, qlen;
-    rec_decode(t->arena, off, &r);
-    if (!(r.bits & RB_SELF))
+    if (!((unsigned char)t->arena[off + 4] & RB_SELF))
         return 0;
+    rec_decode(t->arena, off, &r);
     if ((r.bits & RB_KIND_MASK) == RR_KIND_PREFIX)     /* base is "key/" */
         return keylen < len && path[keylen] == '/'
                && target_path_equals(r.target, r.tgt_len, 1, path,
@@ -1595,132 +1664,198 @@ static int is_own_target(const rr_table *t, uint32_t off, const char *path,
            && memcmp(args, r.target + mainlen + 1, qlen) == 0;
 }
 
-static int table_lookup_exact(const rr_table *t, unsigned kind,
-                              const char *path, size_t len,
-                              const rr_params *q, uint32_t *off)
+/* Every hash a lookup needs, from one pass over the path: the state after
+ * the whole path and after the path without its trailing slashes, and
+ * after each segment prefix up to the deepest prefix rule of the set.
+ * [0] is the case-sensitive stream, [1] the case-folded one. */
+typedef struct {
+    size_t len, trimmed;
+    uint64_t full[2], trim[2];
+    uint32_t nb;
+    uint32_t pos[RR_MAX_PREFIX_DEPTH + 1];
+    uint32_t depth[RR_MAX_PREFIX_DEPTH + 1];
+    uint64_t st[RR_MAX_PREFIX_DEPTH + 1][2];
+} rr_path_hash;
+
+static void path_hash(rr_path_hash *ph, const char *path, size_t len,
+                      int folded, long maxdepth)
 {
-    int pass;
-    len = trim_slashes(&t->opt, path, len);
-    /* A case-sensitive rule beats a nocase one for the same request. */
-    for (pass = 0; pass < 2; pass++) {
-        int nocase = pass == 1;
-        uint64_t h;
+    uint64_t hc = HASH_SEED, hf = HASH_SEED;
+    size_t i = 0, t = len;
+    uint32_t depth = 0;
+    while (t > 1 && path[t - 1] == '/')
+        t--;
+    ph->len = len;
+    ph->trimmed = t;
+    ph->nb = 0;
+    ph->trim[0] = ph->trim[1] = HASH_SEED;
+    if (maxdepth >= 0) {
+        ph->pos[0] = 0;
+        ph->depth[0] = 0;
+        ph->st[0][0] = ph->st[0][1] = HASH_SEED;
+        ph->nb = 1;
+    }
+    while (i < len) {
+        size_t j = piece_end(path, len, i);
+        hc = hash_piece(hc, path, i, j, 0);
+        if (folded)
+            hf = hash_piece(hf, path, i, j, 1);
+        depth++;
+        if (j == t) {
+            ph->trim[0] = hc;
+            ph->trim[1] = hf;
+        }
+        /* a piece that is a lone '/' ends no prefix key */
+        if (j - i > 1 && j <= t && (long)depth <= maxdepth) {
+            ph->pos[ph->nb] = (uint32_t)j;
+            ph->depth[ph->nb] = depth;
+            ph->st[ph->nb][0] = hc;
+            ph->st[ph->nb][1] = hf;
+            ph->nb++;
+        }
+        i = j;
+    }
+    ph->full[0] = hc;
+    ph->full[1] = hf;
+}
+
+/* An exact or query rule of t for the path: case-sensitive rules first. */
+static uint32_t table_lookup_exact(const rr_table *t, unsigned kind,
+                                   const rr_path_hash *ph, const char *path,
+                                   const rr_params *q)
+{
+    int strict = t->opt.trailing_strict, nocase;
+    size_t n = strict ? ph->len : ph->trimmed;
+    for (nocase = 0; nocase < 2; nocase++) {
+        uint64_t st = strict ? ph->full[nocase] : ph->trim[nocase];
+        unsigned tag = (kind == RR_KIND_QUERY ? TAG_QUERY : TAG_EXACT)
+                       | (nocase ? TAG_NOCASE : 0);
+        uint32_t off;
         if (nocase ? !t->has_nocase : !t->has_case)
             continue;
-        h = key_hash(kind, nocase, path, len, q ? q->sum : 0);
-        *off = table_probe(t, h, kind, nocase, path, len, q);
-        if (*off)
-            return 1;
+        off = table_probe(t, key_final(st, tag, n, q ? q->sum : 0), kind,
+                          nocase, path, n, q);
+        if (off)
+            return off;
     }
     return 0;
 }
 
-/* Longest prefix rule of t matching path: one pass over the path keeps
- * the FNV state of every segment prefix, probing at each boundary up to
- * the deepest prefix rule.  Returns the matched key length or -1. */
-static long table_lookup_prefix(const rr_table *t, const char *path,
-                                size_t len, uint32_t *off)
+/* The longest prefix rule of t for the path, deepest boundary first, with
+ * every probe's slot prefetched up front.  Returns the key length or -1. */
+static long table_lookup_prefix(const rr_table *t, const rr_path_hash *ph,
+                                const char *path, uint32_t *off)
 {
-    uint64_t hc = FNV_OFFSET, hf = FNV_OFFSET;
-    size_t i = 0;
-    uint32_t depth = 0;
-    long best = -1;
-    for (;;) {
-        int boundary = i == len || path[i] == '/';
-        if (boundary && !(i == len && len > 0 && path[len - 1] == '/')) {
+    uint64_t h[RR_MAX_PREFIX_DEPTH + 1][2];
+    long b;
+    int nocase;
+    for (b = 0; b < (long)ph->nb; b++) {
+        if (ph->depth[b] > t->max_prefix_depth)
+            break;
+        for (nocase = 0; nocase < 2; nocase++) {
+            if (nocase ? !t->has_nocase : !t->has_case)
+                continue;
+            h[b][nocase] = key_final(ph->st[b][nocase],
+                                     TAG_PREFIX | (nocase ? TAG_NOCASE : 0),
+                                     ph->pos[b], 0);
+            __builtin_prefetch(&t->slots[slot_home(
+                (uint32_t)(h[b][nocase] >> 32), t->cap)]);
+        }
+    }
+    for (b--; b >= 0; b--) {
+        for (nocase = 0; nocase < 2; nocase++) {
             uint32_t o;
-            if (t->has_case) {
-                o = table_probe(t, key_final(hc, TAG_PREFIX, i, 0),
-                                RR_KIND_PREFIX, 0, path, i, NULL);
-                if (o && !is_own_target(t, o, path, len, i, NULL)) {
-                    *off = o;
-                    best = (long)i;
-                }
-            }
-            if (t->has_nocase && best != (long)i) {
-                o = table_probe(t, key_final(hf, TAG_PREFIX | TAG_NOCASE,
-                                             i, 0),
-                                RR_KIND_PREFIX, 1, path, i, NULL);
-                if (o && !is_own_target(t, o, path, len, i, NULL)) {
-                    *off = o;
-                    best = (long)i;
-                }
+            if (nocase ? !t->has_nocase : !t->has_case)
+                continue;
+            o = table_probe(t, h[b][nocase], RR_KIND_PREFIX, nocase, path,
+                            ph->pos[b], NULL);
+            if (o && !is_own_target(t, o, path, ph->len, ph->pos[b], NULL)) {
+                *off = o;
+                return (long)ph->pos[b];
             }
         }
-        if (i == len)
-            break;
-        if (path[i] == '/' && ++depth > t->max_prefix_depth)
-            break;
-        hc = (hc ^ (unsigned char)path[i]) * FNV_PRIME;
-        hf = (hf ^ fold((unsigned char)path[i])) * FNV_PRIME;
-        i++;
     }
-    return best;
+    return -1;
 }
 
 /* The slots an exact or prefix lookup of path would probe first. */
 static void table_prefetch(const rr_table *t, const char *path, size_t len)
 {
-    uint64_t hc = FNV_OFFSET, hf = FNV_OFFSET;
-    size_t i, elen = len;
-    uint32_t depth = 0;
+    rr_path_hash ph;
+    int strict = t->opt.trailing_strict, nocase;
+    uint32_t b;
     if (t->cap == 0)
         return;
-    elen = trim_slashes(&t->opt, path, elen);
-    if (t->has_case)
-        __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_hash(
-            RR_KIND_EXACT, 0, path, elen, 0) >> 32), t->cap)]);
-    if (t->has_nocase)
-        __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_hash(
-            RR_KIND_EXACT, 1, path, elen, 0) >> 32), t->cap)]);
-    if (!t->has_kind[RR_KIND_PREFIX])
-        return;
-    for (i = 0;; i++) {
-        if (i == len || path[i] == '/') {
-            if (t->has_case)
-                __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
-                    hc, TAG_PREFIX, i, 0) >> 32), t->cap)]);
-            if (t->has_nocase)
-                __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
-                    hf, TAG_PREFIX | TAG_NOCASE, i, 0) >> 32), t->cap)]);
-            if (i == len || ++depth > t->max_prefix_depth)
-                return;
-        }
-        hc = (hc ^ (unsigned char)path[i]) * FNV_PRIME;
-        hf = (hf ^ fold((unsigned char)path[i])) * FNV_PRIME;
+    path_hash(&ph, path, len, t->has_nocase,
+              t->has_kind[RR_KIND_PREFIX] ? (long)t->max_prefix_depth : -1);
+    for (nocase = 0; nocase < 2; nocase++) {
+        if (nocase ? !t->has_nocase : !t->has_case)
+            continue;
+        __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
+            strict ? ph.full[nocase] : ph.trim[nocase],
+            TAG_EXACT | (nocase ? TAG_NOCASE : 0),
+            strict ? ph.len : ph.trimmed, 0) >> 32), t->cap)]);
+        for (b = 0; b < ph.nb; b++)
+            __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
+                ph.st[b][nocase], TAG_PREFIX | (nocase ? TAG_NOCASE : 0),
+                ph.pos[b], 0) >> 32), t->cap)]);
     }
+}
+
+static void set_match(rr_match *m, const rr_set *s, int k, uint32_t off,
+                      size_t tail)
+{
+    m->set = s;
+    m->table = s->tables[k];
+    m->rule = off;
+    m->tail = (uint32_t)tail;
 }
 
 int rr_set_lookup(const rr_set *s, const char *path, size_t len,
                   const char *args, rr_match *m)
 {
-    int k, best_table = -1;
-    long best_len = -1;
+    rr_path_hash ph;
+    rr_params q;
+    int k, folded = 0, best_table = -1, has_query = 0;
+    long best_len = -1, maxdepth = -1;
     uint32_t off = 0, best_off = 0;
 
-    if (args && *args) {
-        rr_params q;
-        if (params_split(args, strlen(args), &q) && q.count > 0) {
-            for (k = 0; k < s->ntables; k++) {
-                if (s->tables[k]->has_kind[RR_KIND_QUERY]
-                    && table_lookup_exact(s->tables[k], RR_KIND_QUERY, path,
-                                          len, &q, &off))
-                    goto found;
+    if (len == 0)
+        return 0;
+    for (k = 0; k < s->ntables; k++) {
+        const rr_table *t = s->tables[k];
+        folded |= t->has_nocase;
+        has_query |= t->has_kind[RR_KIND_QUERY];
+        if (t->has_kind[RR_KIND_PREFIX] && (long)t->max_prefix_depth > maxdepth)
+            maxdepth = (long)t->max_prefix_depth;
+    }
+    path_hash(&ph, path, len, folded, maxdepth);
+
+    if (has_query && args && *args && params_split(args, strlen(args), &q)
+        && q.count > 0) {
+        for (k = 0; k < s->ntables; k++) {
+            if (s->tables[k]->has_kind[RR_KIND_QUERY]
+                && (off = table_lookup_exact(s->tables[k], RR_KIND_QUERY, &ph,
+                                             path, &q))) {
+                set_match(m, s, k, off, len);
+                return 1;
             }
         }
     }
     for (k = 0; k < s->ntables; k++) {
         if (s->tables[k]->has_kind[RR_KIND_EXACT]
-            && table_lookup_exact(s->tables[k], RR_KIND_EXACT, path, len,
-                                  NULL, &off)
-            && !is_own_target(s->tables[k], off, path, len, len, args))
-            goto found;
+            && (off = table_lookup_exact(s->tables[k], RR_KIND_EXACT, &ph,
+                                         path, NULL))
+            && !is_own_target(s->tables[k], off, path, len, len, args)) {
+            set_match(m, s, k, off, len);
+            return 1;
+        }
     }
     for (k = 0; k < s->ntables; k++) {
         long l;
         if (!s->tables[k]->has_kind[RR_KIND_PREFIX])
             continue;
-        l = table_lookup_prefix(s->tables[k], path, len, &off);
+        l = table_lookup_prefix(s->tables[k], &ph, path, &off);
         if (l > best_len) {
             best_len = l;
             best_off = off;
@@ -1729,17 +1864,8 @@ int rr_set_lookup(const rr_set *s, const char *path, size_t len,
     }
     if (best_table < 0)
         return 0;
-    m->set = s;
-    m->table = s->tables[best_table];
-    m->rule = best_off;
-    m->tail = (uint32_t)((size_t)best_len < len ? (size_t)best_len + 1 : len);
-    return 1;
-
-found:
-    m->set = s;
-    m->table = s->tables[k];
-    m->rule = off;
-    m->tail = (uint32_t)len;
+    set_match(m, s, best_table, best_off,
+              (size_t)best_len < len ? (size_t)best_len + 1 : len);
     return 1;
 }
 
@@ -1824,22 +1950,22 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
     carry_args = carry_args && alen > 0;
     if (star)
         carry_len = escape_into(NULL, path + m->tail,
-                                strlen(path) - m->tail, unsafe_in_path);
+                                strlen(path) - m->tail, ESC_PATH);
 
     for (k = 0; base_parts[k]; k++)
         n += escape_into(NULL, base_parts[k], strlen(base_parts[k]),
-                         unsafe_in_url);
+                         ESC_URL);
     n += tlen + carry_len + 1
-         + (carry_args ? escape_into(NULL, args, alen, unsafe_in_url) : 0);
+         + (carry_args ? escape_into(NULL, args, alen, ESC_URL) : 0);
     out = apr_palloc(pool, n + 1);
     for (k = 0; base_parts[k]; k++)
         o += escape_into(out + o, base_parts[k], strlen(base_parts[k]),
-                         unsafe_in_url);
+                         ESC_URL);
     memcpy(out + o, target, mainlen - (star ? 1 : 0));
     o += mainlen - (star ? 1 : 0);
     if (star)
         o += escape_into(out + o, path + m->tail, strlen(path) - m->tail,
-                         unsafe_in_path);
+                         ESC_PATH);
     memcpy(out + o, target + mainlen, qend - mainlen);
     o += qend - mainlen;
     if (carry_args) {
@@ -1847,7 +1973,7 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
             out[o++] = '?';
         else if (qend - mainlen > 1)
             out[o++] = '&';
-        o += escape_into(out + o, args, alen, unsafe_in_url);
+        o += escape_into(out + o, args, alen, ESC_URL);
     }
     memcpy(out + o, target + qend, tlen - qend);
     o += tlen - qend;

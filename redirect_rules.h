@@ -36,6 +36,9 @@ extern "C" {
 /* Longest rules-file line, not counting its line end. */
 #define RR_MAX_LINE 8192
 
+/* Deepest prefix rule, in segments (a rule for everything below /a/b has 2). */
+#define RR_MAX_PREFIX_DEPTH 255
+
 /* Most parameters a query rule may have; requests with more never match one. */
 #define RR_MAX_QUERY_PARAMS 32
 

@@ -110,6 +110,22 @@ START_TEST(trailing_ignore_treats_repeated_slashes_as_one)
 }
 END_TEST
 
+/* A rule sending its source to itself is a loop; its dump must stay one,
+ * not turn into a canonicaliser by respelling the source. */
+START_TEST(dump_keeps_self_loop_a_loop)
+{
+    static const char text[] = "/Shop/ /Shop/ nocase\n";
+    rr_diag *d = diag_new();
+    rr_table *t = table_from("orig", LIT(text), &opt_default, d);
+    const char *dump = rr_table_dump(t, tp);
+    rr_table *u = table_from("dump", dump, strlen(dump), &opt_default, d);
+    rr_set *a = set_of(t), *b = set_of(u);
+    ck_assert_int_eq(rr_set_check(a, NULL, RR_CHAINS_WARN, d), APR_EINVAL);
+    ck_assert_int_eq(rr_set_check(b, NULL, RR_CHAINS_WARN, d), APR_EINVAL);
+    ck_assert_str_eq(answer(a, "/Shop/", NULL), answer(b, "/Shop/", NULL));
+}
+END_TEST
+
 /* Raw UTF-8 stays raw in a dump, so a legal line dumps to a legal line. */
 START_TEST(dump_of_long_utf8_source_stays_within_line_limit)
 {
@@ -137,6 +153,7 @@ Suite *regressions_suite(void)
     tcase_add_test(tc, errors_past_the_limit_leave_kept_messages_alone);
     tcase_add_test(tc, dump_keeps_trailing_slash_canonicaliser);
     tcase_add_test(tc, dump_keeps_case_canonicaliser);
+    tcase_add_test(tc, dump_keeps_self_loop_a_loop);
     tcase_add_test(tc, trailing_ignore_treats_repeated_slashes_as_one);
     tcase_add_test(tc, dump_of_long_utf8_source_stays_within_line_limit);
     suite_add_tcase(s, tc);
