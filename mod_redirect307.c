@@ -935,14 +935,16 @@ static void r307_html_rule(request_rec *r, const rr_table *t, uint32_t idx,
     ap_rputs("</tr>\n", r);
 }
 
+/* Hits are shown where the server counts them: a table keeps its counters
+ * while cached even if Redirect307Stats was turned off since. */
 static void r307_status_table(request_rec *r, const r307_cached_table *e,
-                              int json)
+                              int json, int stats)
 {
     rr_stats st;
     r307_table_hits h;
-    int k;
+    int k, counted = stats && e->counters;
     rr_table_stats(e->table, &st);
-    if (e->counters)
+    if (counted)
         r307_collect_hits(e, &h);
     if (json) {
         ap_rputs("{\"file\":", r);
@@ -952,7 +954,7 @@ static void r307_status_table(request_rec *r, const r307_cached_table *e,
                    "\"loaded\":%" APR_TIME_T_FMT, st.rules, st.exact,
                    st.prefix, st.query, e->load_seconds,
                    (unsigned long)st.bytes, apr_time_sec(e->loaded));
-        if (e->counters) {
+        if (counted) {
             ap_rprintf(r, ",\"hits\":%" APR_UINT64_T_FMT ",\"never_hit\":%u,"
                        "\"top\":[", h.total, h.never);
             for (k = 0; k < h.ntop; k++) {
@@ -974,7 +976,7 @@ static void r307_status_table(request_rec *r, const r307_cached_table *e,
                ap_escape_html2(r->pool, e->name, 0), st.rules, st.exact,
                st.prefix, st.query, e->load_seconds,
                (double)st.bytes / (1024.0 * 1024.0));
-    if (!e->counters)
+    if (!counted)
         return;
     ap_rprintf(r, "<p>%" APR_UINT64_T_FMT " hits; %u rules never hit.</p>\n"
                "<table><tr><th>rule</th><th>redirect</th><th>hits</th>"
@@ -1030,7 +1032,8 @@ static int r307_status_handler(request_rec *r)
             if (json && k)
                 ap_rputs(",", r);
             r307_status_table(r, APR_ARRAY_IDX(c->entries, k,
-                                               r307_cached_table *), json);
+                                               r307_cached_table *), json,
+                              c->stats == 1);
         }
         ap_rputs(json ? "]}" : "", r);
     }

@@ -748,6 +748,114 @@ class Suite:
         self.start("reload", root, c, [port],
                    info={"map": os.path.join(root, "reload.map")})
 
+    # -- reuse, status page, hit counters, memory (the reload cache) -----
+
+    def setup_reuse(self):
+        root = self.new_root("reuse")
+        port = free_port()
+        path = os.path.join(root, "reuse.map")
+        write_file(path, "# the reuse checks\n/reuse-me  /r1  301\n"
+                         "/reuse-other  /other  302\n")
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307Map reuse.map", tag="module")
+        self.start("reuse", root, c, [port], info={"map": path, "target": "r1"})
+
+    def setup_status(self):
+        """Stats On in the main server; name-based vhosts with own maps."""
+        root = self.new_root("status")
+        p_main, p_vhost = free_port(), free_port()
+        write_file(os.path.join(root, "status.map"), STATUS_RULES)
+        write_file(os.path.join(root, "va.map"), "/va-only  /va-target  301\n")
+        write_file(os.path.join(root, "vb.map"),
+                   "/vb-only  /vb-target  301\n/vb-two/*  /vb2/*  302\n")
+        write_file(os.path.join(root, "vnostats.map"),
+                   "/vn-only  /vn-target  301\n")
+        c = base_conf(root, [p_main, p_vhost], self.module, self.shared_docroot())
+        c.add("Redirect307Stats On", tag="module")
+        c.add("Redirect307Map status.map", tag="module")
+        c.add("Redirect307 301 /status-inline /status-inline-target",
+              tag="module", mark="inline")
+        c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+              "</Location>", tag="module")
+        for name, m, extra in (("va.test", "va.map", ""),
+                               ("vb.test", "vb.map", ""),
+                               ("vnostats.test", "vnostats.map",
+                                "    Redirect307Stats Off")):
+            c.add("<VirtualHost %s:%d>" % (LOOPBACK, p_vhost))
+            c.add("    ServerName %s" % name)
+            c.add("    Redirect307Map %s" % m, tag="module")
+            if extra:
+                c.add(extra, tag="module")
+            c.add("</VirtualHost>")
+        self.start("status", root, c, [p_main, p_vhost], info={
+            "map": os.path.join(root, "status.map"), "root": root,
+            "conf": os.path.join(root, "httpd.conf"), "marks": c.marks,
+            "vport": p_vhost})
+
+    def setup_nostats(self):
+        root = self.new_root("nostats")
+        port = free_port()
+        write_file(os.path.join(root, "nostats.map"),
+                   "/ns-one  /ns-target  301\n/ns-two/*  /ns2/*  302\n")
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307Stats Off", tag="module")
+        c.add("Redirect307Map nostats.map", tag="module")
+        c.add("Redirect307 301 /ns-inline /ns-inline-target", tag="module")
+        c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+              "</Location>", tag="module")
+        self.start("nostats", root, c, [port],
+                   info={"map": os.path.join(root, "nostats.map")})
+
+    def setup_counts(self):
+        """prefork, 4 children from the start; Stats On; %P in the log."""
+        root = self.new_root("counts")
+        port = free_port()
+        for name, text in (("count.map", COUNT_RULES),
+                           ("stable.map", "/stable-a  /stable-target  301\n"
+                                          "/stable-b  /stable-b-target  302\n"),
+                           ("change.map", "/change-a  /change-v1  301\n")):
+            write_file(os.path.join(root, name), text)
+        c = base_conf(root, [port], self.module, self.shared_docroot(),
+                      log_format=False)
+        c.add('LogFormat "%P %U %>s" pids')
+        c.add("CustomLog %s/access.log pids" % root)
+        c.add("Redirect307Stats On", tag="module")
+        for name in ("count.map", "stable.map", "change.map"):
+            c.add("Redirect307Map %s" % name, tag="module")
+        c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+              "</Location>", tag="module")
+        use_prefork(c, servers=4)
+        self.start("counts", root, c, [port], info={
+            "root": root, "map": os.path.join(root, "count.map"),
+            "stable": os.path.join(root, "stable.map"),
+            "change": os.path.join(root, "change.map")})
+
+    def setup_toggle(self):
+        """Stats On at start; a check turns it Off with a graceful."""
+        root = self.new_root("toggle")
+        port = free_port()
+        write_file(os.path.join(root, "toggle.map"), "/tg-a  /tg-target  301\n")
+        texts = {}
+        for stats in ("On", "Off"):
+            c = base_conf(root, [port], self.module, self.shared_docroot())
+            c.add("Redirect307Stats %s" % stats, tag="module")
+            c.add("Redirect307Map toggle.map", tag="module")
+            c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+                  "</Location>", tag="module")
+            texts[stats] = c
+        self.start("toggle", root, texts["On"], [port], info={
+            "map": os.path.join(root, "toggle.map"),
+            "off": texts["Off"].render()})
+
+    def setup_memory(self):
+        root = self.new_root("memory")
+        port = free_port()
+        path = os.path.join(root, "big.map")
+        write_file(path, big_map_text(MEMORY_RULES, "a"))
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307Map big.map", tag="module")
+        self.start("memory", root, c, [port], info={"map": path})
+
 
 class RulesFile:
     """Rules-file text whose lines can be found by their SOURCE field
@@ -1853,6 +1961,641 @@ def _():
            "error.log does not name reload.map:2 after the restart")
     for _ in range(5):
         expect_eq(reload_answer(srv), good, "answer after the restart")
+
+
+# ---------------------------------------------------------------------------
+# Checks: reload cache (a rules file is parsed at most once per content)
+# ---------------------------------------------------------------------------
+
+def restart_and_wait(srv, how="graceful", timeout=20):
+    """Restarts srv (apache2 -k graceful, or SIGUSR1 to the parent) and
+    waits until its error log says the new generation is running.
+    Returns the error-log offset from before the restart."""
+    since = srv.log_size()
+    if how == "graceful":
+        rc, out = srv.graceful()
+        note("apache2 -k graceful: exit %d %s" % (rc, out.strip()[-300:]))
+        expect_eq(rc, 0, "apache2 -k graceful exit status (%s)" % out.strip()[-300:])
+    else:
+        os.kill(srv.read_pid(), signal.SIGUSR1)
+        note("kill -USR1 %d" % srv.read_pid())
+
+    def resumed():
+        return ("resuming normal operations" in srv.log_text(since)
+                or not srv.alive())
+    poll(resumed, timeout, 0.05)
+    expect(srv.alive(), "server exited after the restart:\n%s"
+           % srv.log_text(since)[-1500:])
+    expect("resuming normal operations" in srv.log_text(since),
+           "no 'resuming normal operations' in error.log %ds after the restart"
+           % timeout)
+    return since
+
+
+def log_lines_with(srv, since, *needles):
+    """Error-log lines after `since` written by the parent (not by the
+    apache2 -k graceful helper) that contain every needle."""
+    parent = "[pid %d" % srv.read_pid()
+    return [l for l in srv.log_text(since).splitlines()
+            if parent in l and all(n in l for n in needles)]
+
+
+def reuse_answer(srv):
+    r = request(srv.port, "/reuse-me")
+    if r.status == 301 and r.location:
+        return r.location.rsplit("/", 1)[-1]
+    return "status %d" % r.status
+
+
+def write_reuse_map(target, extra=""):
+    path = S.info["reuse"]["map"]
+    old = os.stat(path) if os.path.exists(path) else None
+    write_file(path, "# the reuse checks\n/reuse-me  /%s  301\n%s" % (target, extra))
+    if old:     # a changed mtime whatever the filesystem's clock
+        os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+
+
+def expect_reuse_answers(srv, target, what):
+    got = poll(lambda: reuse_answer(srv) == target, 10, 0.1)
+    expect(got, "%s: answers %s, want %s" % (what, reuse_answer(srv), target))
+    for _ in range(3):
+        expect_eq(reuse_answer(srv), target, what)
+
+
+@check("reload_unchanged_map_not_reparsed")
+def _():
+    srv = S.server("reuse")
+    info = S.info["reuse"]
+    expect_reuse_answers(srv, info["target"], "answer before the restart")
+    since = restart_and_wait(srv)
+    reused = log_lines_with(srv, since, "unchanged, reusing its table", info["map"])
+    expect(reused, "no 'unchanged, reusing its table' line naming %s:\n%s"
+           % (info["map"], srv.log_tail(10, since)))
+    note(reused[0])
+    parsed = log_lines_with(srv, since, "parsed", info["map"])
+    expect(not parsed, "unchanged map was parsed again: %s" % short(parsed))
+    expect_reuse_answers(srv, info["target"], "answer after the restart")
+
+
+@check("reload_changed_map_reparsed")
+def _():
+    srv = S.server("reuse")
+    info = S.info["reuse"]
+    path = info["map"]
+    # Touched only: a new mtime is a change of identity, so it is parsed.
+    st = os.stat(path)
+    os.utime(path, (st.st_atime, max(time.time(), st.st_mtime) + 2))
+    since = restart_and_wait(srv)
+    parsed = log_lines_with(srv, since, "parsed 2 rules", path)
+    expect(parsed, "touched map: no 'parsed 2 rules' line naming %s:\n%s"
+           % (path, srv.log_tail(10, since)))
+    note(parsed[0])
+    expect(not log_lines_with(srv, since, "reusing", path),
+           "touched map reported as reused")
+    expect_reuse_answers(srv, info["target"], "answer after touching")
+    # Edited: new rules answer.
+    target = unique("r2-")
+    write_reuse_map(target, "/reuse-added  /added  302\n/reuse-third  /third  301\n")
+    since = restart_and_wait(srv)
+    parsed = log_lines_with(srv, since, "parsed 3 rules", path)
+    expect(parsed, "edited map: no 'parsed 3 rules' line naming %s:\n%s"
+           % (path, srv.log_tail(10, since)))
+    info["target"] = target
+    expect_reuse_answers(srv, target, "answer after editing")
+    r = request(srv.port, "/reuse-added")
+    expect_eq(r.status, 302, "status of a rule added by the edit")
+
+
+@check("restart_deleted_map_keeps_last_good")
+def _():
+    srv = S.server("reuse")
+    info = S.info["reuse"]
+    path = info["map"]
+    good = info["target"]
+    expect_reuse_answers(srv, good, "answer before deleting the map")
+    os.remove(path)
+    try:
+        since = restart_and_wait(srv, how="usr1")
+        errors = log_lines_with(srv, since, ":error]", path)
+        expect(errors, "no error-level line naming %s:\n%s"
+               % (path, srv.log_tail(10, since)))
+        keep = log_lines_with(srv, since, "still serving its last good rules", path)
+        expect(keep, "no 'still serving its last good rules' line naming %s:\n%s"
+               % (path, srv.log_tail(10, since)))
+        note(errors[0])
+        note(keep[0])
+        expect_reuse_answers(srv, good, "answer after the restart without the map")
+        # A second restart while the file is still missing keeps it too.
+        restart_and_wait(srv, how="usr1")
+        expect_reuse_answers(srv, good, "answer after a second restart")
+    finally:
+        if not os.path.exists(path):
+            write_reuse_map(good)
+    # Back again: the recreated file is read.
+    target = unique("r3-")
+    write_reuse_map(target)
+    since = restart_and_wait(srv)
+    expect(log_lines_with(srv, since, "parsed", path),
+           "recreated map not parsed:\n%s" % srv.log_tail(10, since))
+    info["target"] = target
+    expect_reuse_answers(srv, target, "answer after recreating the map")
+
+
+@check("config_test_still_fails_on_broken_map_while_running")
+def _():
+    srv = S.server("reuse")
+    info = S.info["reuse"]
+    good = info["target"]
+    expect_reuse_answers(srv, good, "answer before breaking the map")
+    path = info["map"]
+    saved = read_bytes(path)
+    write_file(path, "# broken\n/reuse-me\n")
+    try:
+        rc, out = srv.config_test()
+        note("apache2 -t: exit %d %s" % (rc, out.strip()[-500:]))
+        expect(rc != 0, "apache2 -t exited 0 with a broken rules file")
+        expect(re.search(r"%s:2(?!\d)" % re.escape(path), out),
+               "apache2 -t output does not name %s:2: %s" % (path, out.strip()[-500:]))
+        expect(srv.alive(), "server no longer running")
+        expect_reuse_answers(srv, good, "answer while the map is broken")
+    finally:
+        write_file(path, saved)
+
+
+# ---------------------------------------------------------------------------
+# Checks: status page and hit counters
+# ---------------------------------------------------------------------------
+
+STATUS_RULES = """# status page checks
+/st-exact-1          /st-target-1                    301
+/st-exact-2          /st-target-2
+/st-gone             -
+/st-prefix/*         /st-new/*                       302
+/st-q?a=1&b=2        /st-q-target?x=1&y=2            301
+/st-q2?id=7          /st-q2-target                   308
+"""
+
+COUNT_RULES = """# hit counter checks
+/cnt-a               /cnt-a-target                   301
+/cnt-b               /cnt-b-target                   302
+/cnt-never           /cnt-never-target               301
+"""
+
+
+def use_prefork(c, servers):
+    """Turns a base_conf into a prefork one with `servers` children."""
+    out = []
+    for text, tag in c.lines:
+        text = (text.replace("mpm_event_module", "mpm_prefork_module")
+                .replace("mod_mpm_event.so", "mod_mpm_prefork.so"))
+        key = text.split(" ")[0]
+        if key in ("MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild",
+                   "ServerLimit", "MaxRequestWorkers", "StartServers"):
+            continue
+        out.append((text, tag))
+    c.lines = out
+    c.add("StartServers %d\nMinSpareServers %d\nMaxSpareServers %d\n"
+          "ServerLimit %d\nMaxRequestWorkers %d"
+          % (servers, servers, servers * 2, servers * 2, servers * 2))
+
+
+def status_json(port, host=None):
+    r = request(port, "/r307-status?json", host=host)
+    expect_eq(r.status, 200, "status page status")
+    ctype = r.get("Content-Type") or ""
+    expect(ctype.startswith("application/json"),
+           "status page ?json Content-Type %s" % short(ctype))
+    try:
+        return json.loads(r.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure("status page ?json is not JSON (%s): %s" % (e, short(r.body, 600)))
+
+
+def server_entries(data, name):
+    """Server entries whose name is `name` or starts with `name:`."""
+    return [s for s in data["servers"]
+            if s.get("server") == name or str(s.get("server")).startswith(name + ":")]
+
+
+def table_for(data, path):
+    """(server entry, table) of the first table loaded from path."""
+    for s in data["servers"]:
+        for t in s["tables"]:
+            if t["file"] == path:
+                return s, t
+    raise Failure("no table for %s in the status JSON: %s" % (path, short(data, 800)))
+
+
+def rule_hits(table, ref):
+    """Hits of the rule FILE:LINE ref in a table's top list (0 if absent)."""
+    for r in table.get("top", []):
+        if r["rule"] == ref:
+            return r["hits"]
+    return 0
+
+
+@check("status_page_json_valid")
+def _():
+    srv = S.server("status")
+    info = S.info["status"]
+    request(srv.port, "/st-exact-1")
+    data = status_json(srv.port)
+    expect(isinstance(data, dict) and isinstance(data.get("servers"), list),
+           "top level is not {\"servers\": [...]}: %s" % short(data))
+    expect(len(data["servers"]) >= 4, "%d servers listed, want the main server "
+           "and 3 vhosts" % len(data["servers"]))
+    now = time.time()
+    for s in data["servers"]:
+        for key, typ in (("server", str), ("engine", bool), ("stats", bool),
+                         ("inherits_main", bool), ("tables", list)):
+            expect(isinstance(s.get(key), typ), "server %s: %s is %s, want %s"
+                   % (s.get("server"), key, short(s.get(key)), typ.__name__))
+        for t in s["tables"]:
+            for key in ("rules", "exact", "prefix", "query", "bytes", "loaded"):
+                expect(isinstance(t.get(key), int) and not isinstance(t.get(key), bool)
+                       and t[key] >= 0,
+                       "table %s: %s is %s" % (t.get("file"), key, short(t.get(key))))
+            expect(isinstance(t.get("load_seconds"), (int, float))
+                   and 0 <= t["load_seconds"] < 60,
+                   "table %s: load_seconds %s" % (t.get("file"), short(t.get("load_seconds"))))
+            expect(abs(t["loaded"] - now) < 3600, "table %s: loaded %s is not "
+                   "a recent epoch" % (t.get("file"), t["loaded"]))
+            expect_eq(t["exact"] + t["prefix"] + t["query"], t["rules"],
+                      "exact+prefix+query of %s" % t.get("file"))
+    main = data["servers"][0]
+    expect(main["engine"] is True and main["stats"] is True
+           and main["inherits_main"] is False,
+           "main server flags %s" % short({k: main[k] for k in
+                                          ("engine", "stats", "inherits_main")}))
+    files = [t["file"] for t in main["tables"]]
+    inline = "inline rules from %s:%d" % (info["conf"], info["marks"]["inline"])
+    expect_eq(files, [info["map"], inline], "main server's tables")
+    t = main["tables"][0]
+    for key, want in (("rules", 6), ("exact", 3), ("prefix", 1), ("query", 2)):
+        expect_eq(t[key], want, "status.map %s" % key)
+    expect(t["bytes"] > 0, "status.map bytes %s" % t["bytes"])
+    expect_eq(main["tables"][1]["rules"], 1, "inline table rules")
+    for key, typ in (("hits", int), ("never_hit", int), ("top", list),
+                     ("never_hit_sample", list)):
+        expect(isinstance(t.get(key), typ), "status.map %s is %s"
+               % (key, short(t.get(key))))
+    ref = "%s:2" % info["map"]
+    top = [r for r in t["top"] if r.get("rule") == ref]
+    expect(top, "rule %s not in top: %s" % (ref, short(t["top"])))
+    expect(top[0]["hits"] >= 1 and isinstance(top[0]["last_hit"], int)
+           and abs(top[0]["last_hit"] - now) < 600,
+           "top entry %s" % short(top[0]))
+    expect("/st-exact-1" in top[0]["redirect"] and "/st-target-1" in top[0]["redirect"],
+           "top entry's redirect text %s" % short(top[0]["redirect"]))
+    for r in t["never_hit_sample"]:
+        expect(isinstance(r.get("rule"), str) and isinstance(r.get("redirect"), str),
+               "never_hit_sample entry %s" % short(r))
+    q = [r for r in t["top"] + t["never_hit_sample"] if r["rule"] == "%s:6" % info["map"]]
+    expect(q and "a=1&b=2" in q[0]["redirect"],
+           "query rule %s:6 not listed with a=1&b=2: %s" % (info["map"], short(t, 800)))
+
+
+@check("status_page_html")
+def _():
+    srv = S.server("status")
+    info = S.info["status"]
+    r = request(srv.port, "/r307-status")
+    expect_eq(r.status, 200, "status")
+    ctype = r.get("Content-Type") or ""
+    expect(ctype.startswith("text/html"), "Content-Type %s" % short(ctype))
+    body = r.body.decode("utf-8", "replace")
+    expect(info["map"] in body, "page does not show %s" % info["map"])
+    expect("a=1&amp;b=2" in body and "x=1&amp;y=2" in body,
+           "query rule not shown HTML-escaped (a=1&amp;b=2, x=1&amp;y=2): %s"
+           % short(body, 1500))
+    expect("a=1&b=2" not in body and "x=1&y=2" not in body,
+           "raw '&' from rule text in the HTML")
+    expect("st-prefix" in body, "page does not list /st-prefix/*")
+
+
+@check("stats_counted_across_children")
+def _():
+    srv = S.server("counts")
+    info = S.info["counts"]
+    before = table_for(status_json(srv.port), info["map"])[1]
+    base_a = rule_hits(before, "%s:2" % info["map"])
+    base_b = rule_hits(before, "%s:3" % info["map"])
+    base_total = before.get("hits")
+    expect(isinstance(base_total, int), "count.map has no hits field: %s" % short(before))
+    jobs = ["/cnt-a"] * 200 + ["/cnt-b"] * 50
+    jobs.sort(key=lambda p: hash((p, id(jobs))))
+    lock = threading.Lock()
+    results, errors = [], []
+
+    def worker():
+        while True:
+            with lock:
+                if not jobs:
+                    return
+                path = jobs.pop()
+            try:
+                resp = exchange(srv.port, build_request(
+                    "GET", path, "%s:%d" % (LOOPBACK, srv.port)))
+                with lock:
+                    results.append((path, resp.status))
+            except Exception as e:
+                with lock:
+                    errors.append("%s: %s" % (path, e))
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    expect(not errors, "%d request(s) failed: %s" % (len(errors), short(errors[:3])))
+    expect_eq(sorted(set(results)), [("/cnt-a", 301), ("/cnt-b", 302)],
+              "statuses answered")
+    expect_eq(len(results), 250, "requests answered")
+    t = table_for(status_json(srv.port), info["map"])[1]
+    a = rule_hits(t, "%s:2" % info["map"]) - base_a
+    b = rule_hits(t, "%s:3" % info["map"]) - base_b
+    note("hits: /cnt-a %d, /cnt-b %d, table %d (before: %d, %d, %d)"
+         % (a, b, t["hits"], base_a, base_b, base_total))
+    expect_eq(a, 200, "hits of /cnt-a")
+    expect_eq(b, 50, "hits of /cnt-b")
+    expect_eq(t["hits"] - base_total, 250, "hits of count.map")
+
+    def served():
+        pids = {}
+        for line in read_bytes(srv.accesslog).decode("utf-8", "replace").splitlines():
+            f = line.split()
+            if len(f) == 3 and f[1] in ("/cnt-a", "/cnt-b"):
+                pids.setdefault(f[0], 0)
+                pids[f[0]] += 1
+        return pids if sum(pids.values()) >= 250 else None
+    pids = poll(served, 10)
+    expect(pids, "access log does not hold the 250 requests")
+    note("requests per child pid: %s" % pids)
+    expect(len(pids) > 1, "all requests served by one child (%s): the check "
+           "proves nothing about sharing" % pids)
+
+
+def children_of(pid):
+    kids = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            kids.add(int(d))
+    return kids
+
+
+def graceful_new_generation(srv):
+    """apache2 -k graceful; waits until no child of the old generation is
+    left, so that every answer comes from the new one."""
+    old = children_of(srv.read_pid())
+    since = restart_and_wait(srv)
+
+    def new_only():
+        kids = children_of(srv.read_pid())
+        return kids and not (kids & old)
+    expect(poll(new_only, 20, 0.05),
+           "20s after the graceful: children %s, old ones %s"
+           % (sorted(children_of(srv.read_pid())), sorted(old)))
+    return since
+
+
+@check("stats_survive_graceful_restart_unchanged_map")
+def _():
+    srv = S.server("counts")
+    info = S.info["counts"]
+    ref = "%s:1" % info["stable"]
+    for _ in range(7):
+        expect_eq(request(srv.port, "/stable-a").status, 301, "status")
+    t = table_for(status_json(srv.port), info["stable"])[1]
+    hits, total, loaded = rule_hits(t, ref), t["hits"], t["loaded"]
+    expect(hits >= 7, "hits of /stable-a %d, want >= 7" % hits)
+    since = graceful_new_generation(srv)
+    expect(log_lines_with(srv, since, "unchanged, reusing its table", info["stable"]),
+           "stable.map not reused:\n%s" % srv.log_tail(10, since))
+    t = table_for(status_json(srv.port), info["stable"])[1]
+    note("before: %d hits (table %d); after: %d (table %d)"
+         % (hits, total, rule_hits(t, ref), t["hits"]))
+    expect_eq(rule_hits(t, ref), hits, "hits of /stable-a after the graceful")
+    expect_eq(t["hits"], total, "hits of stable.map after the graceful")
+    expect_eq(t["loaded"], loaded, "loaded time of the reused table")
+    expect_eq(request(srv.port, "/stable-a").status, 301, "status")
+    t = table_for(status_json(srv.port), info["stable"])[1]
+    expect_eq(rule_hits(t, ref), hits + 1, "hits of /stable-a after one more request")
+
+
+@check("stats_reset_for_changed_map")
+def _():
+    srv = S.server("counts")
+    info = S.info["counts"]
+    path = info["change"]
+    for _ in range(5):
+        expect_eq(request(srv.port, "/change-a").status, 301, "status")
+    t = table_for(status_json(srv.port), path)[1]
+    expect(t["hits"] >= 5, "change.map hits %d before the change, want >= 5" % t["hits"])
+    old = os.stat(path)
+    target = unique("change-")
+    write_file(path, "/change-a  /%s  301\n/change-new  /change-new-target  302\n" % target)
+    os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+    since = graceful_new_generation(srv)
+    expect(log_lines_with(srv, since, "parsed 2 rules", path),
+           "change.map not parsed:\n%s" % srv.log_tail(10, since))
+    t = table_for(status_json(srv.port), path)[1]
+    note("change.map after the change: %s" % short(t))
+    expect_eq(t["rules"], 2, "rules of the changed change.map")
+    expect_eq(t["hits"], 0, "hits of the changed change.map")
+    expect_eq(t["top"], [], "top of the changed change.map")
+    r = request(srv.port, "/change-a")
+    expect_redirect(r, 301, "http://%s:%d/%s" % (LOOPBACK, srv.port, target))
+    t = table_for(status_json(srv.port), path)[1]
+    expect_eq(t["hits"], 1, "hits of the changed change.map after one request")
+    # the other maps kept theirs
+    t = table_for(status_json(srv.port), info["stable"])[1]
+    expect(t["hits"] > 0, "stable.map lost its hits")
+
+
+@check("stats_off_has_no_hits_field")
+def _():
+    srv = S.server("nostats")
+    for p in ("/ns-one", "/ns-two/x", "/ns-inline"):
+        expect(request(srv.port, p).status in (301, 302), "status of %s" % p)
+    data = status_json(srv.port)
+    main = data["servers"][0]
+    expect_eq(main["stats"], False, "stats of the main server")
+    files = [t["file"] for t in main["tables"]]
+    expect(S.info["nostats"]["map"] in files, "nostats.map not listed: %s" % files)
+    for s in data["servers"]:
+        for t in s["tables"]:
+            for key in ("hits", "never_hit", "top", "never_hit_sample"):
+                expect(key not in t, "%s: table %s has %s with Stats Off"
+                       % (s["server"], t["file"], key))
+    # A vhost that says Off under a main server that says On.
+    srv = S.server("status")
+    vport = S.info["status"]["vport"]
+    expect_eq(request(vport, "/vn-only", host="vnostats.test").status, 301, "status")
+    data = status_json(srv.port)
+    vs = server_entries(data, "vnostats.test")
+    expect(len(vs) == 1, "vnostats.test entries: %s" % short(vs))
+    expect_eq(vs[0]["stats"], False, "stats of vnostats.test")
+    for t in vs[0]["tables"]:
+        expect("hits" not in t, "vnostats.test table %s has hits" % t["file"])
+
+
+@check("stats_off_after_graceful_has_no_hits_field")
+def _():
+    """Stats turned Off by a graceful restart that keeps the (unchanged)
+    table: the page must not go on showing the old, frozen counts."""
+    srv = S.server("toggle")
+    info = S.info["toggle"]
+    for _ in range(3):
+        expect_eq(request(srv.port, "/tg-a").status, 301, "status")
+    t = table_for(status_json(srv.port), info["map"])[1]
+    expect(t.get("hits", 0) >= 3, "hits %s with Stats On" % t.get("hits"))
+    write_file(srv.conf, info["off"])
+    since = restart_and_wait(srv)
+    expect(log_lines_with(srv, since, "unchanged, reusing its table", info["map"]),
+           "toggle.map not reused:\n%s" % srv.log_tail(8, since))
+    expect_eq(request(srv.port, "/tg-a").status, 301, "status")
+    data = poll(lambda: (lambda d: d if d["servers"][0]["stats"] is False else None)(
+        status_json(srv.port)), 10, 0.1)
+    expect(data, "status page still says stats true after the graceful")
+    s0 = data["servers"][0]
+    note("after Stats Off: %s" % short(s0, 600))
+    for t in s0["tables"]:
+        for key in ("hits", "never_hit", "top", "never_hit_sample"):
+            expect(key not in t, "table %s has %s=%s with Stats Off (the server "
+                   "says stats false)" % (t["file"], key, short(t.get(key), 120)))
+
+
+@check("status_page_per_vhost")
+def _():
+    srv = S.server("status")
+    info = S.info["status"]
+    vport = info["vport"]
+    expect_redirect(request(vport, "/va-only", host="va.test:%d" % vport), 301,
+                    "http://va.test:%d/va-target" % vport)
+    expect_redirect(request(vport, "/vb-only", host="vb.test:%d" % vport), 301,
+                    "http://vb.test:%d/vb-target" % vport)
+    for port, host in ((srv.port, None), (vport, "va.test:%d" % vport),
+                       (vport, "vb.test:%d" % vport)):
+        data = status_json(port, host=host)
+        names = [s["server"] for s in data["servers"]]
+        note("servers: %s" % names)
+        for name, m, rules in (("va.test", "va.map", 1), ("vb.test", "vb.map", 2)):
+            ent = server_entries(data, name)
+            expect(len(ent) == 1, "%d entries for %s in %s" % (len(ent), name, names))
+            ent = ent[0]
+            expect_eq(ent["inherits_main"], True, "inherits_main of %s" % name)
+            files = [t["file"] for t in ent["tables"]]
+            expect_eq(files, [os.path.join(info["root"], m)], "tables of %s" % name)
+            expect_eq(ent["tables"][0]["rules"], rules, "rules of %s" % m)
+            expect(ent["tables"][0].get("hits", 0) >= 1,
+                   "%s: hits %s" % (m, ent["tables"][0].get("hits")))
+        main_files = [t["file"] for t in data["servers"][0]["tables"]]
+        expect(all(not f.endswith(("va.map", "vb.map")) for f in main_files),
+               "vhost maps listed under the main server: %s" % main_files)
+    html = request(srv.port, "/r307-status").body.decode("utf-8", "replace")
+    for name, m in (("va.test", "va.map"), ("vb.test", "vb.map")):
+        at = html.find("<h2>%s" % name)
+        expect(at >= 0, "HTML has no <h2> for %s" % name)
+        nxt = html.find("<h2>", at + 1)
+        section = html[at:nxt if nxt > 0 else len(html)]
+        expect(os.path.join(info["root"], m) in section,
+               "HTML section of %s does not show its map" % name)
+
+
+# ---------------------------------------------------------------------------
+# Checks: memory over graceful restarts
+# ---------------------------------------------------------------------------
+
+MEMORY_RULES = 200000
+
+
+def big_map_text(n, variant):
+    lines = ["# generated: %d rules, variant %s" % (n, variant),
+             "/mem-probe  /probe-%s  301" % variant]
+    for i in range(n - 1):
+        k = i % 4
+        if k == 0:
+            lines.append("/m/p%d  /t%s/%d  301" % (i, variant, i))
+        elif k == 1:
+            lines.append("/m/d%d/*  /t%s/d%d/*  302" % (i, variant, i))
+        elif k == 2:
+            lines.append("/m/q%d?id=%d  /t%s/q%d  308" % (i, i, variant, i))
+        else:
+            lines.append("/m/e%d  https://x.example/%s/%d" % (i, variant, i))
+    return "\n".join(lines) + "\n"
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise Failure("no VmRSS for pid %d" % pid)
+
+
+MEMORY_FIGURES = []
+
+
+@check("memory_no_growth_over_graceful_restarts")
+def _():
+    srv = S.server("memory")
+    path = S.info["memory"]["map"]
+    pid = srv.read_pid()
+    t0 = time.monotonic()
+
+    def probe():
+        r = request(srv.port, "/mem-probe")
+        return r.location.rsplit("/", 1)[-1] if r.status == 301 and r.location else None
+
+    def one_restart(variant, line):
+        # SIGUSR1 is the graceful restart apache2 -k graceful sends, without
+        # the helper process parsing the big map once more each time.
+        since = restart_and_wait(srv, how="usr1")
+        expect_eq(srv.read_pid(), pid, "parent pid")
+        found = poll(lambda: log_lines_with(srv, since, line, path), 10)
+        expect(found, "no '%s' line for %s after the restart:\n%s"
+               % (line, path, srv.log_tail(8, since)))
+        got = poll(lambda: probe() == "probe-" + variant, 10, 0.05)
+        expect(got, "/mem-probe answers %s, want probe-%s" % (probe(), variant))
+        return vm_rss_kib(pid)
+
+    rss = {0: vm_rss_kib(pid)}
+    for i in range(1, 31):
+        rss[i] = one_restart("a", "unchanged, reusing its table")
+    grow = (rss[30] - rss[5]) / rss[5]
+    fig1 = ("unchanged map, %d rules: parent VmRSS start %d KiB, after restart 5 "
+            "%d KiB, after 30 %d KiB (%+.1f%%)"
+            % (MEMORY_RULES, rss[0], rss[5], rss[30], 100 * grow))
+    note(fig1)
+    t1 = time.monotonic()
+
+    alt = {}
+    for i in range(1, 11):
+        variant = "b" if i % 2 else "a"
+        old = os.stat(path)
+        write_file(path, big_map_text(MEMORY_RULES, variant))
+        os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+        alt[i] = one_restart(variant, "parsed %d rules" % MEMORY_RULES)
+    grow2 = (alt[10] - alt[2]) / alt[2]
+    fig2 = ("alternating maps: after restart 2 %d KiB, after 10 %d KiB (%+.1f%%); "
+            "per restart %s" % (alt[2], alt[10], 100 * grow2,
+                                 [alt[i] for i in range(1, 11)]))
+    note(fig2)
+    note("time: %.1fs unchanged, %.1fs alternating"
+         % (t1 - t0, time.monotonic() - t1))
+    MEMORY_FIGURES[:] = [fig1, fig2]
+    print("    memory: " + fig1)
+    print("    memory: " + fig2)
+    expect(grow < 0.05, "RSS grew %.1f%% from restart 5 to 30 (%d -> %d KiB)"
+           % (100 * grow, rss[5], rss[30]))
+    expect(abs(grow2) <= 0.10, "RSS after alternating restart 10 is %+.1f%% of "
+           "restart 2 (%d -> %d KiB)" % (100 * grow2, alt[2], alt[10]))
 
 
 # ---------------------------------------------------------------------------
