@@ -82,7 +82,7 @@ integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps
-	$(MAKE) unit unit-asan memcheck fuzz-short integration
+	$(MAKE) unit unit-asan memcheck fuzz-short cli-test integration
 
 demo: deps $(MODULE)
 	@sh conf/demo.sh $(CURDIR) $(APACHE2)
@@ -92,6 +92,7 @@ demo: deps $(MODULE)
 -include bench/server.mk
 -include test/fuzz/fuzz.mk
 -include tools/cli.mk
+-include test/soak/soak.mk
 
 clean:
 	rm -rf $(BUILD) .libs *.la *.lo *.slo *.o

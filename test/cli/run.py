@@ -1,0 +1,620 @@
+#!/usr/bin/env python3
+"""Tests of the redirect307 command-line tool: every subcommand, its errors
+and exit codes, stdin batches, --expect, the three importers with realistic
+input, and a 100k-line import.  Standard library only; prints
+"N passed, M failed" last and exits non-zero on failure."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+passed = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
+
+
+class Run:
+    def __init__(self, argv, stdin=None, cwd=None):
+        p = subprocess.run(argv, input=stdin, cwd=cwd, capture_output=True,
+                           stdin=None if stdin is not None
+                           else subprocess.DEVNULL)
+        self.rc = p.returncode
+        self.out = p.stdout.decode("utf-8", "replace")
+        self.err = p.stderr.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "rc=%d\n--stdout--\n%s--stderr--\n%s" % (self.rc, self.out,
+                                                        self.err)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build",
+                                                  "redirect307"))
+    ap.add_argument("--man", default=os.path.join(ROOT, "tools",
+                                                  "redirect307.1"))
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="r307cli.")
+    try:
+        run_all(args.bin, args.man, tmp)
+    finally:
+        shutil.rmtree(tmp)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def write(tmp, name, text, mode="w"):
+    path = os.path.join(tmp, name)
+    with open(path, mode) as f:
+        f.write(text)
+    return path
+
+
+RULES = """\
+# example rules
+/old-page              /new-page
+/promo                 https://shop.example.com/sale        302
+/docs/*                https://docs.example.com/v2/*        301
+/index.php?id=42       /products/blue-widget                308
+/retired               -                                    410
+/Legal                 /legal                               301   nocase
+/café                  /coffee
+/hop1                  /hop2                                301
+/hop2                  /hop3                                301
+"""
+
+
+def run_all(b, man, tmp):
+    rules = write(tmp, "site.rules", RULES)
+    t_usage(b, tmp, rules)
+    t_check(b, tmp, rules)
+    t_test(b, tmp, rules)
+    t_expect(b, tmp, rules)
+    t_import_alias(b, tmp)
+    t_import_nginx(b, tmp)
+    t_import_csv(b, tmp)
+    t_import_big(b, tmp)
+    t_man(man)
+
+
+def t_usage(b, tmp, rules):
+    r = Run([b])
+    check("no args: exit 2", r.rc == 2, repr(r))
+    r = Run([b, "--help"])
+    check("--help: exit 0 and usage", r.rc == 0 and "usage:" in r.out, repr(r))
+    for cmd, word in (("check", "summary"), ("test", "--expect"),
+                      ("import", "--from")):
+        r = Run([b, cmd, "--help"])
+        check(cmd + " --help", r.rc == 0 and word in r.out
+              and ("redirect307 " + cmd) in r.out, repr(r))
+    cases = [
+        ([b, "frobnicate"], "unknown command"),
+        ([b, "check"], "no rules file"),
+        ([b, "check", "--bogus", rules], "unknown option"),
+        ([b, "check", "--chains", "sometimes", rules], "--chains"),
+        ([b, "check", "--trailing-slash", "maybe", rules], "--trailing-slash"),
+        ([b, "test", "--default", "404", rules, "--", "/a"], "--default"),
+        ([b, "test", rules, "--default"], "needs a value"),
+        ([b, "import", rules], "--from"),
+        ([b, "import", "--from", "yaml", rules], "--from"),
+        ([b, "import", "--from", "csv", "--status", "410", rules], "--status"),
+        ([b, "import", "--from", "csv", os.path.join(tmp, "nope.csv")],
+         "cannot open"),
+        ([b, "test", "--expect", os.path.join(tmp, "nope.exp"), rules],
+         "cannot open"),
+        ([b, "test", "--expect", "-", rules, "-"], "stdin"),
+    ]
+    for argv, word in cases:
+        r = Run(argv)
+        check("usage error %s: exit 2" % " ".join(argv[1:]),
+              r.rc == 2 and word in r.err, repr(r))
+    r = Run([b, "check", "--default=301", "--chains=off", rules])
+    check("--opt=value form", r.rc == 0, repr(r))
+
+
+def t_check(b, tmp, rules):
+    r = Run([b, "check", rules])
+    check("check ok: exit 0", r.rc == 0, repr(r))
+    lines = r.out.splitlines()
+    check("check: one summary line", len(lines) == 1, repr(r))
+    s = r.out
+    for part in ("ok: 9 rules", "7 exact", "1 prefix", "1 query",
+                 "2 default=307", "4 301", "1 302", "1 308", "1 410",
+                 "1 chain,", "0 duplicates", "1 warning", "parsed in", "MiB"):
+        check("check summary has %r" % part, part in s, s)
+    check("check: chain warning names every FILE:LINE",
+          "site.rules:9: redirect chain: %s:9 -> %s:10" % (rules, rules)
+          in r.err, repr(r))
+    r = Run([b, "check", "--default", "301", "--chains", "collapse", rules])
+    check("check collapse: chains counted, no warning",
+          r.rc == 0 and "1 chain collapsed" in r.out
+          and "2 default=301" in r.out and "redirect chain" not in r.err,
+          repr(r))
+    r = Run([b, "check", "--chains", "off", rules])
+    check("check chains off", "chains not checked" in r.out, repr(r))
+
+    bad = write(tmp, "bad.rules", "/ok /fine\nnot-a-path /x\n/a /b 999\n"
+                "/gone /x 410\n/x\n")
+    r = Run([b, "check", bad])
+    check("check bad: exit 1", r.rc == 1, repr(r))
+    for ln in (2, 3, 4, 5):
+        check("check bad: error names %s:%d" % (bad, ln),
+              "error: %s:%d:" % (bad, ln) in r.err, repr(r))
+    check("check bad: failed summary", r.out.startswith("failed: 4 errors"),
+          repr(r))
+    dup = write(tmp, "dup.rules", "/a /x\n/b /y\n")
+    dup2 = write(tmp, "dup2.rules", "/a /z\n")
+    r = Run([b, "check", dup, dup2])
+    check("check duplicates across files: warning naming both, exit 0",
+          r.rc == 0 and "%s:1: duplicate source" % dup2 in r.err
+          and "%s:1" % dup in r.err and "1 duplicate," in r.out, repr(r))
+    loop = write(tmp, "loop.rules", "/a /b\n/b /a\n")
+    r = Run([b, "check", loop])
+    check("check loop: exit 1 naming both lines",
+          r.rc == 1 and "redirect loop" in r.err and "%s:2" % loop in r.err,
+          repr(r))
+    hosts = write(tmp, "hosts.rules", "/a https://www.example.com/b\n"
+                  "/b /c\n")
+    r = Run([b, "check", hosts])
+    check("check: absolute target on a foreign host is no chain",
+          "0 chains" in r.out, repr(r))
+    r = Run([b, "check", "--host", "*.example.com", hosts])
+    check("check --host: absolute target on our host is a chain",
+          "1 chain," in r.out, repr(r))
+    r = Run([b, "check", os.path.join(tmp, "missing.rules")])
+    check("check missing file: exit 1", r.rc == 1 and "cannot open" in r.err,
+          repr(r))
+    ci = write(tmp, "ci.rules", "/A /x\n/a /y\n")
+    r = Run([b, "check", "--case-insensitive", ci])
+    check("check --case-insensitive: /A and /a are duplicates",
+          "duplicate source" in r.err, repr(r))
+    ts = write(tmp, "ts.rules", "/a /x\n/a/ /y\n")
+    r = Run([b, "check", "--trailing-slash", "strict", ts])
+    check("check --trailing-slash strict: /a and /a/ differ",
+          "duplicate" not in r.err, repr(r))
+    r = Run([b, "check", ts])
+    check("check trailing slash ignored by default: duplicate",
+          "duplicate source" in r.err, repr(r))
+
+
+def answers(out):
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def t_test(b, tmp, rules):
+    urls = ["/old-page", "/old-page?x=1", "http://Example.COM:80/promo?a=b",
+            "https://h:8443/docs/a%20b/c?q=1", "/docs", "/retired",
+            "/index.php?id=42", "/index.php?id=42&x=1", "/LEGAL",
+            "/caf%C3%A9", "/café", "/nothing", "/x%2Fy", "/a%00",
+            "/a/../../x", "/%zz", "/a/%2e%2e/old-page", "//old-page/",
+            "/old-page#frag"]
+    r = Run([b, "test", rules, "--"] + urls)
+    check("test: exit 0", r.rc == 0, repr(r))
+    a = answers(r.out)
+    want = [
+        ["/old-page", "307", "/new-page", rules + ":2"],
+        ["/old-page?x=1", "307", "/new-page?x=1", rules + ":2"],
+        ["http://Example.COM:80/promo?a=b", "302",
+         "https://shop.example.com/sale?a=b", rules + ":3"],
+        ["https://h:8443/docs/a%20b/c?q=1", "301",
+         "https://docs.example.com/v2/a%20b/c?q=1", rules + ":4"],
+        ["/docs", "301", "https://docs.example.com/v2/", rules + ":4"],
+        ["/retired", "410", "-", rules + ":6"],
+        ["/index.php?id=42", "308", "/products/blue-widget", rules + ":5"],
+        ["/index.php?id=42&x=1", "no match"],
+        ["/LEGAL", "301", "/legal", rules + ":7"],
+        ["/caf%C3%A9", "307", "/coffee", rules + ":8"],
+        ["/café", "307", "/coffee", rules + ":8"],
+        ["/nothing", "no match"],
+    ]
+    for i, w in enumerate(want):
+        got = a[i] if i < len(a) else None
+        check("test answer %s" % w[0], got == w, "got %r want %r" % (got, w))
+    rej = {"/x%2Fy": "404", "/a%00": "404", "/a/../../x": "400",
+           "/%zz": "400"}
+    for i in range(12, 16):
+        got = a[i] if i < len(a) else [""]
+        check("test rejected %s" % urls[i], len(got) == 2
+              and got[0] == urls[i]
+              and got[1].startswith("rejected by httpd (%s)" % rej[urls[i]]),
+              repr(got))
+    for i in (16, 17, 18):
+        got = a[i] if i < len(a) else [""]
+        check("test normalised %s" % urls[i],
+              got[1:3] == ["307", "/new-page"], repr(got))
+    r = Run([b, "test", rules, "http://example.com/old-page"])
+    check("test: absolute URL before -- gets a host-based Location",
+          r.rc == 0 and answers(r.out) == [["http://example.com/old-page",
+                                            "307",
+                                            "http://example.com/new-page",
+                                            rules + ":2"]], repr(r))
+    r = Run([b, "test", "--default", "301", rules, "--", "/old-page"])
+    check("test --default", answers(r.out)[0][1:2] == ["301"], repr(r))
+    r = Run([b, "test", "--chains", "collapse", rules, "--", "/hop1"])
+    check("test --chains collapse answers the final target",
+          answers(r.out) == [["/hop1", "301", "/hop3", rules + ":9"]], repr(r))
+    r = Run([b, "test", "--allow-encoded-slashes", "on", rules, "--",
+             "/docs%2Fx"])
+    check("test --allow-encoded-slashes on decodes %2F",
+          answers(r.out)[0][1:3] == ["301", "https://docs.example.com/v2/x"],
+          repr(r))
+    r = Run([b, "test", "--allow-encoded-slashes", "nodecode", rules, "--",
+             "/docs/a%2Fb"])
+    check("test --allow-encoded-slashes nodecode keeps %2F",
+          answers(r.out)[0][1:3] == ["301",
+                                     "https://docs.example.com/v2/a%252Fb"],
+          repr(r))
+    # stdin batches
+    batch = "/old-page\n\n# comment\nhttp://x.example/promo\n/nothing\r\n"
+    r = Run([b, "test", rules], stdin=batch.encode())
+    a = answers(r.out)
+    check("test stdin batch (no URL given)", r.rc == 0 and len(a) == 3
+          and a[0][1] == "307" and a[1][2] == "https://shop.example.com/sale"
+          and a[2] == ["/nothing", "no match"], repr(r))
+    r = Run([b, "test", rules, "--", "/promo", "-", "/retired"],
+            stdin=b"/old-page\n")
+    a = answers(r.out)
+    check("test '-' reads stdin in place", [x[0] for x in a]
+          == ["/promo", "/old-page", "/retired"], repr(r))
+    r = Run([b, "test", rules], stdin=b"/old-page\nnot-a-url\nftp://x/y\n")
+    check("test bad URL in batch: exit 2, line named, rest answered",
+          r.rc == 2 and "-:2: bad URL 'not-a-url'" in r.err
+          and "-:3:" in r.err and len(answers(r.out)) == 1, repr(r))
+    r = Run([b, "test", rules, "--", "relative"])
+    check("test bad URL argument: exit 2", r.rc == 2
+          and "bad URL" in r.err, repr(r))
+    bad = write(tmp, "bad2.rules", "/a\n")
+    r = Run([b, "test", bad, "--", "/a"])
+    check("test with a broken rules file: exit 1, nothing answered",
+          r.rc == 1 and r.out == "" and "error:" in r.err, repr(r))
+    n = 20000
+    batch = "".join("/docs/p%d?i=%d\n" % (i, i) for i in range(n))
+    t0 = time.time()
+    r = Run([b, "test", rules], stdin=batch.encode())
+    a = answers(r.out)
+    check("test 20k-URL stdin batch", r.rc == 0 and len(a) == n
+          and a[-1][2] == "https://docs.example.com/v2/p%d?i=%d"
+          % (n - 1, n - 1), "rc=%d lines=%d" % (r.rc, len(a)))
+    check("test 20k batch under 5 s", time.time() - t0 < 5)
+
+
+EXPECT_OK = """\
+# URL                            STATUS  LOCATION
+/old-page                        307     /new-page
+http://example.com/old-page      307     http://example.com/new-page
+https://example.com/docs/a?x=1   301     https://docs.example.com/v2/a?x=1
+/retired                         410     -
+/retired                         410
+/nothing                         no-match
+/x%2Fy                           rejected
+/x%2Fy                           404
+/a/../..                         400     -   # trailing comment
+"""
+
+
+def t_expect(b, tmp, rules):
+    exp = write(tmp, "ok.expect", EXPECT_OK)
+    r = Run([b, "test", rules, "--expect", exp])
+    check("expect all pass: exit 0", r.rc == 0
+          and r.out.strip() == "9 expectations: 9 passed, 0 failed", repr(r))
+    r = Run([b, "test", rules, "--expect", "-"], stdin=EXPECT_OK.encode())
+    check("expect from stdin", r.rc == 0 and "9 passed" in r.out, repr(r))
+    r = Run([b, "test", "-v", rules, "--expect", exp])
+    check("expect -v prints every answer",
+          r.rc == 0 and len(r.out.splitlines()) == 10, repr(r))
+    fail = write(tmp, "fail.expect", "/old-page 301 /new-page\n"
+                 "/old-page 307 /elsewhere\n/nothing 307 /x\n"
+                 "/old-page no-match\n/retired 410 -\n/x%2Fy no-match\n")
+    r = Run([b, "test", rules, "--expect", fail])
+    check("expect failures: exit 1", r.rc == 1, repr(r))
+    check("expect failures: summary", "6 expectations: 1 passed, 5 failed"
+          in r.out, repr(r))
+    check("expect failure names the expectation line and the rule",
+          "FAIL %s:1: /old-page: expected 301 /new-page, got 307 /new-page "
+          "(rule %s:2)" % (fail, rules) in r.out, repr(r))
+    check("expect failure for a miss", "FAIL %s:3: /nothing: expected 307 /x,"
+          " got no-match" % fail in r.out, repr(r))
+    check("expect failure for a rejection", "got rejected by httpd (404)"
+          in r.out, repr(r))
+    malformed = write(tmp, "bad.expect", "/old-page\n/old-page 999 /x\n"
+                      "/old-page 301\n/a no-match extra\n"
+                      "nopath 307 /x\n/old-page 307 /new-page\n")
+    r = Run([b, "test", rules, "--expect", malformed])
+    check("expect malformed lines: exit 2, each named",
+          r.rc == 2 and all("%s:%d:" % (malformed, i) in r.err
+                            for i in (1, 2, 3, 4, 5))
+          and "1 expectation: 1 passed" in r.out, repr(r))
+
+
+ALIAS = """\
+# Old site (httpd.conf / .htaccess)
+Redirect /old-page https://example.com/new-page
+Redirect permanent /docs https://docs.example.com/v2
+RedirectPermanent "/with space" /spaced
+RedirectTemp /temp /elsewhere/
+Redirect 303 /form /thanks
+Redirect gone /retired
+Redirect 410 /retired2
+Redirect seeother /see /other
+Redirect 404 /missing
+Redirect 301 /dir/ /newdir/
+Redirect /café /coffee
+Redirect /100% /percent
+RedirectMatch 301 ^/blog/(.*)$ https://blog.example.com/$1
+Redirect permanent /long \\
+    /continued
+<If "%{HTTP_HOST} == 'old.example.com'">
+    Redirect /cond /x
+</If>
+<VirtualHost *:80>
+  ServerName a.example
+  Redirect /vh /vhost-target
+</VirtualHost>
+<Location /loc>
+  Redirect /target
+</Location>
+RewriteRule ^/old$ /new [R=301,L]
+RewriteRule ^/internal$ /other.html [L]
+Redirect /loop1 /loop2
+Redirect /loop2 /loop1
+Redirect /old-page /dup
+Redirect /bad relative-target
+Redirect /a /b /c /d
+redirect /lower https://example.org/
+"""
+
+
+def t_import_alias(b, tmp):
+    src = write(tmp, "site.conf", ALIAS)
+    r = Run([b, "import", "--from", "alias", src])
+    check("import alias with skipped lines: exit 1", r.rc == 1, repr(r))
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    want = [
+        "/old-page/* https://example.com/new-page/* 302",
+        "/docs/* https://docs.example.com/v2/* 301",
+        "/with%20space/* /spaced/* 301",
+        "/temp/* /elsewhere/* 302",
+        "/form/* /thanks/* 303",
+        "/retired/* - 410",
+        "/retired2/* - 410",
+        "/see/* /other/* 303",
+        "/dir/* /newdir/* 301",
+        "/caf%C3%A9/* /coffee/* 302",
+        "/100%25/* /percent/* 302",
+        "/long/* /continued/* 301",
+        "/vh/* /vhost-target/* 302",
+        "/loop2/* /loop1/* 302",
+        "/lower/* https://example.org/* 302",
+    ]
+    check("import alias output", rules == want,
+          "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((10, "status 404"), (14, "RedirectMatch"),
+                     (18, "<If>"), (25, "<Location>"), (27, "RewriteRule"),
+                     (29, "redirect loop"), (32, "relative-target"),
+                     (33, "4 arguments")):
+        check("import alias: %s:%d not converted (%s)" % (src, ln, word),
+              any(l.startswith("%s:%d: not converted:" % (src, ln))
+                  and word in l for l in r.err.splitlines()), r.err)
+    check("import alias: RewriteRule without R is not a redirect",
+          "%s:28:" % src not in r.err, r.err)
+    check("import alias: duplicate noted, not counted",
+          "%s:31: note: duplicate source" % src in r.err, r.err)
+    check("import alias: trailing-slash source noted",
+          "%s:11: note:" % src in r.err, r.err)
+    check("import alias: vhost noted", "%s:22: note:" % src in r.err, r.err)
+    check("import alias: summary on stderr",
+          "15 rules written, 8 entries not converted" in r.err, r.err)
+    out = write(tmp, "alias.rules", r.out)
+    c = Run([b, "check", out])
+    check("import alias output passes check", c.rc == 0
+          and "15 rules" in c.out and "warning" not in c.err, repr(c))
+    t = Run([b, "test", out, "--", "/old-page", "/old-page/a/b?x=1",
+             "/old-pagex", "/with%20space/q", "/100%25", "/lower"])
+    a = answers(t.out)
+    check("imported mod_alias prefix semantics", a == [
+        ["/old-page", "302", "https://example.com/new-page/", out + ":2"],
+        ["/old-page/a/b?x=1", "302", "https://example.com/new-page/a/b?x=1",
+         out + ":2"],
+        ["/old-pagex", "no match"],
+        ["/with%20space/q", "301", "/spaced/q", out + ":4"],
+        ["/100%25", "302", "/percent/", out + ":12"],
+        ["/lower", "302", "https://example.org/", out + ":16"],
+    ], repr(t))
+    clean = write(tmp, "clean.conf", "Redirect /a /b\nRedirect 301 /c "
+                  "http://x.example/d\n")
+    r = Run([b, "import", "--from", "alias", clean])
+    check("import alias all converted: exit 0", r.rc == 0, repr(r))
+    r = Run([b, "import", "--from", "alias", "-"],
+            stdin=b"Redirect /s /t\n")
+    check("import alias from stdin", r.rc == 0
+          and "/s/* /t/* 302" in r.out and "-:1" not in r.err, repr(r))
+
+
+NGINX = """\
+http {
+    map $http_upgrade $connection_upgrade {
+        default upgrade;
+        ''      close;
+    }
+    map $uri $new_uri {
+        default "";
+        hostnames;
+        /old-page            /new-page;
+        /Promo               https://shop.example.com/sale;
+        "/with space"        /spaced;
+        '/quoted'            "/target";
+        /café                /coffee;
+        ~^/blog/(.*)$        /articles/$1;
+        ~*^/IMG/             /images/;
+        /var                 $scheme://x/y;
+        /bad;
+        include more.map;
+    }
+    map $request_uri $legacy {
+        /index.php?id=42     /products/blue-widget;
+    }
+    server {
+        listen 80;
+        if ($new_uri) {
+            return 301 $new_uri;
+        }
+        if ($legacy) { rewrite ^ $legacy redirect; }
+    }
+}
+"""
+
+
+def t_import_nginx(b, tmp):
+    src = write(tmp, "site.nginx", NGINX)
+    r = Run([b, "import", "--from", "nginx", src])
+    check("import nginx with skipped lines: exit 1", r.rc == 1, repr(r))
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    want = [
+        "/old-page /new-page 301 nocase",
+        "/Promo https://shop.example.com/sale 301 nocase",
+        "/with%20space /spaced 301 nocase",
+        "/quoted /target 301 nocase",
+        "/caf%C3%A9 /coffee 301 nocase",
+        "/index.php?id=42 /products/blue-widget 302 nocase",
+    ]
+    check("import nginx output", rules == want,
+          "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((14, "regular expression"), (15, "regular expression"),
+                     (16, "variables"), (17, "SOURCE TARGET"),
+                     (18, "include")):
+        check("import nginx: line %d not converted (%s)" % (ln, word),
+              any(l.startswith("%s:%d: not converted:" % (src, ln))
+                  and word in l for l in r.err.splitlines()), r.err)
+    check("import nginx: other maps ignored with a note",
+          "%s:2: note: map $http_upgrade" % src in r.err, r.err)
+    check("import nginx: default/hostnames skipped silently",
+          "%s:7:" % src not in r.err and "%s:8:" % src not in r.err, r.err)
+    out = write(tmp, "nginx.rules", r.out)
+    c = Run([b, "check", out])
+    check("import nginx output passes check", c.rc == 0, repr(c))
+    t = Run([b, "test", out, "--", "/PROMO", "/index.php?id=42",
+             "/with%20space"])
+    a = answers(t.out)
+    check("imported nginx answers", [x[1:3] for x in a] == [
+        ["301", "https://shop.example.com/sale"],
+        ["302", "/products/blue-widget"], ["301", "/spaced"]], repr(t))
+    r = Run([b, "import", "--from", "nginx", "--status", "308", "-"],
+            stdin=b"map $uri $to {\n  /a /b;\n  /c /d;\n}\n")
+    check("import nginx --status and exit 0", r.rc == 0 and
+          "/a /b 308 nocase\n/c /d 308 nocase\n" in r.out, repr(r))
+
+
+CSV = (b"\xef\xbb\xbfsource,target,regex,code,type,hits,title,status\r\n"
+       b'"/old-page","/new-page",0,301,"url",12,"Old page","active"\r\n'
+       b'"/blog/(.*)","/articles/$1",1,301,"url",3,"","active"\r\n'
+       b'"/promo?utm=1","https://shop.example.com/sale",0,302,"url",0,'
+       b'"Promo, with comma","active"\r\n'
+       b'"/gone","",0,410,"error",0,"","active"\r\n'
+       b'"/missing","",0,404,"error",0,"","active"\r\n'
+       b'"/disabled","/x",0,301,"url",0,"","disabled"\r\n'
+       b'"/caf\xc3\xa9","/coffee",0,307,"url",0,"Caf\xc3\xa9 ""q""","active"'
+       b'\r\n'
+       b'"/multi","/target",0,308,"url",0,"line one\nline two","active"\r\n'
+       b'"/random","",0,301,"random",0,"","active"\r\n'
+       b'"/with space","/spaced",0,301,"url",0,"","active"\r\n'
+       b'"/after","/after-target",0,301,"url",0,"","active"\r\n')
+
+
+def t_import_csv(b, tmp):
+    src = write(tmp, "redirection.csv", CSV, "wb")
+    r = Run([b, "import", "--from", "csv", src])
+    check("import csv with skipped rows: exit 1", r.rc == 1, repr(r))
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    want = [
+        "/old-page /new-page 301",
+        "/promo?utm=1 https://shop.example.com/sale 302",
+        "/gone - 410",
+        "/caf%C3%A9 /coffee 307",
+        "/multi /target 308",
+        "/with%20space /spaced 301",
+        "/after /after-target 301",
+    ]
+    check("import csv output", rules == want, "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((3, "regular expression"), (6, "status 404"),
+                     (11, "random")):
+        check("import csv: line %d not converted (%s)" % (ln, word),
+              any(l.startswith("%s:%d: not converted:" % (src, ln))
+                  and word in l for l in r.err.splitlines()), r.err)
+    check("import csv: disabled row noted",
+          "%s:7: note:" % src in r.err, r.err)
+    out = write(tmp, "csv.rules", r.out)
+    c = Run([b, "check", out])
+    check("import csv output passes check", c.rc == 0, repr(c))
+    t = Run([b, "test", out, "--", "/promo?utm=1", "/gone", "/café"])
+    check("imported csv answers", [x[1:3] for x in answers(t.out)] == [
+        ["302", "https://shop.example.com/sale"], ["410", "-"],
+        ["307", "/coffee"]], repr(t))
+    r = Run([b, "import", "--from", "csv", "-"],
+            stdin=b"/x;/y;0;301\n/a|b;/c;0;302\n")
+    check("import csv headerless ';' rows: exit 0", r.rc == 0
+          and "/x /y 301\n/a%7Cb /c 302\n" in r.out, repr(r))
+    r = Run([b, "import", "--from", "csv", "-"],
+            stdin=b"Title,Source,Target,Code\nx,/a,/b,308\n")
+    check("import csv header in another order", r.rc == 0
+          and "/a /b 308" in r.out, repr(r))
+
+
+def t_import_big(b, tmp):
+    n = 100000
+    src = os.path.join(tmp, "big.conf")
+    with open(src, "w") as f:
+        for i in range(n):
+            f.write("Redirect 301 /old/s%d/page-%d https://new.example.com/"
+                    "s%d/p%d\n" % (i % 97, i, i % 97, i))
+    t0 = time.time()
+    r = Run([b, "import", "--from", "alias", src])
+    check("import 100k: exit 0", r.rc == 0, r.err[-500:])
+    out = write(tmp, "big.rules", r.out)
+    check("import 100k: 100k rules", r.out.count("\n") == n + 1)
+    c = Run([b, "check", out])
+    check("import 100k: check passes", c.rc == 0
+          and ("ok: %d rules" % n) in c.out, repr(c))
+    sample = list(range(0, n, 997)) + [n - 1]
+    exp = "".join("/old/s%d/page-%d/x?q=%d 301 https://new.example.com/s%d/"
+                  "p%d/x?q=%d\n" % (i % 97, i, i, i % 97, i, i)
+                  for i in sample)
+    exp += "/old/s1/page-%d no-match\n" % (n + 1)
+    e = write(tmp, "big.expect", exp)
+    t = Run([b, "test", out, "--expect", e])
+    check("import 100k: sample answers", t.rc == 0 and
+          "%d expectations: %d passed, 0 failed" % (len(sample) + 1,
+                                                   len(sample) + 1) in t.out,
+          repr(t)[-800:])
+    check("import 100k round trip under 15 s", time.time() - t0 < 15)
+
+
+def t_man(man):
+    if not shutil.which("man"):
+        check("man page exists", os.path.exists(man))
+        return
+    p = subprocess.run(["man", "--warnings", "-l", man], capture_output=True,
+                       env=dict(os.environ, MANWIDTH="80", MANPAGER="cat",
+                                PAGER="cat", LC_ALL="C.UTF-8"))
+    out = p.stdout.decode("utf-8", "replace")
+    check("man page renders", p.returncode == 0 and "REDIRECT307(1)" in out
+          and "EXIT STATUS" in out, p.stderr.decode())
+    check("man page renders without warnings", p.stderr == b"",
+          p.stderr.decode())
+
+
+if __name__ == "__main__":
+    main()
