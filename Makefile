@@ -59,8 +59,12 @@ $(BUILD)/unit_tests_asan: $(UNIT_SRC) $(ENGINE) | $(BUILD)
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    $(WARN) $(APR_CFLAGS) $(CHECK_CFLAGS) -I. -o $@ $(UNIT_SRC) redirect_rules.c $(APR_LIBS) $(CHECK_LIBS)
 
-install: $(MODULE)
+PREFIX ?= /usr/local
+
+install: $(MODULE) $(BUILD)/redirect307
 	$(APXS) -i -n redirect307 mod_redirect307.la
+	install -D -m 755 $(BUILD)/redirect307 $(DESTDIR)$(PREFIX)/bin/redirect307
+	install -D -m 644 tools/redirect307.1 $(DESTDIR)$(PREFIX)/share/man/man1/redirect307.1
 	@if [ -d /etc/apache2/mods-available ]; then \
 	    install -m 644 conf/redirect307.load /etc/apache2/mods-available/redirect307.load; \
 	    install -m 644 conf/redirect307.conf /etc/apache2/mods-available/redirect307.conf; \
