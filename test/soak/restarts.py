@@ -136,11 +136,15 @@ def main():
         print("server PSS KiB after each restart:  ", " ".join(map(str, pss)))
         first = min(10, count) - 1
         grow = rss[-1] / rss[first]
+        # PSS depends on whether old children are still exiting when it is
+        # read, so compare the highest of the first and of the last ten.
+        band0, band1 = max(pss[:10]), max(pss[-10:])
         print("%d rules, %d restarts (every other one with an edited map): "
               "parent RSS %d KiB after restart %d, %d KiB after restart %d "
-              "(x%.3f); server PSS %d -> %d KiB (x%.3f)"
+              "(x%.3f); server PSS, highest of restarts 1-10 %d KiB, of the "
+              "last 10 %d KiB (x%.3f)"
               % (n, count, rss[first], first + 1, rss[-1], count, grow,
-                 pss[first], pss[-1], pss[-1] / pss[first]))
+                 band0, band1, band1 / band0))
         sys.exit(0 if grow <= 1.05 else 1)
     finally:
         if pid:

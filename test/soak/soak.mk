@@ -38,3 +38,9 @@ soak-deps: deps
 soak: deps .libs/mod_redirect307.so soak-deps
 	python3 test/soak/soak.py --module $(CURDIR)/.libs/mod_redirect307.so \
 	    --apache $(APACHE2) --wrk "$$(command -v wrk)" $(SOAK_ARGS)
+
+# Parent and server memory over 100 graceful restarts with a 200k-rule map,
+# every other one with an edited map.  Not part of make test.
+.PHONY: soak-restarts
+soak-restarts: deps .libs/mod_redirect307.so
+	python3 test/soak/restarts.py --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
