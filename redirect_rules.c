@@ -36,6 +36,7 @@
 #include "apr_fnmatch.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
+#include "apr_mmap.h"
 
 #include "redirect_rules.h"
 
@@ -306,7 +307,7 @@ typedef struct {
 struct rr_table {
     rr_options opt;
     const char *arena;
-    size_t arena_len;
+    size_t arena_len, arena_bytes;
     const uint32_t *offs;   /* per record, including shadowed ones */
     uint32_t nrec;
     uint32_t nrules;        /* live (not shadowed) */
@@ -329,10 +330,15 @@ static uint32_t slot_home(uint32_t h32, uint32_t cap)
 
 /* ---- the builder ---------------------------------------------------- */
 
+/* The arena and offsets are allocated in the builder's pool, sized from the
+ * input up front, so that freezing into the same pool hands them to the
+ * table without a copy; scratch arrays are malloc'd and freed with the
+ * scratch pool. */
 struct rr_builder {
+    apr_pool_t *owner;
     apr_pool_t *scratch;
     rr_options opt;
-    char *arena;            /* malloc'd, grows by doubling */
+    char *arena;
     size_t arena_len, arena_cap;
     uint32_t *offs;
     uint32_t nrec, offs_cap;
@@ -349,12 +355,8 @@ struct rr_builder {
 static apr_status_t builder_cleanup(void *data)
 {
     rr_builder *b = data;
-    free(b->arena);
-    free(b->offs);
     free(b->hashes);
     free(b->ranges);
-    b->arena = NULL;
-    b->offs = NULL;
     b->hashes = NULL;
     b->ranges = NULL;
     return APR_SUCCESS;
@@ -395,6 +397,7 @@ rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt)
     rr_builder *b;
     apr_pool_create(&scratch, pool);
     b = apr_pcalloc(scratch, sizeof(*b));
+    b->owner = pool;
     b->scratch = scratch;
     if (opt)
         b->opt = *opt;
@@ -427,24 +430,56 @@ static int grow(void **p, size_t elt, uint32_t *cap, size_t need)
     return 1;
 }
 
-static int arena_reserve(rr_builder *b, size_t more)
+/* Grows a pool-allocated array to hold `need` elements.  A pool cannot
+ * free, so the old block stays until the pool goes; add_buffer sizes
+ * both arrays from its input first, which makes this rare. */
+static int pool_grow(apr_pool_t *pool, void **p, size_t elt, size_t *cap,
+                     size_t need, size_t exact)
 {
-    size_t need = b->arena_len + more, ncap;
-    char *np;
-    if (need <= b->arena_cap)
+    size_t ncap = exact ? need : (*cap ? *cap : 64);
+    void *np;
+    if (need <= *cap)
         return 1;
-    if (need > UINT32_MAX)
-        return 0;
-    ncap = b->arena_cap ? b->arena_cap : 4096;
     while (ncap < need)
         ncap *= 2;
-    np = realloc(b->arena, ncap);
-    if (!np)
+    if (ncap > UINT32_MAX)
+        ncap = UINT32_MAX;
+    if (ncap < need)
         return 0;
-    b->arena = np;
-    b->arena_cap = ncap;
+    np = apr_palloc(pool, ncap * elt);
+    if (*cap)
+        memcpy(np, *p, *cap * elt);
+    *p = np;
+    *cap = ncap;
+    return 1;
+}
+
+static int arena_reserve_ex(rr_builder *b, size_t more, int exact)
+{
+    size_t cap = b->arena_cap;
+    void *p = b->arena;
+    if (!pool_grow(b->owner, &p, 1, &cap, b->arena_len + more + 1, exact))
+        return 0;
+    b->arena = p;
+    b->arena_cap = cap;
     if (b->arena_len == 0)
         b->arena[b->arena_len++] = 0;   /* offset 0 means "empty slot" */
+    return 1;
+}
+
+static int arena_reserve(rr_builder *b, size_t more)
+{
+    return arena_reserve_ex(b, more, 0);
+}
+
+static int offs_reserve(rr_builder *b, size_t need, int exact)
+{
+    size_t cap = b->offs_cap;
+    void *p = b->offs;
+    if (!pool_grow(b->owner, &p, sizeof(uint32_t), &cap, need, exact))
+        return 0;
+    b->offs = p;
+    b->offs_cap = (uint32_t)cap;
     return 1;
 }
 
@@ -802,8 +837,7 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
     unsigned char u8;
 
     if (!arena_reserve(b, need)
-        || !grow((void **)&b->offs, sizeof(uint32_t), &b->offs_cap,
-                 (size_t)b->nrec + 1)
+        || !offs_reserve(b, (size_t)b->nrec + 1, 0)
         || !grow((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
                  (size_t)b->nrec + 1)) {
         return PARSE_ERROR(w, "out of memory (table over 4 GiB?)");
@@ -1083,6 +1117,23 @@ apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
     unsigned line = 0;
     int errors = b->errors;
     int max = d && d->max_errors > 0 ? d->max_errors : 20;
+    size_t lines = 1;
+    const char *p = buf, *end = buf + len;
+    /* Size the arena and offsets for every line being a rule (a record is
+     * at most its line plus a header, unless a target needs escaping). */
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        lines++;
+        p++;
+    }
+    if (!arena_reserve_ex(b, len + lines * (REC_FIXED + 2), 1)
+        || !offs_reserve(b, (size_t)b->nrec + lines, 1)
+        || !grow((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
+                 (size_t)b->nrec + lines)) {
+        diag_push(d, 1, "%s: out of memory for %lu lines", name,
+                  (unsigned long)lines);
+        b->errors++;
+        return APR_EINVAL;
+    }
     while (i < len) {
         const char *nl = memchr(buf + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - buf) : len, n = end - i;
@@ -1102,41 +1153,38 @@ apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
 {
     apr_file_t *f;
     apr_finfo_t fi;
+    apr_mmap_t *mm = NULL;
     apr_status_t rv;
-    apr_size_t got;
-    char *buf, err[128];
+    char err[128];
+    const char *what = "cannot open";
     apr_pool_t *tmp;
 
+    /* Mapped, not read: a large map is parsed straight from the page
+     * cache, without a copy or fresh pages to zero. */
     apr_pool_create(&tmp, b->scratch);
     rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
                        APR_OS_DEFAULT, tmp);
-    if (rv == APR_SUCCESS)
-        rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
     if (rv == APR_SUCCESS) {
-        buf = malloc((size_t)fi.size + 1);
-        if (!buf)
-            rv = APR_ENOMEM;
+        what = "cannot read";
+        rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
     }
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &got);
-        if (rv == APR_EOF && got == 0 && fi.size == 0)
-            rv = APR_SUCCESS;
-        if (rv == APR_SUCCESS)
-            rv = rr_builder_add_buffer(b, path, buf, got, d);
-        else {
-            diag_push(d, 1, "%s: cannot read: %s", path,
-                      apr_strerror(rv, err, sizeof(err)));
-            b->errors++;
-        }
-        free(buf);
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG)
+        rv = APR_EBADF;
+    if (rv == APR_SUCCESS && fi.size > 0)
+        rv = apr_mmap_create(&mm, f, 0, (apr_size_t)fi.size, APR_MMAP_READ,
+                             tmp);
+    if (rv != APR_SUCCESS) {
+        diag_push(d, 1, "%s: %s: %s", path, what,
+                  rv == APR_EBADF ? "not a regular file"
+                                  : apr_strerror(rv, err, sizeof(err)));
+        b->errors++;
         apr_pool_destroy(tmp);
-        return rv == APR_SUCCESS ? rv : APR_EINVAL;
+        return APR_EINVAL;
     }
-    diag_push(d, 1, "%s: cannot open: %s", path,
-              apr_strerror(rv, err, sizeof(err)));
-    b->errors++;
-    apr_pool_destroy(tmp);
-    return APR_EINVAL;
+    rv = mm ? rr_builder_add_buffer(b, path, mm->mm, mm->size, d)
+            : APR_SUCCESS;
+    apr_pool_destroy(tmp);      /* unmaps and closes */
+    return rv;
 }
 
 /* ---- freezing ------------------------------------------------------- */
@@ -1352,9 +1400,17 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     t->opt = b->opt;
     t->nrec = b->nrec;
     t->max_prefix_depth = b->max_prefix_depth;
-    t->arena = pool_copy(pool, b->arena ? b->arena : "", b->arena_len);
+    if (!b->arena && !arena_reserve(b, 0)) {
+        apr_pool_destroy(b->scratch);
+        return NULL;
+    }
+    /* built in the table's own pool: handed over as they are */
+    t->arena = pool == b->owner ? b->arena
+                                : pool_copy(pool, b->arena, b->arena_len);
     t->arena_len = b->arena_len;
-    t->offs = pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
+    t->arena_bytes = pool == b->owner ? b->arena_cap : b->arena_len;
+    t->offs = pool == b->owner && b->offs
+              ? b->offs : pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
     files = apr_palloc(pool, sizeof(char *) * (b->files->nelts + 1));
     for (k = 0; k < b->files->nelts; k++)
         files[k] = apr_pstrdup(pool, APR_ARRAY_IDX(b->files, k, const char *));
@@ -1384,7 +1440,8 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     t->slots = t->cap ? place_slots(t, sorted, pool, d) : NULL;
     free(sorted);
     t->nrules = t->stats.rules;
-    t->stats.bytes = sizeof(*t) + t->arena_len + sizeof(uint32_t) * t->nrec
+    /* what the pool holds, the arena's unused tail included */
+    t->stats.bytes = sizeof(*t) + t->arena_bytes + sizeof(uint32_t) * t->nrec
                      + sizeof(uint64_t) * t->stats.slots
                      + sizeof(rr_range) * t->nranges;
     return t;
