@@ -1602,7 +1602,9 @@ static void dump_spelling(const rr_table *t, const rr_rec *r, int *upper,
             return;
         }
     }
-    *slash = !prefix && !t->opt.trailing_strict;
+    /* a prefix source with one more slash before its star is the same
+     * rule in another spelling, as "/a/" is "/a" under Ignore */
+    *slash = prefix || !t->opt.trailing_strict;
 }
 
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)

@@ -110,6 +110,17 @@ START_TEST(trailing_ignore_treats_repeated_slashes_as_one)
 }
 END_TEST
 
+/* A root prefix rule spelled with a double slash and pointing at the root
+ * prefix sends everything to itself in another spelling: a canonicaliser
+ * that answers nothing, and its dump must stay one. */
+START_TEST(dump_keeps_prefix_canonicaliser_without_letters)
+{
+    static const char *const paths[] = { "/", "/a", "/a/b" };
+    assert_dump_round_trips("//* /*\n", &opt_nocase, paths, NELTS(paths));
+    ck_assert_str_eq(answer(set_from("//* /*\n"), "/a", NULL), "no match");
+}
+END_TEST
+
 /* A rule sending its source to itself is a loop; its dump must stay one,
  * not turn into a canonicaliser by respelling the source. */
 START_TEST(dump_keeps_self_loop_a_loop)
@@ -154,6 +165,7 @@ Suite *regressions_suite(void)
     tcase_add_test(tc, dump_keeps_trailing_slash_canonicaliser);
     tcase_add_test(tc, dump_keeps_case_canonicaliser);
     tcase_add_test(tc, dump_keeps_self_loop_a_loop);
+    tcase_add_test(tc, dump_keeps_prefix_canonicaliser_without_letters);
     tcase_add_test(tc, trailing_ignore_treats_repeated_slashes_as_one);
     tcase_add_test(tc, dump_of_long_utf8_source_stays_within_line_limit);
     suite_add_tcase(s, tc);
