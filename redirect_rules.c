@@ -88,15 +88,20 @@ static void rec_decode(const char *arena, uint32_t off, rr_rec *r)
 }
 
 /* ---- hashing --------------------------------------------------------
- * A key is hashed as a chain of pieces, one per path segment with its
- * leading '/', eight bytes per step within a piece.  The state after each
- * piece is the hash of that segment prefix, so one pass over a request
- * path yields its exact key and every prefix key.  fmix64 then finalises
+ * A key is hashed as a stream of little-endian 8-byte words from its
+ * start; its state is the running hash of its full words mixed with the
+ * word of its remaining 0-7 bytes.  The state of any prefix of a request
+ * path is therefore the running hash at that point plus a masked word, so
+ * one pass over the path yields its exact key and every segment prefix
+ * key (the '/' bytes are found eight at a time).  fmix64 then finalises
  * a state with the key's tag and length. */
 
 #define HASH_SEED  0x243f6a8885a308d3ULL
 #define HASH_K1    0x9e3779b97f4a7c15ULL
 #define HASH_K2    0xc2b2ae3d27d4eb4fULL
+#define ONES       0x0101010101010101ULL
+#define HIGHS      0x8080808080808080ULL
+#define LOW7S      0x7f7f7f7f7f7f7f7fULL
 
 #define TAG_EXACT  1u
 #define TAG_PREFIX 2u
@@ -121,11 +126,49 @@ static unsigned char fold(unsigned char c)
 /* ASCII A-Z to a-z in all eight bytes of a word at once. */
 static uint64_t fold8(uint64_t w)
 {
-    uint64_t low7 = w & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t low7 = w & LOW7S;
     uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;    /* bit 7: >= 'A' */
     uint64_t gt_z = low7 + 0x2525252525252525ULL;    /* bit 7: >  'Z' */
-    uint64_t upper = (ge_a ^ gt_z) & ~w & 0x8080808080808080ULL;
+    uint64_t upper = (ge_a ^ gt_z) & ~w & HIGHS;
     return w ^ (upper >> 2);
+}
+
+/* Bit 7 set in each byte of w equal to c, exactly. */
+static uint64_t bytes_equal(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (ONES * c);
+    return ~(((x & LOW7S) + LOW7S) | x | LOW7S);
+}
+
+static uint64_t load64le(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The r (0-7) bytes before end as a little-endian word; `back` is how
+ * many bytes before end may be read: with eight, one load and a shift. */
+static uint64_t load_tail(const unsigned char *end, size_t r, size_t back)
+{
+    uint64_t w = 0;
+    size_t k;
+    if (r == 0)
+        return 0;
+    if (back >= 8)
+        return load64le(end - 8) >> (8 * (8 - r));
+    for (k = 0; k < r; k++)
+        w |= (uint64_t)end[(ptrdiff_t)k - (ptrdiff_t)r] << (8 * k);
+    return w;
+}
+
+/* The first n (0-7) bytes of w. */
+static uint64_t low_bytes(uint64_t w, unsigned n)
+{
+    return n ? w & (~0ULL >> (64 - 8 * n)) : 0;
 }
 
 static uint64_t hash_word(uint64_t h, uint64_t w)
@@ -134,60 +177,17 @@ static uint64_t hash_word(uint64_t h, uint64_t w)
     return h ^ (h >> 31);
 }
 
-/* The last r (1..7) bytes before end as a little-endian word.  `back` is
- * how many bytes before end may be read: with eight, one overlapping load
- * and a shift do it. */
-static uint64_t load_tail(const unsigned char *end, size_t r, size_t back)
-{
-    uint64_t w = 0;
-    size_t k;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (back >= 8) {
-        memcpy(&w, end - 8, 8);
-        return w >> (8 * (8 - r));
-    }
-#endif
-    (void)back;
-    for (k = 0; k < r; k++)
-        w |= (uint64_t)end[(ptrdiff_t)k - (ptrdiff_t)r] << (8 * k);
-    return w;
-}
-
-/* Hashes the piece ("/segment") s[i..j) onto h. */
-static uint64_t hash_piece(uint64_t h, const char *s, size_t i, size_t j,
-                           int folded)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = j - i;
-    uint64_t w;
-    for (; i + 8 <= j; i += 8) {
-        memcpy(&w, p + i, 8);
-        h = hash_word(h, folded ? fold8(w) : w);
-    }
-    if (i < j) {
-        w = load_tail(p + j, j - i, j);
-        h = hash_word(h, folded ? fold8(w) : w);
-    }
-    return (h ^ n) * HASH_K2;
-}
-
-/* End of the piece that starts at s[i]: the next '/' or n. */
-static size_t piece_end(const char *s, size_t n, size_t i)
-{
-    const char *sl = i + 1 < n ? memchr(s + i + 1, '/', n - i - 1) : NULL;
-    return sl ? (size_t)(sl - s) : n;
-}
-
 static uint64_t hash_key_state(const char *s, size_t n, int folded)
 {
-    uint64_t h = HASH_SEED;
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = HASH_SEED, w;
     size_t i = 0;
-    while (i < n) {
-        size_t j = piece_end(s, n, i);
-        h = hash_piece(h, s, i, j, folded);
-        i = j;
+    for (; i + 8 <= n; i += 8) {
+        w = load64le(p + i);
+        h = hash_word(h, folded ? fold8(w) : w);
     }
-    return h;
+    w = load_tail(p + n, n - i, n);
+    return hash_word(h, folded ? fold8(w) : w);
 }
 
 static uint64_t key_final(uint64_t state, unsigned tag, size_t len,
@@ -307,7 +307,7 @@ typedef struct {
 struct rr_table {
     rr_options opt;
     const char *arena;
-    size_t arena_len, arena_bytes;
+    size_t arena_len;
     const uint32_t *offs;   /* per record, including shadowed ones */
     uint32_t nrec;
     uint32_t nrules;        /* live (not shadowed) */
@@ -330,12 +330,10 @@ static uint32_t slot_home(uint32_t h32, uint32_t cap)
 
 /* ---- the builder ---------------------------------------------------- */
 
-/* The arena and offsets are allocated in the builder's pool, sized from the
- * input up front, so that freezing into the same pool hands them to the
- * table without a copy; scratch arrays are malloc'd and freed with the
- * scratch pool. */
+/* Build arrays are malloc'd, sized from the input up front so they do not
+ * grow by copying, and freed with the scratch pool; freezing copies the
+ * arena and offsets once, at their exact size, into the table's pool. */
 struct rr_builder {
-    apr_pool_t *owner;
     apr_pool_t *scratch;
     rr_options opt;
     char *arena;
@@ -343,9 +341,10 @@ struct rr_builder {
     uint32_t *offs;
     uint32_t nrec, offs_cap;
     uint64_t *hashes;       /* key hash per record, for freezing */
-    uint32_t hashes_cap;
+    size_t hashes_cap;
     rr_range *ranges;
-    uint32_t nranges, ranges_cap;
+    uint32_t nranges;
+    size_t ranges_cap;
     apr_array_header_t *files;
     uint32_t max_prefix_depth;
     int errors;
@@ -355,8 +354,12 @@ struct rr_builder {
 static apr_status_t builder_cleanup(void *data)
 {
     rr_builder *b = data;
+    free(b->arena);
+    free(b->offs);
     free(b->hashes);
     free(b->ranges);
+    b->arena = NULL;
+    b->offs = NULL;
     b->hashes = NULL;
     b->ranges = NULL;
     return APR_SUCCESS;
@@ -397,7 +400,6 @@ rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt)
     rr_builder *b;
     apr_pool_create(&scratch, pool);
     b = apr_pcalloc(scratch, sizeof(*b));
-    b->owner = pool;
     b->scratch = scratch;
     if (opt)
         b->opt = *opt;
@@ -412,29 +414,10 @@ uint32_t rr_builder_count(const rr_builder *b)
     return b->nrec;
 }
 
-static int grow(void **p, size_t elt, uint32_t *cap, size_t need)
-{
-    size_t ncap = *cap ? *cap : 64;
-    void *np;
-    if (need <= *cap)
-        return 1;
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap > UINT32_MAX)
-        return 0;
-    np = realloc(*p, ncap * elt);
-    if (!np)
-        return 0;
-    *p = np;
-    *cap = (uint32_t)ncap;
-    return 1;
-}
 
-/* Grows a pool-allocated array to hold `need` elements.  A pool cannot
- * free, so the old block stays until the pool goes; add_buffer sizes
- * both arrays from its input first, which makes this rare. */
-static int pool_grow(apr_pool_t *pool, void **p, size_t elt, size_t *cap,
-                     size_t need, size_t exact)
+/* Grows a malloc'd array to hold `need` elements: exactly `need` when
+ * sizing from the input, else by doubling. */
+static int grow_to(void **p, size_t elt, size_t *cap, size_t need, int exact)
 {
     size_t ncap = exact ? need : (*cap ? *cap : 64);
     void *np;
@@ -444,11 +427,8 @@ static int pool_grow(apr_pool_t *pool, void **p, size_t elt, size_t *cap,
         ncap *= 2;
     if (ncap > UINT32_MAX)
         ncap = UINT32_MAX;
-    if (ncap < need)
+    if (ncap < need || !(np = realloc(*p, ncap * elt)))
         return 0;
-    np = apr_palloc(pool, ncap * elt);
-    if (*cap)
-        memcpy(np, *p, *cap * elt);
     *p = np;
     *cap = ncap;
     return 1;
@@ -458,7 +438,7 @@ static int arena_reserve_ex(rr_builder *b, size_t more, int exact)
 {
     size_t cap = b->arena_cap;
     void *p = b->arena;
-    if (!pool_grow(b->owner, &p, 1, &cap, b->arena_len + more + 1, exact))
+    if (!grow_to(&p, 1, &cap, b->arena_len + more + 1, exact))
         return 0;
     b->arena = p;
     b->arena_cap = cap;
@@ -476,7 +456,7 @@ static int offs_reserve(rr_builder *b, size_t need, int exact)
 {
     size_t cap = b->offs_cap;
     void *p = b->offs;
-    if (!pool_grow(b->owner, &p, sizeof(uint32_t), &cap, need, exact))
+    if (!grow_to(&p, sizeof(uint32_t), &cap, need, exact))
         return 0;
     b->offs = p;
     b->offs_cap = (uint32_t)cap;
@@ -838,16 +818,16 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
 
     if (!arena_reserve(b, need)
         || !offs_reserve(b, (size_t)b->nrec + 1, 0)
-        || !grow((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
-                 (size_t)b->nrec + 1)) {
+        || !grow_to((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
+                    (size_t)b->nrec + 1, 0)) {
         return PARSE_ERROR(w, "out of memory (table over 4 GiB?)");
     }
 
     off = (uint32_t)b->arena_len;
     file = builder_file_index(b, w->file);
     if (b->nranges == 0 || b->ranges[b->nranges - 1].file != file) {
-        if (!grow((void **)&b->ranges, sizeof(rr_range), &b->ranges_cap,
-                  (size_t)b->nranges + 1))
+        if (!grow_to((void **)&b->ranges, sizeof(rr_range), &b->ranges_cap,
+                     (size_t)b->nranges + 1, 0))
             return PARSE_ERROR(w, "out of memory");
         b->ranges[b->nranges].first_off = off;
         b->ranges[b->nranges].file = file;
@@ -1127,8 +1107,8 @@ apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
     }
     if (!arena_reserve_ex(b, len + lines * (REC_FIXED + 2), 1)
         || !offs_reserve(b, (size_t)b->nrec + lines, 1)
-        || !grow((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
-                 (size_t)b->nrec + lines)) {
+        || !grow_to((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
+                    (size_t)b->nrec + lines, 1)) {
         diag_push(d, 1, "%s: out of memory for %lu lines", name,
                   (unsigned long)lines);
         b->errors++;
@@ -1404,13 +1384,9 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
         apr_pool_destroy(b->scratch);
         return NULL;
     }
-    /* built in the table's own pool: handed over as they are */
-    t->arena = pool == b->owner ? b->arena
-                                : pool_copy(pool, b->arena, b->arena_len);
+    t->arena = pool_copy(pool, b->arena, b->arena_len);
     t->arena_len = b->arena_len;
-    t->arena_bytes = pool == b->owner ? b->arena_cap : b->arena_len;
-    t->offs = pool == b->owner && b->offs
-              ? b->offs : pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
+    t->offs = pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
     files = apr_palloc(pool, sizeof(char *) * (b->files->nelts + 1));
     for (k = 0; k < b->files->nelts; k++)
         files[k] = apr_pstrdup(pool, APR_ARRAY_IDX(b->files, k, const char *));
@@ -1440,8 +1416,7 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     t->slots = t->cap ? place_slots(t, sorted, pool, d) : NULL;
     free(sorted);
     t->nrules = t->stats.rules;
-    /* what the pool holds, the arena's unused tail included */
-    t->stats.bytes = sizeof(*t) + t->arena_bytes + sizeof(uint32_t) * t->nrec
+    t->stats.bytes = sizeof(*t) + t->arena_len + sizeof(uint32_t) * t->nrec
                      + sizeof(uint64_t) * t->stats.slots
                      + sizeof(rr_range) * t->nranges;
     return t;
@@ -1740,46 +1715,63 @@ typedef struct {
     uint64_t st[RR_MAX_PREFIX_DEPTH + 1][2];
 } rr_path_hash;
 
+static void record_boundary(rr_path_hash *ph, size_t p, uint32_t depth,
+                            uint64_t hc, uint64_t hf, uint64_t w,
+                            uint64_t wf)
+{
+    ph->pos[ph->nb] = (uint32_t)p;
+    ph->depth[ph->nb] = depth;
+    ph->st[ph->nb][0] = hash_word(hc, low_bytes(w, (unsigned)(p & 7)));
+    ph->st[ph->nb][1] = hash_word(hf, low_bytes(wf, (unsigned)(p & 7)));
+    ph->nb++;
+}
+
+/* One pass, eight bytes at a time: hc/hf hash the full words so far, w/wf
+ * is the word at hand, and the state at any position p inside it is
+ * hash_word(h, first p & 7 bytes of w).  A prefix key ends before a '/'
+ * that does not follow another '/', or at the end of the trimmed path. */
 static void path_hash(rr_path_hash *ph, const char *path, size_t len,
                       int folded, long maxdepth)
 {
+    const unsigned char *p = (const unsigned char *)path;
     uint64_t hc = HASH_SEED, hf = HASH_SEED;
-    size_t i = 0, t = len;
+    size_t t = len, i;
     uint32_t depth = 0;
     while (t > 1 && path[t - 1] == '/')
         t--;
     ph->len = len;
     ph->trimmed = t;
     ph->nb = 0;
-    ph->trim[0] = ph->trim[1] = HASH_SEED;
-    if (maxdepth >= 0) {
-        ph->pos[0] = 0;
-        ph->depth[0] = 0;
-        ph->st[0][0] = ph->st[0][1] = HASH_SEED;
-        ph->nb = 1;
-    }
-    while (i < len) {
-        size_t j = piece_end(path, len, i);
-        hc = hash_piece(hc, path, i, j, 0);
+    for (i = 0;; i += 8) {
+        size_t r = len - i < 8 ? len - i : 8;
+        uint64_t w = r == 8 ? load64le(p + i) : load_tail(p + i + r, r, i + r);
+        uint64_t wf = folded ? fold8(w) : w;
+        uint64_t slashes = r ? bytes_equal(w, '/') & (~0ULL >> (64 - 8 * r))
+                             : 0;
+        while (slashes) {
+            size_t q = i + ((size_t)__builtin_ctzll(slashes) >> 3);
+            if ((q == 0 || (path[q - 1] != '/' && q <= t))
+                && (long)depth <= maxdepth)
+                record_boundary(ph, q, depth, hc, hf, w, wf);
+            depth++;
+            slashes &= slashes - 1;
+        }
+        if (t >= i && t - i < 8 && (t - i < r || r < 8)) {
+            ph->trim[0] = hash_word(hc, low_bytes(w, (unsigned)(t - i)));
+            ph->trim[1] = hash_word(hf, low_bytes(wf, (unsigned)(t - i)));
+            if (t == len && t > 0 && path[t - 1] != '/'
+                && (long)depth <= maxdepth)
+                record_boundary(ph, t, depth, hc, hf, w, wf);
+        }
+        if (r < 8) {
+            ph->full[0] = hash_word(hc, w);
+            ph->full[1] = hash_word(hf, wf);
+            return;
+        }
+        hc = hash_word(hc, w);
         if (folded)
-            hf = hash_piece(hf, path, i, j, 1);
-        depth++;
-        if (j == t) {
-            ph->trim[0] = hc;
-            ph->trim[1] = hf;
-        }
-        /* a piece that is a lone '/' ends no prefix key */
-        if (j - i > 1 && j <= t && (long)depth <= maxdepth) {
-            ph->pos[ph->nb] = (uint32_t)j;
-            ph->depth[ph->nb] = depth;
-            ph->st[ph->nb][0] = hc;
-            ph->st[ph->nb][1] = hf;
-            ph->nb++;
-        }
-        i = j;
+            hf = hash_word(hf, wf);
     }
-    ph->full[0] = hc;
-    ph->full[1] = hf;
 }
 
 /* An exact or query rule of t for the path: case-sensitive rules first. */
