@@ -756,6 +756,16 @@ const char *rr_escape_path(apr_pool_t *pool, const char *s, size_t len)
     return out;
 }
 
+static const char *find_bytes(const char *s, size_t n, const char *pat)
+{
+    size_t m = strlen(pat), i;
+    for (i = 0; i + m <= n; i++) {
+        if (memcmp(s + i, pat, m) == 0)
+            return s + i;
+    }
+    return NULL;
+}
+
 /* Index of the first '?' or '#' in a target, or its length. */
 static size_t target_main_len(const char *t, size_t n)
 {
@@ -879,6 +889,17 @@ static apr_status_t parse_target(const rr_where *w, apr_pool_t *p,
         return PARSE_ERROR(w, "target '%.*s' is neither an absolute URL "
                            "(scheme://host/...) nor a path starting with "
                            "'/'", (int)t->n, t->s);
+    if (t->s[0] != '/') {
+        /* A '*' there would let the request path choose the host. */
+        const char *host = find_bytes(t->s, t->n, "://") + 3;
+        size_t k, hlen = target_main_len(host, t->n - (size_t)(host - t->s));
+        for (k = 0; k < hlen && host[k] != '/'; k++) {
+            if (host[k] == '*')
+                return PARSE_ERROR(w, "target '%.*s' has a '*' in its host; "
+                                   "the rest of a path can only be carried "
+                                   "into the target's path", (int)t->n, t->s);
+        }
+    }
     n = escape_into(NULL, t->s, t->n, ESC_URL);
     if (n > 65535)
         return PARSE_ERROR(w, "target too long");
@@ -2040,16 +2061,6 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
 
 /* The path (decoded, in pool) and query a target points at on this host,
  * or 0 if it leaves the host. */
-static const char *find_bytes(const char *s, size_t n, const char *pat)
-{
-    size_t m = strlen(pat), i;
-    for (i = 0; i + m <= n; i++) {
-        if (memcmp(s + i, pat, m) == 0)
-            return s + i;
-    }
-    return NULL;
-}
-
 /* Splits target[0..tlen) (not NUL-terminated) into the path it points at
  * on this host (decoded, in pool) and its query, or returns 0 if it
  * leaves the host. */

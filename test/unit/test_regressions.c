@@ -137,6 +137,29 @@ START_TEST(dump_keeps_self_loop_a_loop)
 }
 END_TEST
 
+/* The carried rest of a path must never land in a target's host, where
+ * the request would choose where it is sent (found by fuzz_parse). */
+START_TEST(target_host_with_star_is_error)
+{
+    static const char *const bad[] = {
+        "/docs/* https://* nocase\n",
+        "/docs/* https://*.example.com/x\n",
+        "/a https://ex*ample.com/\n",
+    };
+    size_t i;
+    for (i = 0; i < NELTS(bad); i++) {
+        rr_diag *d = parse_expect_errors("rules.map", bad[i], strlen(bad[i]),
+                                         &opt_default);
+        ck_assert_msg(contains(diag_error(d, 0), "rules.map:1: ")
+                      && contains(diag_error(d, 0), "host"),
+                      "%s: %s", bad[i], diag_dump(d));
+    }
+    ck_assert_str_eq(answer(set_from("/docs/* https://d.example/v2/*\n"),
+                            "/docs/a", NULL),
+                     "307 https://d.example/v2/a");
+}
+END_TEST
+
 /* Raw UTF-8 stays raw in a dump, so a legal line dumps to a legal line. */
 START_TEST(dump_of_long_utf8_source_stays_within_line_limit)
 {
@@ -165,6 +188,7 @@ Suite *regressions_suite(void)
     tcase_add_test(tc, dump_keeps_trailing_slash_canonicaliser);
     tcase_add_test(tc, dump_keeps_case_canonicaliser);
     tcase_add_test(tc, dump_keeps_self_loop_a_loop);
+    tcase_add_test(tc, target_host_with_star_is_error);
     tcase_add_test(tc, dump_keeps_prefix_canonicaliser_without_letters);
     tcase_add_test(tc, trailing_ignore_treats_repeated_slashes_as_one);
     tcase_add_test(tc, dump_of_long_utf8_source_stays_within_line_limit);
