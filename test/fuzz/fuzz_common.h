@@ -227,7 +227,7 @@ static FUZZ_UNUSED unsigned fuzz_count_lines(const char *buf, size_t len)
 }
 
 /* Checks a match against the path it matched (SPEC "Rules file",
- * DECISIONS "Matching"): prefix matches on a segment boundary, exact and
+ * README "Choices"): prefix matches on a segment boundary, exact and
  * query matches equal the path modulo trailing slash / case; the
  * Location is well formed. */
 static FUZZ_UNUSED void fuzz_check_match(apr_pool_t *p, const rr_match *m,

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include "helpers.h"
 
-/* Bytes rr_escape_path() must escape (header + DECISIONS). */
+/* Bytes rr_escape_path() must escape (header + README). */
 static int path_byte_escaped(unsigned c)
 {
     return c < 0x21 || c >= 0x7f || (c != 0 && strchr("#%?<>\"\\^`{|}",

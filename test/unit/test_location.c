@@ -217,7 +217,7 @@ START_TEST(location_args_escaped)
 }
 END_TEST
 
-/* Which args bytes DECISIONS says are escaped ('#' is left out: r->args
+/* Which args bytes README says are escaped ('#' is left out: r->args
  * never holds one). */
 static int args_byte_escaped(unsigned c)
 {
