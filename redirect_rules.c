@@ -1733,7 +1733,10 @@ typedef struct {
     uint32_t nb;
     uint32_t pos[RR_MAX_PREFIX_DEPTH + 1];
     uint32_t depth[RR_MAX_PREFIX_DEPTH + 1];
-    uint64_t st[RR_MAX_PREFIX_DEPTH + 1][2];
+    /* a prefix's state is hash_word(h, part), mixed only if a prefix
+     * probe needs it: an exact hit never does */
+    uint64_t h[RR_MAX_PREFIX_DEPTH + 1][2];
+    uint64_t part[RR_MAX_PREFIX_DEPTH + 1][2];
 } rr_path_hash;
 
 static void record_boundary(rr_path_hash *ph, size_t p, uint32_t depth,
@@ -1742,8 +1745,10 @@ static void record_boundary(rr_path_hash *ph, size_t p, uint32_t depth,
 {
     ph->pos[ph->nb] = (uint32_t)p;
     ph->depth[ph->nb] = depth;
-    ph->st[ph->nb][0] = hash_word(hc, low_bytes(w, (unsigned)(p & 7)));
-    ph->st[ph->nb][1] = hash_word(hf, low_bytes(wf, (unsigned)(p & 7)));
+    ph->h[ph->nb][0] = hc;
+    ph->h[ph->nb][1] = hf;
+    ph->part[ph->nb][0] = low_bytes(w, (unsigned)(p & 7));
+    ph->part[ph->nb][1] = low_bytes(wf, (unsigned)(p & 7));
     ph->nb++;
 }
 
@@ -1795,6 +1800,11 @@ static void path_hash(rr_path_hash *ph, const char *path, size_t len,
     }
 }
 
+static uint64_t prefix_state(const rr_path_hash *ph, uint32_t b, int nocase)
+{
+    return hash_word(ph->h[b][nocase], ph->part[b][nocase]);
+}
+
 /* An exact or query rule of t for the path: case-sensitive rules first. */
 static uint32_t table_lookup_exact(const rr_table *t, unsigned kind,
                                    const rr_path_hash *ph, const char *path,
@@ -1831,7 +1841,7 @@ static long table_lookup_prefix(const rr_table *t, const rr_path_hash *ph,
         for (nocase = 0; nocase < 2; nocase++) {
             if (nocase ? !t->has_nocase : !t->has_case)
                 continue;
-            h[b][nocase] = key_final(ph->st[b][nocase],
+            h[b][nocase] = key_final(prefix_state(ph, b, nocase),
                                      TAG_PREFIX | (nocase ? TAG_NOCASE : 0),
                                      ph->pos[b], 0);
             __builtin_prefetch(&t->slots[slot_home(
@@ -1873,7 +1883,8 @@ static void table_prefetch(const rr_table *t, const char *path, size_t len)
             strict ? ph.len : ph.trimmed, 0) >> 32), t->cap)]);
         for (b = 0; b < ph.nb; b++)
             __builtin_prefetch(&t->slots[slot_home((uint32_t)(key_final(
-                ph.st[b][nocase], TAG_PREFIX | (nocase ? TAG_NOCASE : 0),
+                prefix_state(&ph, b, nocase),
+                TAG_PREFIX | (nocase ? TAG_NOCASE : 0),
                 ph.pos[b], 0) >> 32), t->cap)]);
     }
 }
