@@ -158,7 +158,9 @@ uint32_t rr_table_count(const rr_table *t);
 void rr_table_stats(const rr_table *t, rr_stats *st);
 const rr_options *rr_table_options(const rr_table *t);
 
-/* Describes rule `i` (0 <= i < count); strings copied into `pool`. */
+/* Describes live rule `i` (0 <= i < count); strings copied into `pool`.
+ * O(1) in a table without duplicate sources, O(records) otherwise: to walk
+ * a whole table use rr_table_record(). */
 void rr_table_rule(const rr_table *t, uint32_t i, apr_pool_t *pool,
                    rr_rule_info *info);
 
