@@ -1975,16 +1975,21 @@ void rr_match_rule(const rr_match *m, apr_pool_t *pool, rr_rule_info *info)
 
 static const char *const no_parts[] = { NULL };
 
+static int table_index(const rr_set *s, const rr_table *t)
+{
+    int k;
+    for (k = 0; k < s->ntables && s->tables[k] != t; k++)
+        ;
+    return k;
+}
+
 static const char *collapsed_target(const rr_set *s, const rr_match *m)
 {
     rr_rule_key key;
-    int k;
     if (!s->collapsed)
         return NULL;
     memset(&key, 0, sizeof(key));
-    for (k = 0; k < s->ntables && s->tables[k] != m->table; k++)
-        ;
-    key.table = k;
+    key.table = table_index(s, m->table);
     key.off = m->rule;
     return apr_hash_get(s->collapsed, &key, sizeof(key));
 }
@@ -2153,14 +2158,6 @@ static void global_split(const rr_graph *g, uint32_t id, int *table,
         k++;
     *table = k;
     *off = g->s->tables[k]->offs[id - g->base[k]];
-}
-
-static int table_index(const rr_set *s, const rr_table *t)
-{
-    int k;
-    for (k = 0; k < s->ntables && s->tables[k] != t; k++)
-        ;
-    return k;
 }
 
 /* The rule a rule's target lands on, computed once.  Scratch memory goes

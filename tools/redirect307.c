@@ -1112,25 +1112,30 @@ typedef struct {
     int vhost_noted;
 } importer;
 
+/* "FILE:LINE: LABEL: message" on stderr. */
+static void imp_say(const importer *im, unsigned line, const char *label,
+                    const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s:%u: %s: ", im->file, line, label);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static void imp_skip(importer *im, unsigned line, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s:%u: not converted: ", im->file, line);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    imp_say(im, line, "not converted", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     im->skipped++;
 }
 
 static void imp_note(importer *im, unsigned line, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s:%u: note: ", im->file, line);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    imp_say(im, line, "note", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static const char hexdigits[] = "0123456789ABCDEF";
