@@ -18,7 +18,9 @@ BUILD      = build
 DEB_PKGS   = apache2 apache2-dev check curl pkg-config build-essential python3
 
 MODULE     = .libs/mod_redirect307.so
-ENGINE     = redirect_rules.c redirect_rules.h
+ENGINE_SRC = redirect_rules.c $(wildcard engine/*.c)
+ENGINE_HDR = redirect_rules.h $(wildcard engine/*.h)
+ENGINE     = $(ENGINE_SRC) $(ENGINE_HDR)
 UNIT_SRC   = $(wildcard test/unit/*.c)
 
 .PHONY: all deps install clean test unit unit-asan integration demo bench bench-engine memcheck
@@ -42,7 +44,7 @@ deps:
 	fi
 
 $(MODULE): mod_redirect307.c $(ENGINE)
-	$(APXS) -c $(addprefix -Wc$(,),$(WARN)) -o mod_redirect307.la mod_redirect307.c redirect_rules.c
+	$(APXS) -c -I. $(addprefix -Wc$(,),$(WARN)) -o mod_redirect307.la mod_redirect307.c $(ENGINE_SRC)
 
 , := ,
 
@@ -50,14 +52,14 @@ $(BUILD):
 	mkdir -p $(BUILD)
 
 $(BUILD)/redirect307: tools/redirect307.c $(ENGINE) | $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ tools/redirect307.c redirect_rules.c $(APR_LIBS)
+	$(CC) $(CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ tools/redirect307.c $(ENGINE_SRC) $(APR_LIBS)
 
 $(BUILD)/unit_tests: $(UNIT_SRC) $(ENGINE) | $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) $(APR_CFLAGS) $(CHECK_CFLAGS) -I. -o $@ $(UNIT_SRC) redirect_rules.c $(APR_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(WARN) $(APR_CFLAGS) $(CHECK_CFLAGS) -I. -o $@ $(UNIT_SRC) $(ENGINE_SRC) $(APR_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/unit_tests_asan: $(UNIT_SRC) $(ENGINE) | $(BUILD)
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	    $(WARN) $(APR_CFLAGS) $(CHECK_CFLAGS) -I. -o $@ $(UNIT_SRC) redirect_rules.c $(APR_LIBS) $(CHECK_LIBS)
+	    $(WARN) $(APR_CFLAGS) $(CHECK_CFLAGS) -I. -o $@ $(UNIT_SRC) $(ENGINE_SRC) $(APR_LIBS) $(CHECK_LIBS)
 
 PREFIX ?= /usr/local
 

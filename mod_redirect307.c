@@ -145,7 +145,7 @@ static const char *r307_cmd_rule(cmd_parms *cmd, void *dummy, int argc,
     if (rr_builder_add_line(b, cmd->directive->filename,
                             (unsigned)cmd->directive->line_num, text,
                             strlen(text), d) != APR_SUCCESS)
-        return APR_ARRAY_IDX(d->errors, 0, const char *);
+        return rr_diag_get(d, 0)->message;
 
     src = apr_array_push(c->sources);
     src->map = NULL;
@@ -424,7 +424,7 @@ static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
         t = rr_builder_freeze(b, pool, d);
     }
     if (!t) {
-        r307_log_lines(s, d->errors, APLOG_ERR);
+        r307_log_lines(s, rr_diag_messages(d, 1, ptemp), APLOG_ERR);
         apr_pool_destroy(pool);
         return NULL;
     }
@@ -442,10 +442,7 @@ static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
     }
     if (fi)
         e->finfo = *fi;
-    e->warnings = apr_array_copy(pool, d->warnings);
-    for (k = 0; k < e->warnings->nelts; k++)
-        APR_ARRAY_IDX(e->warnings, k, const char *) =
-            apr_pstrdup(pool, APR_ARRAY_IDX(e->warnings, k, const char *));
+    e->warnings = rr_diag_messages(d, 0, pool);
     e->serial = ++st->serial;
     e->load_seconds = (double)(apr_time_now() - t0) / APR_USEC_PER_SEC;
     return e;
@@ -656,8 +653,8 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
         && rr_set_check(e->set, hosts, mode, d) != APR_SUCCESS) {
         r307_cached_set *good = apr_hash_get(st->last_good, name,
                                              APR_HASH_KEY_STRING);
-        r307_log_lines(s, d->warnings, APLOG_WARNING);
-        r307_log_lines(s, d->errors, APLOG_ERR);
+        r307_log_lines(s, rr_diag_messages(d, 0, ptemp), APLOG_WARNING);
+        r307_log_lines(s, rr_diag_messages(d, 1, ptemp), APLOG_ERR);
         apr_pool_destroy(e->pool);
         if (good && apr_hash_get(st->sets, good->key, APR_HASH_KEY_STRING)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30707)
@@ -669,8 +666,8 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
         *failed = 1;
         return NULL;
     }
-    r307_log_lines(s, d->warnings, APLOG_WARNING);
-    e->warnings = d->warnings;
+    e->warnings = rr_diag_messages(d, 0, e->pool);
+    r307_log_lines(s, e->warnings, APLOG_WARNING);
     e->used_pass = st->pass;
     e = apr_pmemdup(e->pool, e, sizeof(*e));
     e->key = apr_pstrdup(e->pool, key);

@@ -39,6 +39,7 @@
 #include "apr_mmap.h"
 
 #include "redirect_rules.h"
+#include "engine/rr_internal.h"
 
 /* ---- record encoding ------------------------------------------------ */
 
@@ -365,35 +366,6 @@ static apr_status_t builder_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-rr_diag *rr_diag_create(apr_pool_t *pool)
-{
-    rr_diag *d = apr_pcalloc(pool, sizeof(*d));
-    d->pool = pool;
-    d->errors = apr_array_make(pool, 4, sizeof(const char *));
-    d->warnings = apr_array_make(pool, 4, sizeof(const char *));
-    d->max_errors = 20;
-    return d;
-}
-
-static void diag_push(rr_diag *d, int is_error, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void diag_push(rr_diag *d, int is_error, const char *fmt, ...)
-{
-    apr_array_header_t *arr;
-    va_list ap;
-    int max;
-    if (!d)
-        return;
-    arr = is_error ? d->errors : d->warnings;
-    max = d->max_errors > 0 ? d->max_errors : 20;
-    if (arr->nelts >= max * (is_error ? 1 : 50))
-        return;
-    va_start(ap, fmt);
-    APR_ARRAY_PUSH(arr, const char *) = apr_pvsprintf(d->pool, fmt, ap);
-    va_end(ap);
-}
-
 rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt)
 {
     apr_pool_t *scratch;
@@ -489,12 +461,16 @@ static apr_status_t parse_error(const rr_where *w, const char *fmt, ...)
 {
     va_list ap;
     const char *reason;
+    rr_diag_place place;
     if (!w->d)
         return APR_EINVAL;
     va_start(ap, fmt);
     reason = apr_pvsprintf(w->d->pool, fmt, ap);
     va_end(ap);
-    diag_push(w->d, 1, "%s:%u: %s", w->file, w->line, reason);
+    place.file = w->file;
+    place.line = w->line;
+    rr_diag_push(w->d, RR_DIAG_ERROR, &place, 1, "%s:%u: %s", w->file,
+                 w->line, reason);
     return APR_EINVAL;
 }
 
@@ -1130,8 +1106,10 @@ apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
         || !offs_reserve(b, (size_t)b->nrec + lines, 1)
         || !grow_to((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
                     (size_t)b->nrec + lines, 1)) {
-        diag_push(d, 1, "%s: out of memory for %lu lines", name,
-                  (unsigned long)lines);
+        rr_diag_place place = { name, 0 };
+        rr_diag_push(d, RR_DIAG_ERROR, &place, 1,
+                     "%s: out of memory for %lu lines", name,
+                     (unsigned long)lines);
         b->errors++;
         return APR_EINVAL;
     }
@@ -1175,7 +1153,8 @@ apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
         rv = apr_mmap_create(&mm, f, 0, (apr_size_t)fi.size, APR_MMAP_READ,
                              tmp);
     if (rv != APR_SUCCESS) {
-        diag_push(d, 1, "%s: %s: %s", path, what,
+        rr_diag_place place = { path, 0 };
+        rr_diag_push(d, RR_DIAG_ERROR, &place, 1, "%s: %s: %s", path, what,
                   rv == APR_EBADF ? "not a regular file"
                                   : apr_strerror(rv, err, sizeof(err)));
         b->errors++;
@@ -1337,9 +1316,15 @@ static int is_duplicate(rr_table *t, const uint64_t *sorted, uint32_t run,
             || !rec_matches(t->arena, prev, r.bits & RB_KIND_MASK,
                             (r.bits & RB_NOCASE) != 0, r.src, r.src_len, &q))
             continue;
-        diag_push(d, 0, "%s:%u: duplicate source (first defined at %s:%u); "
-                  "this line is ignored", table_file_of(t, off), r.line,
-                  table_file_of(t, prev), pr.line);
+        rr_diag_place places[2];
+        places[0].file = table_file_of(t, off);
+        places[0].line = r.line;
+        places[1].file = table_file_of(t, prev);
+        places[1].line = pr.line;
+        rr_diag_push(d, RR_DIAG_DUPLICATE, places, 2,
+                     "%s:%u: duplicate source (first defined at %s:%u); "
+                     "this line is ignored", places[0].file, r.line,
+                     places[1].file, pr.line);
         ((char *)t->arena)[off + 4] = (char)(r.bits | RB_SHADOWED);
         return 1;
     }
@@ -1423,7 +1408,7 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     sorted = malloc(sizeof(uint64_t) * (b->nrec ? b->nrec : 1));
     if (!sorted) {
         apr_pool_destroy(b->scratch);
-        diag_push(d, 1, "out of memory freezing %u rules", b->nrec);
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0, "out of memory freezing %u rules", b->nrec);
         return NULL;
     }
     for (i = 0; i < b->nrec; i++)
@@ -1431,7 +1416,7 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     apr_pool_destroy(b->scratch);       /* frees the builder's buffers */
     if (!sort_by_hash(sorted, t->nrec)) {
         free(sorted);
-        diag_push(d, 1, "out of memory freezing %u rules", t->nrec);
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0, "out of memory freezing %u rules", t->nrec);
         return NULL;
     }
     t->slots = t->cap ? place_slots(t, sorted, pool, d) : NULL;
@@ -2254,6 +2239,17 @@ static const char *rule_where(const rr_graph *g, uint32_t id,
     return rr_match_origin(&m, pool);
 }
 
+static rr_diag_place rule_place(const rr_graph *g, uint32_t id)
+{
+    int tk;
+    uint32_t off;
+    rr_diag_place p;
+    global_split(g, id, &tk, &off);
+    p.file = table_file_of(g->s->tables[tk], off);
+    p.line = rd32(g->s->tables[tk]->arena + off);
+    return p;
+}
+
 /* Walks from `start`, marking loops.  Returns APR_EINVAL on a new loop. */
 static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
 {
@@ -2273,6 +2269,8 @@ static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
     if (id != UINT32_MAX && (g->state[id] & 2) && !(g->state[id] & 4)) {
         /* The walk came back to a rule on its own path: a loop. */
         const char *msg = NULL;
+        apr_array_header_t *places = apr_array_make(g->tmp, 8,
+                                                    sizeof(rr_diag_place));
         int first = 0;
         for (k = 0; k < stack->nelts; k++) {
             if (APR_ARRAY_IDX(stack, k, uint32_t) == id) {
@@ -2283,11 +2281,14 @@ static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
         for (k = first; k < stack->nelts; k++) {
             uint32_t x = APR_ARRAY_IDX(stack, k, uint32_t);
             g->state[x] |= 8;
+            APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(g, x);
             msg = msg ? apr_pstrcat(g->tmp, msg, " -> ",
                                     rule_where(g, x, g->tmp), NULL)
                       : rule_where(g, x, g->tmp);
         }
-        diag_push(d, 1, "%s: redirect loop: %s -> %s",
+        APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(g, id);
+        rr_diag_push(d, RR_DIAG_LOOP, (const rr_diag_place *)places->elts,
+                     places->nelts, "%s: redirect loop: %s -> %s",
                   rule_where(g, id, g->tmp), msg, rule_where(g, id, g->tmp));
         rv = APR_EINVAL;
     }
@@ -2346,7 +2347,8 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
     g.indeg = calloc(g.total + 1, sizeof(uint32_t));
     g.state = calloc(g.total + 1, 1);
     if (!g.next || !g.indeg || !g.state) {
-        diag_push(d, 1, "out of memory checking chains");
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0,
+                     "out of memory checking chains");
         rv = APR_ENOMEM;
         goto done;
     }
@@ -2375,10 +2377,15 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
                                    r.bits & RB_KIND_MASK, nocase, r.src,
                                    r.src_len, &q);
                 if (prev) {
-                    diag_push(d, 0, "%s:%u: duplicate source (first defined "
-                              "at %s:%u); this line is ignored",
-                              table_file_of(t, t->offs[i]), r.line,
-                              table_file_of(e, prev), rd32(e->arena + prev));
+                    rr_diag_place pl[2];
+                    pl[0].file = table_file_of(t, t->offs[i]);
+                    pl[0].line = r.line;
+                    pl[1].file = table_file_of(e, prev);
+                    pl[1].line = rd32(e->arena + prev);
+                    rr_diag_push(d, RR_DIAG_DUPLICATE, pl, 2,
+                                 "%s:%u: duplicate source (first defined "
+                                 "at %s:%u); this line is ignored",
+                                 pl[0].file, r.line, pl[1].file, pl[1].line);
                     break;
                 }
             }
@@ -2396,16 +2403,20 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
     for (id = 0; id < own_end; id++) {
         uint32_t n = g.next[id], x;
         const char *msg;
+        apr_array_header_t *places;
         int collapsible = 1;
         if (!n || g.indeg[id] || (g.state[id] & 8))
             continue;
         msg = rule_where(&g, id, tmp);
+        places = apr_array_make(tmp, 4, sizeof(rr_diag_place));
+        APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(&g, id);
         for (x = n - 1;; x = g.next[x] - 1) {
             if (g.state[x] & 8) {
                 collapsible = -1;   /* runs into a loop: reported above */
                 break;
             }
             msg = apr_pstrcat(tmp, msg, " -> ", rule_where(&g, x, tmp), NULL);
+            APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(&g, x);
             if (!g.next[x])
                 break;
         }
@@ -2419,12 +2430,16 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
             rec_decode(s->tables[tk]->arena, off, &r);
             if (!(r.bits & RB_STAR))
                 continue;
-            diag_push(d, 0, "%s: redirect chain cannot be collapsed (its "
+            rr_diag_push(d, RR_DIAG_UNCOLLAPSED,
+                      (const rr_diag_place *)places->elts, places->nelts,
+                      "%s: redirect chain cannot be collapsed (its "
                       "first rule carries the path): %s",
                       rule_where(&g, id, tmp), msg);
             continue;
         }
-        diag_push(d, 0, "%s: redirect chain: %s", rule_where(&g, id, tmp),
+        rr_diag_push(d, RR_DIAG_CHAIN, (const rr_diag_place *)places->elts,
+                     places->nelts, "%s: redirect chain: %s",
+                     rule_where(&g, id, tmp),
                   msg);
     }
 

@@ -15,9 +15,16 @@
  *   rr_set_lookup() + rr_match_location()       (request time: no lock, no
  *                                                allocation but the answer)
  *
- * Diagnostics are values: messages of the form "FILE:LINE: reason" pushed
- * onto the caller's rr_diag arrays, allocated in the diag's pool.  Nothing
- * here prints, exits or aborts.
+ * Diagnostics are values: entries with a kind, the FILE:LINE places
+ * involved and a message "FILE:LINE: reason", pushed onto the caller's
+ * rr_diag in its pool.  Nothing here prints, exits or aborts.
+ *
+ * Where the code lives: redirect_rules.c (sets, lookup, Location: the
+ * request path), engine/rr_parse.c (reading and parsing rules),
+ * engine/rr_freeze.c (freezing and reading a table), engine/rr_dump.c
+ * (tables back to text), engine/rr_check.c (duplicates across tables,
+ * chains, loops, collapse), engine/rr_diag.c (diagnostics), and
+ * engine/rr_internal.h (the record layout and hashing they share).
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -67,17 +74,67 @@ typedef struct {
     int trailing_strict;    /* Redirect307TrailingSlash Strict: /a != /a/ */
 } rr_options;
 
-/* Where messages go.  Both arrays hold const char * in `pool`.
- * A NULL rr_diag is allowed everywhere: messages are then dropped. */
+/* What a diagnostic is about.  The severity follows from the kind
+ * (rr_diag_is_error); programs branch on kinds and places, never on the
+ * wording of a message. */
+typedef enum {
+    RR_DIAG_ERROR = 0,      /* malformed line, unreadable file, no memory */
+    RR_DIAG_DUPLICATE,      /* a source defined again: the later line is
+                               ignored (warning) */
+    RR_DIAG_CHAIN,          /* a redirect chain (warning) */
+    RR_DIAG_UNCOLLAPSED,    /* a chain Collapse cannot shorten because its
+                               first rule carries the path (warning) */
+    RR_DIAG_LOOP,           /* a redirect loop (error) */
+    RR_DIAG_KINDS           /* number of kinds */
+} rr_diag_kind;
+
+/* A place a diagnostic involves.  `line` is 0 for a whole file (an
+ * unreadable one); `file` is NULL when no file is involved. */
+typedef struct {
+    const char *file;
+    unsigned line;
+} rr_diag_place;
+
+/* One diagnostic.  places[0] is where it is reported; a duplicate then
+ * names the first definition, a chain or loop every rule on it in order
+ * (a loop ends where it started).  Everything lives in the diag's pool. */
+typedef struct {
+    rr_diag_kind kind;
+    const char *message;            /* "FILE:LINE: reason", as logged */
+    const rr_diag_place *places;
+    int nplaces;
+} rr_diag_entry;
+
+/* Where diagnostics go.  A NULL rr_diag is allowed everywhere:
+ * diagnostics are then dropped. */
 typedef struct {
     apr_pool_t *pool;
-    apr_array_header_t *errors;
-    apr_array_header_t *warnings;
-    int max_errors;         /* stop collecting after this many (0: 20) */
+    apr_array_header_t *entries;    /* rr_diag_entry, in the order found */
+    int errors;                     /* entries kept that are errors */
+    int warnings;                   /* entries kept that are warnings */
+    int dropped;                    /* entries past the caps, not kept */
+    unsigned found[RR_DIAG_KINDS];  /* found per kind, dropped included */
+    int max_errors;                 /* keep at most this many errors, and
+                                       50 times as many warnings (0: 20) */
 } rr_diag;
 
-/* Creates a diag with empty arrays in `pool`. */
+/* Creates an empty diag in `pool`. */
 rr_diag *rr_diag_create(apr_pool_t *pool);
+
+/* 1 for the kinds that stop a configuration (ERROR, LOOP), else 0. */
+int rr_diag_is_error(rr_diag_kind kind);
+
+/* A stable lower-case name for a kind ("error", "duplicate", "chain",
+ * "uncollapsed", "loop"), for JSON and logs. */
+const char *rr_diag_kind_name(rr_diag_kind kind);
+
+/* The i-th entry (0 <= i < d->entries->nelts). */
+const rr_diag_entry *rr_diag_get(const rr_diag *d, int i);
+
+/* The messages of every error (errors != 0) or every warning, in order,
+ * copied into `pool`: an array of const char *. */
+apr_array_header_t *rr_diag_messages(const rr_diag *d, int errors,
+                                     apr_pool_t *pool);
 
 typedef struct rr_builder rr_builder;
 typedef struct rr_table rr_table;

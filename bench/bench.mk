@@ -17,7 +17,7 @@ BENCH_ENGINE_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unkno
 $(BUILD)/engine_bench: bench/engine_bench.c $(ENGINE) | $(BUILD)
 	$(CC) -std=c99 -O2 -g $(WARN) $(APR_CFLAGS) -I. \
 	    -DBENCH_ENGINE_REV='"$(BENCH_ENGINE_REV)"' -o $@ \
-	    bench/engine_bench.c redirect_rules.c $(APR_LIBS)
+	    bench/engine_bench.c $(ENGINE_SRC) $(APR_LIBS)
 
 bench-engine: deps $(BUILD)/engine_bench
 	$(BUILD)/engine_bench $(BENCH_ENGINE_SIZES)

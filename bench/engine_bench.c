@@ -854,8 +854,8 @@ static rr_set *build_ours(apr_pool_t *pool, const char *path,
     b = rr_builder_create(pool, NULL);
     if (rr_builder_add_file(b, path, d) != APR_SUCCESS
         || !(t = rr_builder_freeze(b, pool, d))) {
-        fprintf(stderr, "engine_bench: %s: %s\n", path, d->errors->nelts
-                ? APR_ARRAY_IDX(d->errors, 0, const char *) : "failed");
+        fprintf(stderr, "engine_bench: %s: %s\n", path, d->errors
+                ? APR_ARRAY_IDX(rr_diag_messages(d, 1, pool), 0, const char *) : "failed");
         exit(1);
     }
     t1 = now_ns();
@@ -867,10 +867,10 @@ static rr_set *build_ours(apr_pool_t *pool, const char *path,
         exit(1);
     }
     t2 = now_ns();
-    if (d->warnings->nelts)
+    if (d->warnings)
         fprintf(stderr, "engine_bench: %s: %d warnings, first: %s\n", path,
-                d->warnings->nelts,
-                APR_ARRAY_IDX(d->warnings, 0, const char *));
+                d->warnings,
+                APR_ARRAY_IDX(rr_diag_messages(d, 0, pool), 0, const char *));
     rr_table_stats(t, st);
     sr->build_ours = (t1 - t0) / st->rules;
     sr->check_ours = (t2 - t1) / st->rules;

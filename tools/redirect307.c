@@ -432,11 +432,28 @@ typedef struct {
     int duplicates;
 } loaded;
 
-static int count_prefixed(const apr_array_header_t *msgs, const char *what)
+/* "FILE:LINE" of a diagnostic's place. */
+static const char *place_text(apr_pool_t *p, const rr_diag_place *pl)
+{
+    return apr_psprintf(p, "%s:%u", pl->file ? pl->file : "?", pl->line);
+}
+
+/* Every place of a chain or loop, joined with " -> ". */
+static const char *places_text(apr_pool_t *p, const rr_diag_entry *e)
+{
+    const char *out = "";
+    int k;
+    for (k = 0; k < e->nplaces; k++)
+        out = apr_pstrcat(p, out, k ? " -> " : "",
+                          place_text(p, &e->places[k]), NULL);
+    return out;
+}
+
+static int count_kind(const rr_diag *d, rr_diag_kind kind)
 {
     int k, n = 0;
-    for (k = 0; k < msgs->nelts; k++)
-        n += strstr(APR_ARRAY_IDX(msgs, k, const char *), what) != NULL;
+    for (k = 0; k < d->entries->nelts; k++)
+        n += rr_diag_get(d, k)->kind == kind;
     return n;
 }
 
@@ -455,7 +472,7 @@ static int count_chains(apr_pool_t *p, const rr_set *set,
         rr_set_add(copy, rr_set_table(set, k));
     d = rr_diag_create(tmp);
     rr_set_check(copy, hosts, RR_CHAINS_WARN, d);
-    n = count_prefixed(d->warnings, ": redirect chain: ");
+    n = count_kind(d, RR_DIAG_CHAIN);
     apr_pool_destroy(tmp);
     return n;
 }
@@ -481,9 +498,9 @@ static void load(apr_pool_t *p, const cli_args *a, loaded *l)
     if (!bad && rr_set_check(set, hosts, a->chains, l->diag) != APR_SUCCESS)
         bad = 1;
     l->took = apr_time_now() - t0;
-    l->duplicates = count_prefixed(l->diag->warnings, ": duplicate source");
+    l->duplicates = count_kind(l->diag, RR_DIAG_DUPLICATE);
     if (a->chains == RR_CHAINS_WARN)
-        l->chains = count_prefixed(l->diag->warnings, ": redirect chain: ");
+        l->chains = count_kind(l->diag, RR_DIAG_CHAIN);
     else if (a->chains == RR_CHAINS_COLLAPSE && !bad)
         l->chains = count_chains(p, set, hosts);
     l->set = bad ? NULL : set;
@@ -492,12 +509,16 @@ static void load(apr_pool_t *p, const cli_args *a, loaded *l)
 static void print_diag(const rr_diag *d)
 {
     int k;
-    for (k = 0; k < d->warnings->nelts; k++)
-        fprintf(stderr, "warning: %s\n",
-                APR_ARRAY_IDX(d->warnings, k, const char *));
-    for (k = 0; k < d->errors->nelts; k++)
-        fprintf(stderr, "error: %s\n",
-                APR_ARRAY_IDX(d->errors, k, const char *));
+    for (k = 0; k < d->entries->nelts; k++) {
+        const rr_diag_entry *e = rr_diag_get(d, k);
+        if (!rr_diag_is_error(e->kind))
+            fprintf(stderr, "warning: %s\n", e->message);
+    }
+    for (k = 0; k < d->entries->nelts; k++) {
+        const rr_diag_entry *e = rr_diag_get(d, k);
+        if (rr_diag_is_error(e->kind))
+            fprintf(stderr, "error: %s\n", e->message);
+    }
 }
 
 static const char *plural(int n, const char *one, const char *many)
@@ -516,9 +537,9 @@ static int cmd_check(apr_pool_t *p, const cli_args *a)
 
     load(p, a, &l);
     print_diag(l.diag);
-    nw = l.diag->warnings->nelts;
+    nw = l.diag->warnings;
     if (!l.set) {
-        int ne = l.diag->errors->nelts;
+        int ne = l.diag->errors;
         printf("failed: %d %s, %d %s in %d %s; httpd would not start\n",
                ne, plural(ne, "error", "errors"), nw,
                plural(nw, "warning", "warnings"), a->files->nelts,
@@ -1930,8 +1951,8 @@ static void imp_validate(importer *im)
             imp_rule *r = &APR_ARRAY_IDX(im->rules, k, imp_rule);
             if (rr_builder_add_line(b, r->file, r->line, r->text,
                                     strlen(r->text), d) != APR_SUCCESS) {
-                const char *msg = APR_ARRAY_IDX(d->errors, d->errors->nelts
-                                                - 1, const char *);
+                const char *msg = rr_diag_get(d, d->entries->nelts - 1)
+                                  ->message;
                 const char *why = strstr(msg, ": ");
                 fprintf(stderr, "%s:%u: not converted: %s ('%s')\n",
                         r->file, r->line, why ? why + 2 : msg, r->text);
@@ -1967,41 +1988,33 @@ static void imp_validate(importer *im)
             rr_set_add(set, t);
             rr_set_check(set, hosts, RR_CHAINS_WARN, d);
         }
-        for (k = 0; k < d->warnings->nelts; k++) {
-            const char *msg = APR_ARRAY_IDX(d->warnings, k, const char *);
-            const char *dup = strstr(msg, ": duplicate source");
+        /* warnings first, as check prints them */
+        for (k = 0; k < 2 * d->entries->nelts; k++) {
+            const rr_diag_entry *e = rr_diag_get(d, k % d->entries->nelts);
             imp_rule *r;
-            if (!dup) {
-                const char *ch = strstr(msg, ": redirect chain: ");
-                if (round == 0 && ch)
-                    fprintf(stderr, "%.*s: note: redirect chain, kept (check "
-                            "will warn): %s\n", (int)(ch - msg), msg,
-                            ch + strlen(": redirect chain: "));
+            if (rr_diag_is_error(e->kind) != (k >= d->entries->nelts))
+                continue;
+            if (e->kind == RR_DIAG_CHAIN && round == 0)
+                fprintf(stderr, "%s: note: redirect chain, kept (check "
+                        "will warn): %s\n", place_text(tmp, &e->places[0]),
+                        places_text(tmp, e));
+            if (e->kind != RR_DIAG_DUPLICATE && e->kind != RR_DIAG_LOOP)
+                continue;
+            r = apr_hash_get(by_origin, place_text(tmp, &e->places[0]),
+                             APR_HASH_KEY_STRING);
+            if (!r || r->dropped)
+                continue;
+            r->dropped = 1;
+            if (e->kind == RR_DIAG_DUPLICATE) {
+                fprintf(stderr, "%s:%u: note: duplicate source, dropped: the "
+                        "first definition (%s) wins, as it did before\n",
+                        r->file, r->line, place_text(tmp, &e->places[1]));
                 continue;
             }
-            r = apr_hash_get(by_origin, msg, (apr_ssize_t)(dup - msg));
-            if (r && !r->dropped) {
-                const char *first = strstr(dup, "first defined at ");
-                r->dropped = 1;
-                fprintf(stderr, "%s:%u: note: duplicate source, dropped: the "
-                        "first definition (%.*s) wins, as it did before\n",
-                        r->file, r->line,
-                        first ? (int)strcspn(first + 17, ")") : 1,
-                        first ? first + 17 : "?");
-            }
-        }
-        for (k = 0; k < d->errors->nelts; k++) {
-            const char *msg = APR_ARRAY_IDX(d->errors, k, const char *);
-            const char *c = strstr(msg, ": redirect loop");
-            imp_rule *r = c ? apr_hash_get(by_origin, msg,
-                                           (apr_ssize_t)(c - msg)) : NULL;
-            if (r && !r->dropped) {
-                r->dropped = 1;
-                im->skipped++;
-                again = 1;
-                fprintf(stderr, "%s:%u: not converted: %s\n", r->file,
-                        r->line, c + 2);
-            }
+            im->skipped++;
+            again = 1;
+            fprintf(stderr, "%s:%u: not converted: redirect loop: %s\n",
+                    r->file, r->line, places_text(tmp, e));
         }
         apr_pool_destroy(tmp);
         if (!again)

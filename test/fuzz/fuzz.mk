@@ -56,7 +56,7 @@ $(FUZZ_DIR):
 	mkdir -p $(FUZZ_DIR)
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_SRC)/fuzz_%.c $(FUZZ_SRC)/fuzz_common.h $(ENGINE) | $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ $< redirect_rules.c $(FUZZ_LDFLAGS) $(APR_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ $< $(ENGINE_SRC) $(FUZZ_LDFLAGS) $(APR_LIBS)
 
 fuzz-build: deps fuzz-deps
 	$(MAKE) --no-print-directory $(FUZZ_BINS)

@@ -310,4 +310,17 @@ static FUZZ_UNUSED void fuzz_check_match(apr_pool_t *p, const rr_match *m,
     }
 }
 
+/* The i-th error (errors != 0) or warning message of d, or "?". */
+static FUZZ_UNUSED const char *fuzz_diag_msg(const rr_diag *d, int errors,
+                                             int i)
+{
+    int k;
+    for (k = 0; k < d->entries->nelts; k++) {
+        const rr_diag_entry *e = rr_diag_get(d, k);
+        if (!rr_diag_is_error(e->kind) == !errors && i-- == 0)
+            return e->message;
+    }
+    return "?";
+}
+
 #endif /* FUZZ_COMMON_H */

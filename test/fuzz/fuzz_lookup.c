@@ -89,8 +89,8 @@ static const rr_table *build(const char *name, const char *text,
     if (rr_builder_add_buffer(b, name, text, strlen(text), d) != APR_SUCCESS
         || !(t = rr_builder_freeze(b, g_pool, d))) {
         int i;
-        for (i = 0; i < d->errors->nelts; i++)
-            fprintf(stderr, "%s\n", APR_ARRAY_IDX(d->errors, i, char *));
+        for (i = 0; i < d->errors; i++)
+            fprintf(stderr, "%s\n", fuzz_diag_msg(d, 1, i));
         abort();
     }
     return t;

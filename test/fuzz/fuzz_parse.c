@@ -182,23 +182,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_status_t rv;
         memcpy(copy, buf[k], len[k]);
         lines[k] = fuzz_count_lines(copy, len[k]);
-        errors_before = d->errors->nelts;
+        errors_before = d->errors;
         last_before = errors_before
-            ? apr_pstrdup(p, APR_ARRAY_IDX(d->errors, errors_before - 1,
-                                           const char *)) : NULL;
+            ? apr_pstrdup(p, fuzz_diag_msg(d, 1, errors_before - 1)) : NULL;
         rv = rr_builder_add_buffer(b, names[k], copy, len[k], d);
         free(copy);
         FUZZ_CHECK(rv == APR_SUCCESS || rv == APR_EINVAL, "rv %d", rv);
         /* The diag collects at most max_errors (20) errors: a failure
          * past that adds none, but must not alter what is there. */
-        FUZZ_CHECK((rv == APR_SUCCESS) == (d->errors->nelts == errors_before)
+        FUZZ_CHECK((rv == APR_SUCCESS) == (d->errors == errors_before)
                    || (rv == APR_EINVAL && errors_before == 20),
                    "add_buffer returned %d with %d new errors", rv,
-                   d->errors->nelts - errors_before);
-        FUZZ_CHECK(d->errors->nelts <= 20, "%d errors", d->errors->nelts);
+                   d->errors - errors_before);
+        FUZZ_CHECK(d->errors <= 20, "%d errors", d->errors);
         if (last_before) {
-            const char *now = APR_ARRAY_IDX(d->errors, errors_before - 1,
-                                            const char *);
+            const char *now = fuzz_diag_msg(d, 1, errors_before - 1);
             FUZZ_CHECK(strcmp(now, last_before) == 0,
                        "parsing %s changed an earlier error message from "
                        "'%s' to '%s'", names[k],
@@ -220,18 +218,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rr_set_mark_inherited(set);
         rr_set_add(set, tables[k]);
     }
-    fuzz_check_messages(p, d->errors, names, lines, nfiles, "error");
-    fuzz_check_messages(p, d->warnings, names, lines, nfiles, "warning");
+    fuzz_check_messages(p, rr_diag_messages(d, 1, p), names, lines, nfiles, "error");
+    fuzz_check_messages(p, rr_diag_messages(d, 0, p), names, lines, nfiles, "warning");
 
     if (!failed) {
-        int before = d->errors->nelts;
+        int before = d->errors;
         apr_status_t rv = rr_set_check(set, hosts, mode, d);
         FUZZ_CHECK(rv == APR_SUCCESS || rv == APR_EINVAL, "check rv %d", rv);
-        FUZZ_CHECK((rv == APR_SUCCESS) == (d->errors->nelts == before),
+        FUZZ_CHECK((rv == APR_SUCCESS) == (d->errors == before),
                    "rr_set_check returned %d with %d new errors", rv,
-                   d->errors->nelts - before);
-        fuzz_check_messages(p, d->errors, names, lines, nfiles, "error");
-        fuzz_check_messages(p, d->warnings, names, lines, nfiles, "warning");
+                   d->errors - before);
+        fuzz_check_messages(p, rr_diag_messages(d, 1, p), names, lines, nfiles, "error");
+        fuzz_check_messages(p, rr_diag_messages(d, 0, p), names, lines, nfiles, "warning");
         if (rv == APR_SUCCESS) {
             for (k = 0; k < nfiles; k++)
                 probe_rules(p, set, tables[k]);

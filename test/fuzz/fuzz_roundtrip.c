@@ -98,16 +98,16 @@ static void check_counts(apr_pool_t *p, const rr_table *t1,
     rr_set_add(s2, t2);
     rv1 = rr_set_check(s1, hosts, RR_CHAINS_WARN, d1);
     rv2 = rr_set_check(s2, hosts, RR_CHAINS_WARN, d2);
-    FUZZ_CHECK(rv1 == rv2 && d1->errors->nelts == d2->errors->nelts
-               && d1->warnings->nelts == d2->warnings->nelts,
+    FUZZ_CHECK(rv1 == rv2 && d1->errors == d2->errors
+               && d1->warnings == d2->warnings,
                "chain check: input table rv %d, %d errors, %d warnings%s%s; "
                "dumped table rv %d, %d errors, %d warnings%s%s; dump:\n%s",
-               rv1, d1->errors->nelts, d1->warnings->nelts,
-               d1->errors->nelts ? ", first: " : "",
-               d1->errors->nelts ? APR_ARRAY_IDX(d1->errors, 0, char *) : "",
-               rv2, d2->errors->nelts, d2->warnings->nelts,
-               d2->errors->nelts ? ", first: " : "",
-               d2->errors->nelts ? APR_ARRAY_IDX(d2->errors, 0, char *) : "",
+               rv1, d1->errors, d1->warnings,
+               d1->errors ? ", first: " : "",
+               d1->errors ? fuzz_diag_msg(d1, 1, 0) : "",
+               rv2, d2->errors, d2->warnings,
+               d2->errors ? ", first: " : "",
+               d2->errors ? fuzz_diag_msg(d2, 1, 0) : "",
                fuzz_show(p, dump, strlen(dump)));
 }
 
@@ -147,10 +147,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     d = rr_diag_create(p);
     t2 = parse(p, &opt, "dump.rules", dump, strlen(dump), d);
     FUZZ_CHECK(t2 != NULL, "the dump does not parse: %s\ndump:\n%s",
-               d->errors->nelts ? APR_ARRAY_IDX(d->errors, 0, char *) : "?",
+               d->errors ? fuzz_diag_msg(d, 1, 0) : "?",
                fuzz_show(p, dump, strlen(dump)));
-    FUZZ_CHECK(d->warnings->nelts == 0, "the dump has duplicates: %s\n"
-               "dump:\n%s", APR_ARRAY_IDX(d->warnings, 0, char *),
+    FUZZ_CHECK(d->warnings == 0, "the dump has duplicates: %s\n"
+               "dump:\n%s", fuzz_diag_msg(d, 0, 0),
                fuzz_show(p, dump, strlen(dump)));
     FUZZ_CHECK(rr_table_count(t2) == n, "%u rules, %u after the round trip",
                n, rr_table_count(t2));

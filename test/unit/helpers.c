@@ -40,31 +40,41 @@ rr_diag *diag_new(void)
     rr_diag *d = rr_diag_create(tp);
 
     ck_assert_ptr_nonnull(d);
-    ck_assert_ptr_nonnull(d->errors);
-    ck_assert_ptr_nonnull(d->warnings);
+    ck_assert_ptr_nonnull(d->entries);
     return d;
 }
 
 int diag_nerrors(const rr_diag *d)
 {
-    return d->errors->nelts;
+    return d->errors;
 }
 
 int diag_nwarnings(const rr_diag *d)
 {
-    return d->warnings->nelts;
+    return d->warnings;
+}
+
+const rr_diag_entry *diag_entry(const rr_diag *d, int errors, int i)
+{
+    int k;
+    for (k = 0; k < d->entries->nelts; k++) {
+        const rr_diag_entry *e = rr_diag_get(d, k);
+        if (!rr_diag_is_error(e->kind) == !errors && i-- == 0)
+            return e;
+    }
+    ck_abort_msg("no %s %d:%s", errors ? "error" : "warning", i,
+                 diag_dump(d));
+    return NULL;
 }
 
 const char *diag_error(const rr_diag *d, int i)
 {
-    ck_assert_int_lt(i, d->errors->nelts);
-    return APR_ARRAY_IDX(d->errors, i, const char *);
+    return diag_entry(d, 1, i)->message;
 }
 
 const char *diag_warning(const rr_diag *d, int i)
 {
-    ck_assert_int_lt(i, d->warnings->nelts);
-    return APR_ARRAY_IDX(d->warnings, i, const char *);
+    return diag_entry(d, 0, i)->message;
 }
 
 const char *diag_dump(const rr_diag *d)
@@ -72,15 +82,24 @@ const char *diag_dump(const rr_diag *d)
     const char *out = "";
     int i;
 
-    for (i = 0; i < d->errors->nelts; i++)
-        out = apr_pstrcat(tp, out, "\n  error: ",
-                          show0(APR_ARRAY_IDX(d->errors, i, const char *)),
-                          NULL);
-    for (i = 0; i < d->warnings->nelts; i++)
-        out = apr_pstrcat(tp, out, "\n  warning: ",
-                          show0(APR_ARRAY_IDX(d->warnings, i, const char *)),
-                          NULL);
+    for (i = 0; i < d->entries->nelts; i++) {
+        const rr_diag_entry *e = rr_diag_get(d, i);
+        out = apr_pstrcat(tp, out, "\n  ", rr_diag_kind_name(e->kind), ": ",
+                          show0(e->message), NULL);
+    }
     return *out ? out : " (no messages)";
+}
+
+const char *diag_places(const rr_diag_entry *e)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; i < e->nplaces; i++)
+        out = apr_psprintf(tp, "%s%s%s:%u", out, i ? " " : "",
+                           e->places[i].file ? e->places[i].file : "-",
+                           e->places[i].line);
+    return out;
 }
 
 rr_table *table_from(const char *name, const char *text, size_t len,

@@ -42,6 +42,10 @@ int diag_nerrors(const rr_diag *d);
 int diag_nwarnings(const rr_diag *d);
 const char *diag_error(const rr_diag *d, int i);
 const char *diag_warning(const rr_diag *d, int i);
+/* The i-th error (errors != 0) or warning entry, or fails the test. */
+const rr_diag_entry *diag_entry(const rr_diag *d, int errors, int i);
+/* The entry's places as "FILE:LINE FILE:LINE ...". */
+const char *diag_places(const rr_diag_entry *e);
 /* Every message of `d`, one per line, for failure output. */
 const char *diag_dump(const rr_diag *d);
 
