@@ -454,9 +454,65 @@ static int r307_same_file(const apr_finfo_t *a, const apr_finfo_t *b)
         && a->size == b->size && a->mtime == b->mtime;
 }
 
+/* The cache key of a map (with its file identity in *fi) or of a run of
+ * inline rules (keyed by their text). */
+static const char *r307_table_key(apr_pool_t *ptemp, const rr_options *opt,
+                                  const char *map,
+                                  const apr_array_header_t *lines,
+                                  apr_finfo_t *fi, int *have_fi)
+{
+    const char *key;
+    int k;
+    *have_fi = 0;
+    if (map) {
+        *have_fi = apr_stat(fi, map, APR_FINFO_IDENT | APR_FINFO_SIZE
+                            | APR_FINFO_MTIME, ptemp) == APR_SUCCESS;
+        return apr_pstrcat(ptemp, "map:", r307_opt_key(opt), ":", map, NULL);
+    }
+    key = apr_pstrcat(ptemp, "inline:", r307_opt_key(opt), NULL);
+    for (k = 0; k < lines->nelts; k++) {
+        const r307_source *src = APR_ARRAY_IDX(lines, k, r307_source *);
+        key = apr_psprintf(ptemp, "%s\n%s:%u %s", key, src->file, src->line,
+                           src->text);
+    }
+    return key;
+}
+
+/* A restart whose rules became invalid keeps serving the last good table;
+ * apachectl -t and a first start have none to keep. */
+static const r307_cached_table *r307_keep_last_good(r307_state *st,
+                                                    server_rec *s,
+                                                    r307_cached_table *e,
+                                                    const char *map)
+{
+    if (!e)
+        return NULL;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30705)
+                 "%s: invalid, still serving its last good rules (%u); "
+                 "apachectl -t shows the errors", map ? map : "rules",
+                 rr_table_count(e->table));
+    e->used_pass = st->pass;
+    return e;
+}
+
+/* Puts `fresh` in the cache under `key`, in place of `old`. */
+static void r307_cache_table(r307_state *st, const char *key,
+                             r307_cached_table *old,
+                             r307_cached_table *fresh)
+{
+    if (old) {
+        /* the hash keeps the old entry's key, which lives in its pool */
+        apr_hash_set(st->tables, key, APR_HASH_KEY_STRING, NULL);
+        apr_pool_destroy(old->pool);
+    }
+    fresh->used_pass = st->pass;
+    apr_hash_set(st->tables, apr_pstrdup(fresh->pool, key),
+                 APR_HASH_KEY_STRING, fresh);
+}
+
 /* The table for a map or a run of inline rules: reused while its source
- * is unchanged; on a restart whose rules became invalid, the last good
- * one is kept (apachectl -t and a first start have none to keep). */
+ * is unchanged, rebuilt when it changed, the last good one kept when the
+ * rebuild fails in a running server. */
 static const r307_cached_table *r307_table_for(r307_state *st,
                                                server_rec *s,
                                                const rr_options *opt,
@@ -464,24 +520,11 @@ static const r307_cached_table *r307_table_for(r307_state *st,
                                                const apr_array_header_t *lines,
                                                apr_pool_t *ptemp)
 {
-    const char *key;
     r307_cached_table *e, *fresh;
     apr_finfo_t fi;
-    int k, have_fi = 0;
+    int have_fi;
+    const char *key = r307_table_key(ptemp, opt, map, lines, &fi, &have_fi);
 
-    if (map) {
-        key = apr_pstrcat(ptemp, "map:", r307_opt_key(opt), ":", map, NULL);
-        have_fi = apr_stat(&fi, map, APR_FINFO_IDENT | APR_FINFO_SIZE
-                           | APR_FINFO_MTIME, ptemp) == APR_SUCCESS;
-    }
-    else {
-        key = apr_pstrcat(ptemp, "inline:", r307_opt_key(opt), NULL);
-        for (k = 0; k < lines->nelts; k++) {
-            const r307_source *src = APR_ARRAY_IDX(lines, k, r307_source *);
-            key = apr_psprintf(ptemp, "%s\n%s:%u %s", key, src->file,
-                               src->line, src->text);
-        }
-    }
     e = apr_hash_get(st->tables, key, APR_HASH_KEY_STRING);
     if (e && (!map || (have_fi && r307_same_file(&e->finfo, &fi)))) {
         if (map)
@@ -494,28 +537,13 @@ static const r307_cached_table *r307_table_for(r307_state *st,
     }
     fresh = r307_build_table(st, s, opt, map, lines, have_fi ? &fi : NULL,
                              ptemp);
-    if (!fresh) {
-        if (!e)
-            return NULL;
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30705)
-                     "%s: invalid, still serving its last good rules (%u); "
-                     "apachectl -t shows the errors", map ? map : "rules",
-                     rr_table_count(e->table));
-        e->used_pass = st->pass;
-        return e;
-    }
+    if (!fresh)
+        return r307_keep_last_good(st, s, e, map);
     if (map)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30706)
                      "%s: parsed %u rules in %.3f s", map,
                      rr_table_count(fresh->table), fresh->load_seconds);
-    if (e) {
-        /* the hash keeps the old entry's key, which lives in its pool */
-        apr_hash_set(st->tables, key, APR_HASH_KEY_STRING, NULL);
-        apr_pool_destroy(e->pool);
-    }
-    fresh->used_pass = st->pass;
-    apr_hash_set(st->tables, apr_pstrdup(fresh->pool, key),
-                 APR_HASH_KEY_STRING, fresh);
+    r307_cache_table(st, key, e, fresh);
     r307_log_lines(s, fresh->warnings, APLOG_WARNING);
     return fresh;
 }
@@ -605,76 +633,106 @@ static apr_array_header_t *r307_host_names(apr_pool_t *p, server_rec *s)
     return h;
 }
 
+/* Servers are told apart by name, port and place in the config. */
+static const char *r307_server_id(apr_pool_t *p, const server_rec *s)
+{
+    return apr_psprintf(p, "%s:%u@%s:%d", s->server_hostname,
+                        (unsigned)s->port, s->defn_name ? s->defn_name : "",
+                        (int)s->defn_line_number);
+}
+
+/* A server's own tables, then the ones it inherits, in a new set. */
+static rr_set *r307_assemble_set(apr_pool_t *pool, const r307_server_conf *c)
+{
+    const apr_array_header_t *inherited = c->parent ? c->parent->entries
+                                                    : NULL;
+    int k, n = c->entries->nelts + (inherited ? inherited->nelts : 0);
+    rr_set *set = rr_set_create(pool, n);
+    for (k = 0; k < c->entries->nelts; k++)
+        rr_set_add(set, APR_ARRAY_IDX(c->entries, k,
+                                      r307_cached_table *)->table);
+    rr_set_mark_inherited(set);
+    for (k = 0; inherited && k < inherited->nelts; k++)
+        rr_set_add(set, APR_ARRAY_IDX(inherited, k,
+                                      r307_cached_table *)->table);
+    return set;
+}
+
+/* A set whose check failed (a loop): a running server keeps the last
+ * good set of this server, if it is still cached; else NULL. */
+static rr_set *r307_keep_last_good_set(r307_state *st, server_rec *s,
+                                       const char *id)
+{
+    r307_cached_set *good = apr_hash_get(st->last_good, id,
+                                         APR_HASH_KEY_STRING);
+    if (!good || !apr_hash_get(st->sets, good->key, APR_HASH_KEY_STRING))
+        return NULL;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30707)
+                 "%s: redirect loop in the new rules; still serving the "
+                 "last good ones", id);
+    good->used_pass = st->pass;
+    return good->set;
+}
+
+/* Caches a checked set under `key` and as this server's last good one. */
+static void r307_cache_set(r307_state *st, const char *key, const char *id,
+                           apr_pool_t *pool, rr_set *set,
+                           apr_array_header_t *warnings)
+{
+    r307_cached_set *e = apr_pcalloc(pool, sizeof(*e));
+    e->pool = pool;
+    e->set = set;
+    e->warnings = warnings;
+    e->used_pass = st->pass;
+    e->key = apr_pstrdup(pool, key);
+    apr_hash_set(st->sets, e->key, APR_HASH_KEY_STRING, e);
+    apr_hash_set(st->last_good, apr_pstrdup(st->pool, id),
+                 APR_HASH_KEY_STRING, e);
+}
+
 /* The checked set of tables one server consults: chains and loops are
  * analysed once per combination of tables, hosts and mode. */
 static rr_set *r307_set_for(r307_state *st, server_rec *s,
                             const r307_server_conf *c, const char *sig,
                             apr_pool_t *ptemp, int *failed)
 {
-    const apr_array_header_t *inherited = c->parent ? c->parent->entries
-                                                    : NULL;
     apr_array_header_t *hosts = r307_host_names(ptemp, s);
     rr_chains_mode mode = c->chains == R307_UNSET ? RR_CHAINS_WARN
                                                   : (rr_chains_mode)c->chains;
-    r307_cached_set *e;
+    const char *id = r307_server_id(ptemp, s);
+    const char *key = apr_psprintf(ptemp, "%d|%s|%s", (int)mode,
+                                   apr_array_pstrcat(ptemp, hosts, ' '), sig);
+    r307_cached_set *cached = apr_hash_get(st->sets, key,
+                                           APR_HASH_KEY_STRING);
+    apr_pool_t *pool;
+    rr_set *set, *good;
     rr_diag *d;
-    const char *key, *name;
-    int k, n;
 
-    /* Servers are told apart by name, port and place in the config. */
-    name = apr_psprintf(ptemp, "%s:%u@%s:%d", s->server_hostname,
-                        (unsigned)s->port, s->defn_name ? s->defn_name : "",
-                        (int)s->defn_line_number);
-    key = apr_psprintf(ptemp, "%d|%s|%s", (int)mode,
-                       apr_array_pstrcat(ptemp, hosts, ' '), sig);
-    e = apr_hash_get(st->sets, key, APR_HASH_KEY_STRING);
-    if (e) {
-        e->used_pass = st->pass;
-        r307_log_lines(s, e->warnings, APLOG_WARNING);
-        return e->set;
+    if (cached) {
+        cached->used_pass = st->pass;
+        r307_log_lines(s, cached->warnings, APLOG_WARNING);
+        return cached->set;
     }
-    e = apr_pcalloc(ptemp, sizeof(*e));
-    e->pool = r307_own_pool(st->pool);
-    if (!e->pool) {
+    pool = r307_own_pool(st->pool);
+    if (!pool) {
         *failed = 1;
         return NULL;
     }
-    n = c->entries->nelts + (inherited ? inherited->nelts : 0);
-    e->set = rr_set_create(e->pool, n);
-    for (k = 0; k < c->entries->nelts; k++)
-        rr_set_add(e->set, APR_ARRAY_IDX(c->entries, k,
-                                         r307_cached_table *)->table);
-    rr_set_mark_inherited(e->set);
-    for (k = 0; inherited && k < inherited->nelts; k++)
-        rr_set_add(e->set, APR_ARRAY_IDX(inherited, k,
-                                         r307_cached_table *)->table);
-    d = rr_diag_create(e->pool);
+    set = r307_assemble_set(pool, c);
+    d = rr_diag_create(pool);
     if (c->entries->nelts > 0
-        && rr_set_check(e->set, hosts, mode, d) != APR_SUCCESS) {
-        r307_cached_set *good = apr_hash_get(st->last_good, name,
-                                             APR_HASH_KEY_STRING);
+        && rr_set_check(set, hosts, mode, d) != APR_SUCCESS) {
         r307_log_lines(s, rr_diag_messages(d, 0, ptemp), APLOG_WARNING);
         r307_log_lines(s, rr_diag_messages(d, 1, ptemp), APLOG_ERR);
-        apr_pool_destroy(e->pool);
-        if (good && apr_hash_get(st->sets, good->key, APR_HASH_KEY_STRING)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(30707)
-                         "%s: redirect loop in the new rules; still serving "
-                         "the last good ones", name);
-            good->used_pass = st->pass;
-            return good->set;
-        }
-        *failed = 1;
-        return NULL;
+        apr_pool_destroy(pool);
+        good = r307_keep_last_good_set(st, s, id);
+        if (!good)
+            *failed = 1;
+        return good;
     }
-    e->warnings = rr_diag_messages(d, 0, e->pool);
-    r307_log_lines(s, e->warnings, APLOG_WARNING);
-    e->used_pass = st->pass;
-    e = apr_pmemdup(e->pool, e, sizeof(*e));
-    e->key = apr_pstrdup(e->pool, key);
-    apr_hash_set(st->sets, e->key, APR_HASH_KEY_STRING, e);
-    apr_hash_set(st->last_good, apr_pstrdup(st->pool, name),
-                 APR_HASH_KEY_STRING, e);
-    return e->set;
+    r307_cache_set(st, key, id, pool, set, rr_diag_messages(d, 0, pool));
+    r307_log_lines(s, rr_diag_messages(d, 0, ptemp), APLOG_WARNING);
+    return set;
 }
 
 /* Shared counters live with their table, so hits survive a graceful

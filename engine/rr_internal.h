@@ -1,5 +1,8 @@
 /*
- * rr_internal.h - what the engine's files share and nobody else sees.
+ * rr_internal.h - what the engine's files share and nobody else sees: the
+ * record layout (the one encoder and decoder of the arena), hashing, the
+ * table, builder and set structures, and the functions one engine file
+ * provides to another.  Public API: redirect_rules.h.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -7,8 +10,472 @@
 #define RR_INTERNAL_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "apr_hash.h"
 
 #include "redirect_rules.h"
+
+/* ---- record encoding ------------------------------------------------
+ * A table's arena is one contiguous block of variable-length records:
+ *
+ *   u32 line | u8 bits | u8 status | u16 src_len | u16 tgt_len |
+ *   [u16 query_len, query rules only] | source | query | target
+ *
+ * Offsets into it are 32-bit; offset 0 is a pad byte and means "empty".
+ * Only the functions below read or write a record's bytes. */
+
+#define RB_KIND_MASK  0x03u
+#define RB_NOCASE     0x04u
+#define RB_QSDROP     0x08u
+#define RB_QSAPPEND   0x10u
+#define RB_STAR       0x20u   /* prefix target carries the rest at its '*' */
+#define RB_SHADOWED   0x40u   /* duplicate source: kept for line numbers only */
+#define RB_SELF       0x80u   /* target is the source in another spelling
+                                 (case, trailing slash): the target itself
+                                 is not redirected */
+
+#define REC_FIXED     10u     /* bytes before the optional query length */
+
+/* Status codes by the index a record stores; 0 is "use the default". */
+extern const int rr_status_codes[];
+#define RR_STATUS_410    6
+#define RR_STATUS_COUNT  7
+
+typedef struct {
+    uint32_t line;
+    unsigned bits;
+    unsigned status;        /* index into rr_status_codes */
+    uint32_t src_len, tgt_len, q_len;
+    const char *src, *query, *target;
+} rr_rec;
+
+static inline uint16_t rd16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t rd32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
+{
+    const char *p = arena + off;
+    r->line = rd32(p);
+    r->bits = (unsigned char)p[4];
+    r->status = (unsigned char)p[5];
+    r->src_len = rd16(p + 6);
+    r->tgt_len = rd16(p + 8);
+    p += REC_FIXED;
+    r->q_len = 0;
+    if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
+        r->q_len = rd16(p);
+        p += 2;
+    }
+    r->src = p;
+    r->query = p + r->src_len;
+    r->target = r->query + r->q_len;
+}
+
+/* Bytes of a record with these field lengths. */
+static inline size_t rec_size(unsigned bits, size_t klen, size_t qlen,
+                              size_t tlen)
+{
+    return REC_FIXED + ((bits & RB_KIND_MASK) == RR_KIND_QUERY ? 2 : 0)
+           + klen + qlen + tlen;
+}
+
+/* Writes a record at p (rec_size bytes); lengths fit in 16 bits. */
+static inline void rec_encode(char *p, uint32_t line, unsigned bits,
+                              unsigned status, const char *key, size_t klen,
+                              const char *query, size_t qlen,
+                              const char *target, size_t tlen)
+{
+    uint16_t v16;
+    memcpy(p, &line, 4);
+    p[4] = (char)(unsigned char)bits;
+    p[5] = (char)(unsigned char)status;
+    v16 = (uint16_t)klen;
+    memcpy(p + 6, &v16, 2);
+    v16 = (uint16_t)tlen;
+    memcpy(p + 8, &v16, 2);
+    p += REC_FIXED;
+    if ((bits & RB_KIND_MASK) == RR_KIND_QUERY) {
+        v16 = (uint16_t)qlen;
+        memcpy(p, &v16, 2);
+        p += 2;
+    }
+    memcpy(p, key, klen);
+    memcpy(p + klen, query, qlen);
+    memcpy(p + klen + qlen, target, tlen);
+}
+
+/* Single fields, for the paths that need no full decode. */
+static inline unsigned rec_bits(const char *arena, uint32_t off)
+{
+    return (unsigned char)arena[off + 4];
+}
+
+static inline unsigned rec_status(const char *arena, uint32_t off)
+{
+    return (unsigned char)arena[off + 5];
+}
+
+static inline uint32_t rec_line(const char *arena, uint32_t off)
+{
+    return rd32(arena + off);
+}
+
+/* Sets `bits` in a record's flags: freezing marks shadowed duplicates. */
+static inline void rec_add_bits(char *arena, uint32_t off, unsigned bits)
+{
+    arena[off + 4] = (char)(unsigned char)(rec_bits(arena, off) | bits);
+}
+
+/* ---- hashing --------------------------------------------------------
+ * A key is hashed as a stream of little-endian 8-byte words from its
+ * start; its state is the running hash of its full words mixed with the
+ * word of its remaining 0-7 bytes.  The state of any prefix of a request
+ * path is therefore the running hash at that point plus a masked word, so
+ * one pass over the path yields its exact key and every segment prefix
+ * key (the '/' bytes are found eight at a time).  fmix64 then finalises
+ * a state with the key's tag and length. */
+
+#define HASH_SEED  0x243f6a8885a308d3ULL
+#define HASH_K1    0x9e3779b97f4a7c15ULL
+#define HASH_K2    0xc2b2ae3d27d4eb4fULL
+#define ONES       0x0101010101010101ULL
+#define HIGHS      0x8080808080808080ULL
+#define LOW7S      0x7f7f7f7f7f7f7f7fULL
+
+#define TAG_EXACT  1u
+#define TAG_PREFIX 2u
+#define TAG_QUERY  3u
+#define TAG_NOCASE 4u
+
+static inline uint64_t fmix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static inline unsigned char fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* ASCII A-Z to a-z in all eight bytes of a word at once. */
+static inline uint64_t fold8(uint64_t w)
+{
+    uint64_t low7 = w & LOW7S;
+    uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;    /* bit 7: >= 'A' */
+    uint64_t gt_z = low7 + 0x2525252525252525ULL;    /* bit 7: >  'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & HIGHS;
+    return w ^ (upper >> 2);
+}
+
+/* Bit 7 set in each byte of w equal to c, exactly. */
+static inline uint64_t bytes_equal(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (ONES * c);
+    return ~(((x & LOW7S) + LOW7S) | x | LOW7S);
+}
+
+static inline uint64_t load64le(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The r (0-7) bytes before end as a little-endian word; `back` is how
+ * many bytes before end may be read: with eight, one load and a shift. */
+static inline uint64_t load_tail(const unsigned char *end, size_t r, size_t back)
+{
+    uint64_t w = 0;
+    size_t k;
+    if (r == 0)
+        return 0;
+    if (back >= 8)
+        return load64le(end - 8) >> (8 * (8 - r));
+    for (k = 0; k < r; k++)
+        w |= (uint64_t)end[(ptrdiff_t)k - (ptrdiff_t)r] << (8 * k);
+    return w;
+}
+
+/* The first n (0-7) bytes of w. */
+static inline uint64_t low_bytes(uint64_t w, unsigned n)
+{
+    return n ? w & (~0ULL >> (64 - 8 * n)) : 0;
+}
+
+static inline uint64_t hash_word(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * HASH_K1;
+    return h ^ (h >> 31);
+}
+
+static inline uint64_t hash_key_state(const char *s, size_t n, int folded)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = HASH_SEED, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        w = load64le(p + i);
+        h = hash_word(h, folded ? fold8(w) : w);
+    }
+    w = load_tail(p + n, n - i, n);
+    return hash_word(h, folded ? fold8(w) : w);
+}
+
+static inline uint64_t key_final(uint64_t state, unsigned tag, size_t len,
+                          uint64_t query_sum)
+{
+    return fmix64(state ^ ((uint64_t)tag << 58) ^ ((uint64_t)len << 32)
+                  ^ (query_sum * 0x9e3779b97f4a7c15ULL));
+}
+
+/* ---- percent-decoding of query parameters ---------------------------
+ * Query parameters compare after %XX decoding on both sides; a '%' not
+ * followed by two hex digits stands for itself. */
+
+static inline int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decoded byte at s[*i] (s has n bytes); advances *i past it. */
+static inline unsigned char next_decoded(const char *s, size_t n, size_t *i)
+{
+    unsigned char c = (unsigned char)s[*i];
+    if (c == '%' && *i + 2 < n) {
+        int hi = hexval((unsigned char)s[*i + 1]);
+        int lo = hexval((unsigned char)s[*i + 2]);
+        if (hi >= 0 && lo >= 0) {
+            *i += 3;
+            return (unsigned char)(hi * 16 + lo);
+        }
+    }
+    (*i)++;
+    return c;
+}
+
+/* ---- query parameters (redirect_rules.c) ---------------------------- */
+
+typedef struct {
+    const char *p[RR_MAX_QUERY_PARAMS];
+    uint32_t n[RR_MAX_QUERY_PARAMS];
+    int count;
+    uint64_t sum;           /* order-insensitive: sum of parameter hashes */
+} rr_params;
+
+/* Splits a query on '&', skipping empty parameters.  Returns 0 if there
+ * are more than RR_MAX_QUERY_PARAMS (such a query matches no rule). */
+int rr_params_split(const char *q, size_t len, rr_params *ps);
+
+/* Multiset equality; at most RR_MAX_QUERY_PARAMS squared comparisons. */
+int rr_params_equal(const rr_params *a, const rr_params *b);
+
+/* The parameters of a query rule's record; none for other kinds. */
+void rr_rec_params(const rr_rec *r, rr_params *q);
+
+/* ---- the frozen table ----------------------------------------------- */
+
+typedef struct {
+    uint32_t first_off;     /* records from this offset on came from file */
+    uint32_t file;
+} rr_range;
+
+struct rr_table {
+    rr_options opt;
+    const char *arena;
+    size_t arena_len;
+    const uint32_t *offs;   /* per record, including shadowed ones */
+    uint32_t nrec;
+    uint32_t nrules;        /* live (not shadowed) */
+    const uint64_t *slots;
+    uint32_t cap;
+    const rr_range *ranges;
+    uint32_t nranges;
+    const char **files;
+    uint32_t nfiles;
+    uint32_t max_prefix_depth;  /* segments in the deepest prefix key */
+    unsigned has_kind[3];
+    int has_case, has_nocase;
+    rr_stats stats;
+};
+
+static inline uint32_t slot_home(uint32_t h32, uint32_t cap)
+{
+    return (uint32_t)(((uint64_t)h32 * cap) >> 32);
+}
+
+/* ---- the builder (engine/rr_parse.c) -------------------------------- */
+
+/* Build arrays are malloc'd, sized from the input up front so they do not
+ * grow by copying, and freed with the scratch pool; freezing copies the
+ * arena and offsets once, at their exact size, into the table's pool. */
+struct rr_builder {
+    apr_pool_t *scratch;
+    rr_options opt;
+    char *arena;
+    size_t arena_len, arena_cap;
+    uint32_t *offs;
+    uint32_t nrec, offs_cap;
+    uint64_t *hashes;       /* key hash per record, for freezing */
+    size_t hashes_cap;
+    rr_range *ranges;
+    uint32_t nranges;
+    size_t ranges_cap;
+    apr_array_header_t *files;
+    uint32_t max_prefix_depth;
+    int errors;
+    int spent;
+};
+
+/* Makes room for `more` arena bytes (and the pad byte at offset 0). */
+int rr_builder_arena_reserve(rr_builder *b, size_t more);
+
+/* ---- sets ----------------------------------------------------------- */
+
+struct rr_set {
+    const rr_table **tables;
+    int ntables, max, own;
+    apr_hash_t *collapsed;      /* (table, offset) -> final target */
+    apr_pool_t *pool;
+};
+
+typedef struct {
+    int table;
+    uint32_t off;
+} rr_rule_key;
+
+/* Tables [0, rr_set_own_count) are the set's own, the rest inherited. */
+int rr_set_own_count(const rr_set *s);
+
+/* Position of t in the set (rr_set_table_count if absent). */
+int rr_set_table_index(const rr_set *s, const rr_table *t);
+
+/* ---- small helpers on keys and targets -------------------------------- */
+
+static inline const char *find_bytes(const char *s, size_t n, const char *pat)
+{
+    size_t m = strlen(pat), i;
+    for (i = 0; i + m <= n; i++) {
+        if (memcmp(s + i, pat, m) == 0)
+            return s + i;
+    }
+    return NULL;
+}
+
+/* Index of the first '?' or '#' in a target, or its length. */
+static inline size_t target_main_len(const char *t, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (t[i] == '?' || t[i] == '#')
+            break;
+    }
+    return i;
+}
+
+/* A prefix key is "/a/b" for the sources /a/b/(star) and /a/b//(star), and "" for /(star): it
+ * matches on segment boundaries, so trailing slashes say nothing. */
+static inline size_t trim_prefix_key(const char *s, size_t n)
+{
+    n -= 2;                             /* the slash-star */
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return n;
+}
+
+/* Under TrailingSlash Ignore, /a, /a/ and /a// are one path ("/" stays). */
+static inline size_t trim_slashes(const rr_options *opt, const char *s, size_t n)
+{
+    while (!opt->trailing_strict && n > 1 && s[n - 1] == '/')
+        n--;
+    return n;
+}
+
+static inline size_t path_depth(const char *s, size_t n)
+{
+    size_t i, d = 0;
+    for (i = 0; i < n; i++)
+        d += s[i] == '/';
+    return d;
+}
+
+static inline uint64_t key_hash(unsigned kind, int nocase, const char *key,
+                         size_t klen, uint64_t qsum)
+{
+    unsigned tag = (kind == RR_KIND_EXACT ? TAG_EXACT
+                    : kind == RR_KIND_PREFIX ? TAG_PREFIX : TAG_QUERY)
+                   | (nocase ? TAG_NOCASE : 0);
+    return key_final(hash_key_state(key, klen, nocase), tag, klen,
+                     qsum);
+}
+
+/* ---- escaping (redirect_rules.c) ------------------------------------ */
+
+#define ESC_URL  1      /* bytes a Location may not hold raw */
+#define ESC_PATH 2      /* and % ? #, which are data in a carried path */
+
+extern const char rr_hexdigits[];
+
+/* Escapes the bytes of class `cls` into out (NULL: only count); returns
+ * the escaped length. */
+size_t rr_escape_into(char *out, const char *s, size_t n, unsigned cls);
+
+/* ---- what one engine file provides another -------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0
+ * (engine/rr_parse.c). */
+size_t rr_utf8_seq(const unsigned char *s, size_t n);
+
+/* Compares a target's path (decoded, up to '?' or '#', without the '*'
+ * of a carrying prefix rule) with s[0..n), folding case if asked
+ * (redirect_rules.c). */
+int rr_target_path_equals(const char *target, size_t tlen, int star,
+                          const char *s, size_t n, int folded);
+
+/* Would the rule send its own target back to itself in another spelling
+ * (case, trailing slash)?  See RB_SELF (engine/rr_parse.c). */
+int rr_target_is_own_source(const rr_options *opt, const char *target,
+                            size_t tlen, unsigned bits, const char *key,
+                            size_t klen);
+
+/* Does the record at `off` hold the key (kind, nocase, key, query)?
+ * (redirect_rules.c) */
+int rr_rec_matches(const char *arena, uint32_t off, unsigned kind,
+                   int nocase, const char *key, size_t klen,
+                   const rr_params *q);
+
+/* The record offset for a key, or 0 (redirect_rules.c). */
+uint32_t rr_table_probe(const rr_table *t, uint64_t hash, unsigned kind,
+                        int nocase, const char *key, size_t klen,
+                        const rr_params *q);
+
+/* Warms the slots a lookup of path would probe first (redirect_rules.c). */
+void rr_table_prefetch(const rr_table *t, const char *path, size_t len);
+
+/* The file a record came from (engine/rr_freeze.c). */
+const char *rr_table_file_of(const rr_table *t, uint32_t off);
+
+/* Index of the record at `off`; O(log records) (engine/rr_freeze.c). */
+uint32_t rr_table_record_index(const rr_table *t, uint32_t off);
+
+/* Describes the record at `off` (engine/rr_freeze.c). */
+void rr_rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
+                 rr_rule_info *info);
+
+/* ---- diagnostics (engine/rr_diag.c) --------------------------------- */
 
 /* Appends a diagnostic of `kind` involving `places` (copied), its message
  * formatted from fmt; past the diag's caps it is only counted. */

@@ -110,5 +110,6 @@ Suite *encoding_suite(void);
 Suite *location_suite(void);
 Suite *chains_suite(void);
 Suite *regressions_suite(void);
+Suite *diag_suite(void);
 
 #endif /* UNIT_HELPERS_H */

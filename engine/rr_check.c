@@ -1,0 +1,513 @@
+/*
+ * rr_check.c - configuration-time analysis of a whole set of tables:
+ * duplicates across files, redirect chains and loops (a walk over the
+ * graph of "this rule's target is that rule's source"), and the final
+ * targets Collapse answers with.
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "apr_strings.h"
+#include "apr_fnmatch.h"
+#include "apr_hash.h"
+
+#include "rr_internal.h"
+
+/* ---- where a target points ------------------------------------------ */
+
+/* Is `host` (hs..he, as written in a target) one of this server's names?
+ * A bracketed IPv6 literal matches written with or without brackets. */
+static int host_is_ours(apr_pool_t *pool, const char *hs, const char *he,
+                        const apr_array_header_t *hosts)
+{
+    const char *bare = hs, *bare_end = he;
+    char *host, *unbracketed = NULL;
+    int h;
+    if (hs < he && *hs == '[') {
+        const char *close = memchr(hs, ']', (size_t)(he - hs));
+        if (!close)
+            return 0;
+        he = close + 1;
+        bare = hs + 1;
+        bare_end = close;
+        unbracketed = apr_pstrmemdup(pool, bare, (size_t)(bare_end - bare));
+    }
+    else {
+        const char *colon = memchr(hs, ':', (size_t)(he - hs));
+        if (colon)
+            he = colon;
+    }
+    host = apr_pstrmemdup(pool, hs, (size_t)(he - hs));
+    /* Names compare literally first: to apr_fnmatch, "[::1]" is a
+     * bracket expression, not a host. */
+    for (h = 0; h < hosts->nelts; h++) {
+        const char *pattern = APR_ARRAY_IDX(hosts, h, const char *);
+        if (!strcasecmp(pattern, host)
+            || (unbracketed && !strcasecmp(pattern, unbracketed))
+            || apr_fnmatch(pattern, host, APR_FNM_CASE_BLIND) == APR_SUCCESS
+            || (unbracketed && apr_fnmatch(pattern, unbracketed,
+                                           APR_FNM_CASE_BLIND)
+                               == APR_SUCCESS))
+            return 1;
+    }
+    return 0;
+}
+
+/* Splits target[0..tlen) (not NUL-terminated) into the path it points at
+ * on this host (decoded, in pool) and its query, or returns 0 if it
+ * leaves the host. */
+static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
+                          const apr_array_header_t *hosts, char **path,
+                          size_t *plen, const char **query)
+{
+    size_t i = 0, mainlen, k, o = 0;
+    const char *end = target + tlen, *hash;
+    char *dec;
+    if (tlen == 0)
+        return 0;
+    if (target[0] != '/') {
+        const char *hs, *he, *at;
+        const char *p = find_bytes(target, tlen, "://");
+        if (!p || !hosts)
+            return 0;
+        hs = p + 3;
+        he = hs;
+        while (he < end && *he != '/' && *he != '?' && *he != '#')
+            he++;
+        at = memchr(hs, '@', (size_t)(he - hs));
+        if (at)
+            hs = at + 1;
+        if (!host_is_ours(pool, hs, he, hosts))
+            return 0;
+        i = (size_t)(he - target);
+    }
+    mainlen = i + target_main_len(target + i, tlen - i);
+    dec = apr_palloc(pool, mainlen - i + 2);
+    if (mainlen == i)
+        dec[o++] = '/';         /* "http://host" and "http://host?q" */
+    for (k = i; k < mainlen;)
+        dec[o++] = (char)next_decoded(target, mainlen, &k);
+    dec[o] = '\0';
+    *path = dec;
+    *plen = o;
+    *query = NULL;
+    if (mainlen < tlen && target[mainlen] == '?') {
+        hash = memchr(target + mainlen, '#', tlen - mainlen);
+        *query = apr_pstrmemdup(pool, target + mainlen + 1,
+                                (size_t)((hash ? hash : end) - target)
+                                - mainlen - 1);
+    }
+    return 1;
+}
+
+/* ---- the graph of next hops ------------------------------------------
+ * Every record of the set has a global id; next[id] is the rule its
+ * target lands on.  The walk that finds loops marks each record with
+ * these states. */
+
+#define GS_NEXT_KNOWN  0x01u    /* next[id] computed */
+#define GS_ON_PATH     0x02u    /* on the walk in progress */
+#define GS_DONE        0x04u    /* walked; its loops reported */
+#define GS_IN_LOOP     0x08u    /* part of a loop */
+
+typedef struct {
+    rr_set *s;
+    const apr_array_header_t *hosts;
+    apr_pool_t *tmp;
+    uint32_t *base;         /* global id of each table's first record */
+    uint32_t total;
+    uint32_t own_end;       /* ids below this are the set's own rules */
+    uint32_t *next;         /* global id + 1 of the next hop, 0: none */
+    unsigned char *state;   /* GS_* */
+    uint32_t *indeg;        /* rules whose next hop this is */
+} rr_graph;
+
+static uint32_t global_id(const rr_graph *g, int table, uint32_t off)
+{
+    return g->base[table] + rr_table_record_index(g->s->tables[table], off);
+}
+
+static void global_split(const rr_graph *g, uint32_t id, int *table,
+                         uint32_t *off)
+{
+    int k = 0;
+    while (k + 1 < g->s->ntables && g->base[k + 1] <= id)
+        k++;
+    *table = k;
+    *off = g->s->tables[k]->offs[id - g->base[k]];
+}
+
+/* The rule a rule's target lands on, computed once.  Scratch memory goes
+ * to `scratch` (the caller clears it). */
+static uint32_t graph_next_in(rr_graph *g, uint32_t id, apr_pool_t *scratch)
+{
+    int tk;
+    uint32_t off;
+    rr_rec r;
+    char *path;
+    size_t plen, tlen;
+    const char *query;
+    rr_match m;
+
+    if (g->state[id] & GS_NEXT_KNOWN)
+        return g->next[id];
+    g->state[id] |= GS_NEXT_KNOWN;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
+        return 0;
+    tlen = r.tgt_len;
+    if (r.bits & RB_STAR) {
+        size_t mainlen = target_main_len(r.target, tlen);
+        tlen = mainlen - 1;     /* the path the '*' hangs off */
+    }
+    if (!target_on_host(scratch, r.target, tlen, g->hosts, &path, &plen,
+                        &query))
+        return 0;
+    if (!rr_set_lookup(g->s, path, plen, query, &m))
+        return 0;
+    g->next[id] = global_id(g, rr_set_table_index(g->s, m.table), m.rule) + 1;
+    return g->next[id];
+}
+
+static uint32_t graph_next(rr_graph *g, uint32_t id)
+{
+    return graph_next_in(g, id, g->tmp);
+}
+
+/* Warms the cache lines the lookup of a target will probe. */
+static void prefetch_target(const rr_graph *g, uint32_t id,
+                            apr_pool_t *scratch)
+{
+    int tk, k;
+    uint32_t off;
+    rr_rec r;
+    char *path;
+    size_t plen, tlen;
+    const char *query;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
+        return;
+    tlen = (r.bits & RB_STAR) ? target_main_len(r.target, r.tgt_len) - 1
+                              : r.tgt_len;
+    if (!target_on_host(scratch, r.target, tlen, g->hosts, &path, &plen,
+                        &query))
+        return;
+    for (k = 0; k < g->s->ntables; k++)
+        rr_table_prefetch(g->s->tables[k], path, plen);
+}
+
+/* Next hops of records [from, to): the lookups of a batch are prefetched
+ * together so that their cache misses overlap. */
+static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
+{
+    enum { BATCH = 16 };
+    apr_pool_t *scratch;
+    uint32_t id, j;
+    apr_pool_create(&scratch, g->tmp);
+    for (id = from; id < to; id += BATCH) {
+        uint32_t end = to - id < BATCH ? to : id + BATCH;
+        for (j = id; j < end; j++)
+            prefetch_target(g, j, scratch);
+        for (j = id; j < end; j++)
+            graph_next_in(g, j, scratch);
+        apr_pool_clear(scratch);
+    }
+    apr_pool_destroy(scratch);
+}
+
+static rr_diag_place rule_place(const rr_graph *g, uint32_t id)
+{
+    int tk;
+    uint32_t off;
+    rr_diag_place p;
+    global_split(g, id, &tk, &off);
+    p.file = rr_table_file_of(g->s->tables[tk], off);
+    p.line = rec_line(g->s->tables[tk]->arena, off);
+    return p;
+}
+
+/* "FILE:LINE -> FILE:LINE ..." for the messages of chains and loops. */
+static const char *places_text(apr_pool_t *pool,
+                               const apr_array_header_t *places)
+{
+    const char *out = "";
+    int k;
+    for (k = 0; k < places->nelts; k++) {
+        const rr_diag_place *p = &APR_ARRAY_IDX(places, k, rr_diag_place);
+        out = apr_psprintf(pool, "%s%s%s:%u", out, k ? " -> " : "", p->file,
+                           p->line);
+    }
+    return out;
+}
+
+/* Reports the loop that starts at stack[first] and comes back to it. */
+static void report_loop(rr_graph *g, const apr_array_header_t *stack,
+                        int first, rr_diag *d)
+{
+    apr_array_header_t *places = apr_array_make(g->tmp, 8,
+                                                sizeof(rr_diag_place));
+    const rr_diag_place *start;
+    int k;
+    for (k = first; k < stack->nelts; k++) {
+        uint32_t x = APR_ARRAY_IDX(stack, k, uint32_t);
+        g->state[x] |= GS_IN_LOOP;
+        APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(g, x);
+    }
+    start = &APR_ARRAY_IDX(places, 0, rr_diag_place);
+    APR_ARRAY_PUSH(places, rr_diag_place) = *start;
+    start = &APR_ARRAY_IDX(places, 0, rr_diag_place);
+    rr_diag_push(d, RR_DIAG_LOOP, (const rr_diag_place *)places->elts,
+                 places->nelts, "%s:%u: redirect loop: %s", start->file,
+                 start->line, places_text(g->tmp, places));
+}
+
+/* Walks from `start` along next hops until a rule already walked or on
+ * this walk; coming back onto this walk is a loop.  Returns APR_EINVAL on
+ * a new loop. */
+static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
+{
+    uint32_t id = start, n;
+    apr_array_header_t *stack = apr_array_make(g->tmp, 8, sizeof(uint32_t));
+    apr_status_t rv = APR_SUCCESS;
+    int k;
+
+    while (id != UINT32_MAX && !(g->state[id] & (GS_ON_PATH | GS_DONE))) {
+        g->state[id] |= GS_ON_PATH;
+        APR_ARRAY_PUSH(stack, uint32_t) = id;
+        n = graph_next(g, id);
+        if (n)
+            g->indeg[n - 1]++;
+        id = n ? n - 1 : UINT32_MAX;
+    }
+    if (id != UINT32_MAX && (g->state[id] & GS_ON_PATH)) {
+        for (k = 0; APR_ARRAY_IDX(stack, k, uint32_t) != id; k++)
+            ;
+        report_loop(g, stack, k, d);
+        rv = APR_EINVAL;
+    }
+    for (k = 0; k < stack->nelts; k++) {
+        uint32_t x = APR_ARRAY_IDX(stack, k, uint32_t);
+        g->state[x] = (unsigned char)((g->state[x] & ~GS_ON_PATH) | GS_DONE);
+    }
+    return rv;
+}
+
+/* Follows a chain from rule `id` to the URL its last hop answers. */
+static const char *chain_final(rr_graph *g, uint32_t id)
+{
+    int tk, hops;
+    uint32_t off;
+    rr_rec r;
+    const char *url;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    url = apr_pstrmemdup(g->tmp, r.target, r.tgt_len);
+    for (hops = 0; hops < 64; hops++) {
+        char *path;
+        size_t plen;
+        const char *query;
+        rr_match m;
+        if (!target_on_host(g->tmp, url, strlen(url), g->hosts, &path, &plen,
+                            &query)
+            || !rr_set_lookup(g->s, path, plen, query, &m)
+            || rr_match_status(&m, 307) == 410)
+            break;
+        url = rr_match_location(&m, g->tmp, path, query, NULL);
+    }
+    return url;
+}
+
+/* Sets up the graph of a set; NULL when memory runs out. */
+static rr_graph *graph_create(rr_set *s, const apr_array_header_t *hosts,
+                              apr_pool_t *tmp)
+{
+    rr_graph *g = apr_pcalloc(tmp, sizeof(*g));
+    int k;
+    g->s = s;
+    g->hosts = hosts;
+    g->tmp = tmp;
+    g->base = apr_pcalloc(tmp, sizeof(uint32_t) * (s->ntables + 1));
+    for (k = 0; k < s->ntables; k++)
+        g->base[k + 1] = g->base[k] + s->tables[k]->nrec;
+    g->total = g->base[s->ntables];
+    g->own_end = g->base[rr_set_own_count(s)];
+    /* malloc, not the pool: a million-rule set needs megabytes once */
+    g->next = calloc(g->total + 1, sizeof(uint32_t));
+    g->indeg = calloc(g->total + 1, sizeof(uint32_t));
+    g->state = calloc(g->total + 1, 1);
+    if (g->next && g->indeg && g->state)
+        return g;
+    free(g->next);
+    free(g->indeg);
+    free(g->state);
+    return NULL;
+}
+
+static void graph_free(rr_graph *g)
+{
+    free(g->next);
+    free(g->indeg);
+    free(g->state);
+}
+
+/* A source in a later own table that an earlier own table already
+ * defines: the earlier one wins, and a warning names both places. */
+static void check_duplicates_across(const rr_set *s, rr_diag *d)
+{
+    int k, own = rr_set_own_count(s);
+    for (k = 1; k < own; k++) {
+        const rr_table *t = s->tables[k];
+        uint32_t i;
+        for (i = 0; i < t->nrec; i++) {
+            rr_rec r;
+            rr_params q;
+            int j;
+            rec_decode(t->arena, t->offs[i], &r);
+            if (r.bits & RB_SHADOWED)
+                continue;
+            rr_rec_params(&r, &q);
+            for (j = 0; j < k; j++) {
+                const rr_table *e = s->tables[j];
+                uint32_t prev;
+                int nocase = (r.bits & RB_NOCASE) != 0;
+                rr_diag_place pl[2];
+                if (e->opt.trailing_strict != t->opt.trailing_strict)
+                    continue;
+                prev = rr_table_probe(e, key_hash(r.bits & RB_KIND_MASK,
+                                                  nocase, r.src, r.src_len,
+                                                  q.count ? q.sum : 0),
+                                      r.bits & RB_KIND_MASK, nocase, r.src,
+                                      r.src_len, &q);
+                if (!prev)
+                    continue;
+                pl[0].file = rr_table_file_of(t, t->offs[i]);
+                pl[0].line = r.line;
+                pl[1].file = rr_table_file_of(e, prev);
+                pl[1].line = rec_line(e->arena, prev);
+                rr_diag_push(d, RR_DIAG_DUPLICATE, pl, 2,
+                             "%s:%u: duplicate source (first defined at "
+                             "%s:%u); this line is ignored", pl[0].file,
+                             pl[0].line, pl[1].file, pl[1].line);
+                break;
+            }
+        }
+    }
+}
+
+/* Walks from every own rule; loops are errors.  Returns APR_EINVAL if
+ * there was one. */
+static apr_status_t find_loops(rr_graph *g, rr_diag *d)
+{
+    apr_status_t rv = APR_SUCCESS;
+    uint32_t id;
+    graph_next_batch(g, 0, g->own_end);
+    for (id = 0; id < g->own_end; id++) {
+        if (!(g->state[id] & GS_DONE) && graph_walk(g, id, d) != APR_SUCCESS)
+            rv = APR_EINVAL;
+    }
+    return rv;
+}
+
+static int carries_path(const rr_graph *g, uint32_t id)
+{
+    int tk;
+    uint32_t off;
+    global_split(g, id, &tk, &off);
+    return (rec_bits(g->s->tables[tk]->arena, off) & RB_STAR) != 0;
+}
+
+/* One warning per chain, from the rule nobody points at to the end,
+ * naming every rule on it; chains that run into a loop were reported as
+ * the loop.  Under Collapse only the chains it cannot shorten. */
+static void report_chains(rr_graph *g, rr_chains_mode mode, rr_diag *d)
+{
+    uint32_t id;
+    for (id = 0; id < g->own_end; id++) {
+        uint32_t x;
+        apr_array_header_t *places;
+        const rr_diag_place *first;
+        int into_loop = 0;
+        if (!g->next[id] || g->indeg[id] || (g->state[id] & GS_IN_LOOP))
+            continue;
+        places = apr_array_make(g->tmp, 4, sizeof(rr_diag_place));
+        APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(g, id);
+        for (x = g->next[id] - 1;; x = g->next[x] - 1) {
+            if (g->state[x] & GS_IN_LOOP) {
+                into_loop = 1;
+                break;
+            }
+            APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(g, x);
+            if (!g->next[x])
+                break;
+        }
+        if (into_loop)
+            continue;
+        first = &APR_ARRAY_IDX(places, 0, rr_diag_place);
+        if (mode != RR_CHAINS_COLLAPSE)
+            rr_diag_push(d, RR_DIAG_CHAIN, (const rr_diag_place *)places->elts,
+                         places->nelts, "%s:%u: redirect chain: %s",
+                         first->file, first->line,
+                         places_text(g->tmp, places));
+        else if (carries_path(g, id))
+            rr_diag_push(d, RR_DIAG_UNCOLLAPSED,
+                         (const rr_diag_place *)places->elts, places->nelts,
+                         "%s:%u: redirect chain cannot be collapsed (its "
+                         "first rule carries the path): %s", first->file,
+                         first->line, places_text(g->tmp, places));
+    }
+}
+
+/* Every own rule with a next hop answers with its chain's end, so a
+ * request entering mid-chain is collapsed too. */
+static void collapse_chains(rr_graph *g)
+{
+    rr_set *s = g->s;
+    uint32_t id;
+    for (id = 0; id < g->own_end; id++) {
+        int tk;
+        uint32_t off;
+        rr_rule_key *key;
+        if (!g->next[id] || (g->state[id] & GS_IN_LOOP)
+            || carries_path(g, id))
+            continue;
+        global_split(g, id, &tk, &off);
+        if (!s->collapsed)
+            s->collapsed = apr_hash_make(s->pool);
+        key = apr_pcalloc(s->pool, sizeof(*key));
+        key->table = tk;
+        key->off = off;
+        apr_hash_set(s->collapsed, key, sizeof(*key),
+                     apr_pstrdup(s->pool, chain_final(g, id)));
+    }
+}
+
+apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
+                          rr_chains_mode mode, rr_diag *d)
+{
+    apr_pool_t *tmp;
+    apr_status_t rv;
+    rr_graph *g;
+
+    apr_pool_create(&tmp, s->pool);
+    g = graph_create(s, hosts, tmp);
+    if (!g) {
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0,
+                     "out of memory checking chains");
+        apr_pool_destroy(tmp);
+        return APR_ENOMEM;
+    }
+    check_duplicates_across(s, d);
+    rv = find_loops(g, d);
+    if (mode != RR_CHAINS_OFF)
+        report_chains(g, mode, d);
+    if (mode == RR_CHAINS_COLLAPSE)
+        collapse_chains(g);
+    graph_free(g);
+    apr_pool_destroy(tmp);
+    return rv;
+}
