@@ -594,13 +594,27 @@ const char *rr_match_location(const rr_match *m, apr_pool_t *pool,
     return rr_match_location_parts(m, pool, path, args, parts);
 }
 
+/* Where the rest a prefix rule carries starts in the path.  A '*' after
+ * a '/' takes the rest below the prefix without its leading slash; after
+ * any other byte it takes the rest with it, and nothing for the prefix
+ * itself, as mod_alias's Redirect does (SPEC: Prefix targets). */
+static size_t carry_start(const rr_match *m, const char *path,
+                          const char *target, size_t mainlen, size_t *plen)
+{
+    *plen = strlen(path);
+    if (mainlen >= 2 && target[mainlen - 2] == '/')
+        return m->tail;
+    return m->tail > 0 && path[m->tail - 1] == '/' ? m->tail - 1 : *plen;
+}
+
 const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
                                     const char *path, const char *args,
                                     const char *const *base_parts)
 {
     rr_rec r;
     const char *target, *over;
-    size_t tlen, mainlen, qend, carry_len = 0, n = 0, o = 0, k;
+    size_t tlen, mainlen, qend, carry_len = 0, carry = 0, plen = 0, n = 0;
+    size_t o = 0, k;
     size_t alen = args ? strlen(args) : 0;
     int is_path, star, carry_args;
     char *out;
@@ -630,9 +644,11 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
         carry_args = (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
                      && qend == mainlen;
     carry_args = carry_args && alen > 0;
-    if (star)
-        carry_len = rr_escape_into(NULL, path + m->tail,
-                                strlen(path) - m->tail, ESC_PATH);
+    if (star) {
+        carry = carry_start(m, path, target, mainlen, &plen);
+        carry_len = rr_escape_into(NULL, path + carry, plen - carry,
+                                   ESC_PATH);
+    }
 
     for (k = 0; base_parts[k]; k++)
         n += rr_escape_into(NULL, base_parts[k], strlen(base_parts[k]),
@@ -646,8 +662,7 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
     memcpy(out + o, target, mainlen - (star ? 1 : 0));
     o += mainlen - (star ? 1 : 0);
     if (star)
-        o += rr_escape_into(out + o, path + m->tail, strlen(path) - m->tail,
-                         ESC_PATH);
+        o += rr_escape_into(out + o, path + carry, plen - carry, ESC_PATH);
     memcpy(out + o, target + mainlen, qend - mainlen);
     o += qend - mainlen;
     if (carry_args) {

@@ -72,6 +72,43 @@ START_TEST(prefix_root_star_matches_every_path)
 }
 END_TEST
 
+/* SPEC "Prefix targets": a '*' that follows any byte but '/' takes the
+ * rest with its leading slash, and nothing for the prefix itself, as
+ * mod_alias answers "Redirect /perm http://x.example/alias". */
+START_TEST(prefix_star_after_non_slash_carries_the_slash)
+{
+    static const lookup_case cases[] = {
+        { "/perm", NULL, "307 http://x.example/alias" },
+        { "/perm/", NULL, "307 http://x.example/alias/" },
+        { "/perm/a", NULL, "307 http://x.example/alias/a" },
+        { "/perm/a/b/", NULL, "307 http://x.example/alias/a/b/" },
+        { "/perm/a b", NULL, "307 http://x.example/alias/a%20b" },
+        { "/perm/a", "x=1", "307 http://x.example/alias/a?x=1" },
+        { "/permx", NULL, "no match" },
+        { "/t", NULL, "307 " BASE "/index.html" },
+        { "/t/", NULL, "307 " BASE "/index.html/" },
+        { "/t/x", NULL, "307 " BASE "/index.html/x" },
+        { "/q/a", NULL, "307 " BASE "/new/a?k=v" },
+        { "/q", NULL, "307 " BASE "/new?k=v" },
+    };
+
+    check_answers(set_from("/perm/* http://x.example/alias*\n"
+                           "/t/* /index.html*\n"
+                           "/q/* /new*?k=v\n"), cases);
+}
+END_TEST
+
+START_TEST(prefix_root_star_after_non_slash)
+{
+    static const lookup_case cases[] = {
+        { "/", NULL, "301 https://new.example/site/" },
+        { "/a/b", NULL, "301 https://new.example/site/a/b" },
+    };
+
+    check_answers(set_from("/* https://new.example/site* 301\n"), cases);
+}
+END_TEST
+
 START_TEST(prefix_target_without_star_is_fixed)
 {
     static const lookup_case cases[] = {
@@ -186,6 +223,8 @@ Suite *prefix_suite(void)
     tcase_add_test(tc, prefix_found_in_100000_segment_path);
     tcase_add_test(tc, prefix_deep_path_without_rule_is_no_match);
     tcase_add_test(tc, prefix_root_rule_with_100000_empty_segments);
+    tcase_add_test(tc, prefix_star_after_non_slash_carries_the_slash);
+    tcase_add_test(tc, prefix_root_star_after_non_slash);
     suite_add_tcase(s, tc);
     return s;
 }
