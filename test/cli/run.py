@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Tests of the redirect307 command-line tool: every subcommand, its errors
-and exit codes, stdin batches, --expect, the three importers with realistic
-input, and a 100k-line import.  Standard library only; prints
+and exit codes, check --json, stdin batches, --expect, the three importers
+with realistic input, and a 100k-line import.  Standard library only; prints
 "N passed, M failed" last and exits non-zero on failure."""
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -82,11 +83,13 @@ def run_all(b, man, tmp):
     rules = write(tmp, "site.rules", RULES)
     t_usage(b, tmp, rules)
     t_check(b, tmp, rules)
+    t_check_json(b, tmp, rules)
     t_test(b, tmp, rules)
     t_expect(b, tmp, rules)
     t_import_alias(b, tmp)
     t_import_nginx(b, tmp)
     t_import_csv(b, tmp)
+    t_import_corners(b, tmp)
     t_import_big(b, tmp)
     t_man(man)
 
@@ -189,6 +192,127 @@ def t_check(b, tmp, rules):
     r = Run([b, "check", ts])
     check("check trailing slash ignored by default: duplicate",
           "duplicate source" in r.err, repr(r))
+
+
+def json_doc(r):
+    """The JSON document a check --json run printed, or None."""
+    try:
+        return json.loads(r.out)
+    except ValueError:
+        return None
+
+
+def places(diag):
+    return [(p["file"], p["line"]) for p in diag["places"]]
+
+
+def t_check_json(b, tmp, rules):
+    r = Run([b, "check", "--json", rules])
+    d = json_doc(r)
+    check("check --json ok: exit 0, valid JSON, nothing on stderr",
+          r.rc == 0 and d is not None and r.err == "", repr(r))
+    if d is None:
+        return
+    check("check --json: top-level keys",
+          sorted(d) == ["diagnostics", "files", "ok", "summary"], repr(d))
+    check("check --json: files and ok", d["files"] == [rules]
+          and d["ok"] is True, repr(d))
+    s = d["summary"]
+    check("check --json: summary figures", s["rules"] == 9
+          and s["exact"] == 7 and s["prefix"] == 1 and s["query"] == 1
+          and s["chains"] == 1 and s["duplicates"] == 0
+          and s["warnings"] == 1 and s["errors"] == 0
+          and s["default_status"] == 307 and s["chains_mode"] == "warn"
+          and isinstance(s["load_ms"], float) and s["bytes"] > 0, repr(s))
+    check("check --json: by_status", s["by_status"] == {
+        "default": 2, "301": 4, "302": 1, "303": 0, "307": 0, "308": 1,
+        "410": 1}, repr(s))
+    diags = d["diagnostics"]
+    check("check --json: chain kind, severity and places",
+          len(diags) == 1 and diags[0]["kind"] == "chain"
+          and diags[0]["severity"] == "warning"
+          and places(diags[0]) == [(rules, 9), (rules, 10)]
+          and diags[0]["message"].startswith(rules + ":9: "), repr(diags))
+    h = Run([b, "check", rules])
+    check("check without --json: unchanged, one line, no JSON",
+          h.rc == 0 and len(h.out.splitlines()) == 1
+          and h.out.startswith("ok: 9 rules") and "redirect chain" in h.err,
+          repr(h))
+
+    dup = write(tmp, "jdup.rules", "/a /x\n/b /y\n")
+    dup2 = write(tmp, "jdup2.rules", "/c /q\n/a /r\n")
+    r = Run([b, "check", "--json", dup, dup2])
+    d = json_doc(r) or {"diagnostics": [], "summary": {}}
+    check("check --json duplicate: exit 0, kind and both places",
+          r.rc == 0 and r.err == "" and [
+              (x["kind"], x["severity"], places(x)) for x in d["diagnostics"]]
+          == [("duplicate", "warning", [(dup2, 2), (dup, 1)])]
+          and d["summary"].get("duplicates") == 1, repr(r))
+
+    loop = write(tmp, "jloop.rules", "/a /b\n/b /c\n/c /a\n")
+    r = Run([b, "check", "--json", loop])
+    d = json_doc(r) or {"diagnostics": [], "summary": {}}
+    check("check --json loop: exit 1, ok false, nothing on stderr",
+          r.rc == 1 and d.get("ok") is False and r.err == "", repr(r))
+    check("check --json loop: kind, severity, every place in order",
+          [(x["kind"], x["severity"], places(x)) for x in d["diagnostics"]]
+          == [("loop", "error", [(loop, 1), (loop, 2), (loop, 3),
+                                 (loop, 1)])], repr(d))
+    check("check --json failed: summary holds the counts only",
+          d["summary"].get("errors") == 1 and "rules" not in d["summary"],
+          repr(d))
+
+    bad = write(tmp, "jbad.rules", "/ok /fine\nnot-a-path /x\n")
+    missing = os.path.join(tmp, "jmissing.rules")
+    r = Run([b, "check", "--json", bad, missing])
+    d = json_doc(r) or {"diagnostics": []}
+    check("check --json parse error: exit 1, error at FILE:LINE, "
+          "unreadable file as line null",
+          r.rc == 1 and r.err == "" and [
+              (x["kind"], x["severity"], places(x)) for x in d["diagnostics"]]
+          == [("error", "error", [(bad, 2)]),
+              ("error", "error", [(missing, None)])], repr(r))
+
+    pc = write(tmp, "jpc.rules", "/p/* /q/*\n/q/* /r/*\n")
+    r = Run([b, "check", "--json", "--chains", "collapse", pc])
+    d = json_doc(r) or {"diagnostics": [], "summary": {}}
+    check("check --json collapse: uncollapsed chain is a warning",
+          r.rc == 0 and [(x["kind"], x["severity"], places(x))
+                         for x in d["diagnostics"]]
+          == [("uncollapsed", "warning", [(pc, 1), (pc, 2)])]
+          and d["summary"].get("chains_mode") == "collapse", repr(r))
+    r = Run([b, "check", "--json", "--chains", "off", rules])
+    d = json_doc(r) or {"summary": {}}
+    check("check --json --chains off: chains null",
+          r.rc == 0 and d["summary"].get("chains", 0) is None
+          and d["summary"].get("chains_mode") == "off", repr(r))
+
+    many = write(tmp, "jmany.rules", "".join("/d%d /x\n/d%d /y\n" % (i, i)
+                                             for i in range(1100)))
+    r = Run([b, "check", "--json", many])
+    d = json_doc(r) or {"diagnostics": [], "summary": {}}
+    check("check --json past the caps: 1000 warnings kept, 100 dropped",
+          r.rc == 0 and len(d["diagnostics"]) == 1000
+          and d["summary"].get("warnings") == 1000
+          and d["summary"].get("dropped") == 100, repr(d)[:500])
+
+    latin1 = os.path.join(os.fsencode(tmp), b"caf\xe9.rules")
+    with open(latin1, "wb") as f:
+        f.write(b"/a /b\n/a /c\n")
+    r = Run([b, "check", "--json", latin1])
+    d = json_doc(r) or {"files": [""]}
+    check("check --json: a file name that is not UTF-8 gives valid JSON",
+          r.rc == 0 and d["files"][0].endswith("caf\ufffd.rules"), repr(r))
+
+    r = Run([b, "check", "--help"])
+    check("check --help documents --json", r.rc == 0 and "--json" in r.out,
+          repr(r))
+    r = Run([b, "test", "--json", rules, "--", "/old-page"])
+    check("--json is for check only: test exits 2",
+          r.rc == 2 and "unknown option --json" in r.err, repr(r))
+    r = Run([b, "check", "--json"])
+    check("check --json without a file: exit 2, nothing on stdout",
+          r.rc == 2 and r.out == "" and "no rules file" in r.err, repr(r))
 
 
 def answers(out):
@@ -571,6 +695,37 @@ def t_import_csv(b, tmp):
             stdin=b"Title,Source,Target,Code\nx,/a,/b,308\n")
     check("import csv header in another order", r.rc == 0
           and "/a /b 308" in r.out, repr(r))
+
+
+def t_import_corners(b, tmp):
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $z { /a /x; /a /y; /b /z; }\n"
+                  b"map $uri $w { /l1 /l2; /l2 /l1; /q /r; }\n")
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    check("import: duplicates and loops among entries on one line",
+          r.rc == 1 and rules == ["/a /x nocase", "/b /z nocase",
+                                  "/l2 /l1 nocase", "/q /r nocase"]
+          and "-:1: note: duplicate source" in r.err
+          and "-:2: not converted: redirect loop" in r.err, repr(r))
+    q = "&".join("a%d=1" % i for i in range(40))
+    rows = "".join("/q%d?%s,/y,0,301\n" % (i, q) for i in range(20))
+    rows += "/%s,/y,0,301\n" % ("x" * 9000)
+    r = Run([b, "import", "--from", "csv", "-"], stdin=rows.encode())
+    last = r.err.splitlines()[-2] if len(r.err.splitlines()) > 1 else ""
+    check("import: each refused row has its own reason, past 20 of them",
+          r.rc == 1 and last.startswith("-:21: not converted: line longer")
+          and "21 entries not converted" in r.err, last[:200])
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $a {\n/a\0x /b;\n/c /d;\n}\n")
+    check("import nginx: a NUL byte ends the input's word, not the import",
+          r.rc == 0 and "/c /d nocase" in r.out, repr(r))
+    ab = write(tmp, "ab.rules", "/a /b\n")
+    r = Run([b, "test", ab, "--", "http://h:4294967376/a",
+             "http://h:0080/a"])
+    check("test: a port past 65535 is a bad port, however long",
+          r.rc == 2 and "'http://h:4294967376/a': bad port" in r.err
+          and answers(r.out) == [["http://h:0080/a", "307", "http://h/b",
+                                  ab + ":1"]], repr(r))
 
 
 def t_import_big(b, tmp):

@@ -1,0 +1,52 @@
+/*
+ * cli.h - the redirect307 command line as parsed by redirect307.c, and
+ * the commands it dispatches to (cmd_check.c, cmd_test.c, cmd_import.c).
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include "apr_pools.h"
+#include "apr_tables.h"
+
+#include "redirect_rules.h"
+#include "request_url.h"
+
+typedef enum { CMD_CHECK, CMD_TEST, CMD_IMPORT } cli_cmd;
+
+typedef struct {
+    cli_cmd cmd;
+    rr_options opt;             /* --case-insensitive, --trailing-slash */
+    int default_status;         /* --default */
+    rr_chains_mode chains;      /* --chains */
+    apr_array_header_t *hosts;  /* const char *: --host */
+    apr_array_header_t *files;  /* const char *: rules or input files */
+    int json;                   /* check --json */
+    apr_array_header_t *urls;   /* const char *: test URLs, "-": stdin */
+    const char *expect;         /* test --expect FILE, NULL: none */
+    url_slashes encoded_slashes;    /* test --allow-encoded-slashes */
+    int verbose;                /* test -v */
+    const char *from;           /* import --from FORMAT */
+    int import_status;          /* import --status, 0: none */
+} cli_args;
+
+/* The commands run with the parsed arguments and return the exit status
+ * (cli_util.h); results go to stdout, diagnostics to stderr. */
+
+/* Loads a->files as httpd would and prints its diagnostics and a
+ * summary, or with a->json one JSON document on stdout (cmd_check.c). */
+int cmd_check(apr_pool_t *p, const cli_args *a);
+
+/* Loads as cmd_check() does, then answers a->urls and checks a->expect
+ * (cmd_test.c). */
+int cmd_test(apr_pool_t *p, const cli_args *a);
+
+/* Converts a->files of format a->from into rules on stdout
+ * (cmd_import.c). */
+int cmd_import(apr_pool_t *p, const cli_args *a);
+
+/* 1 if `name` is an input format cmd_import() reads, else 0. */
+int cmd_import_has_format(const char *name);
+
+#endif /* CLI_H */

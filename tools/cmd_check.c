@@ -1,0 +1,274 @@
+/*
+ * cmd_check.c - `redirect307 check`: loads rules files as httpd would
+ * and reports what httpd would log and a summary of the rules, as text
+ * (diagnostics on stderr, one line on stdout) or, with --json, as one
+ * JSON document on stdout for scripts.
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "apr_strings.h"
+
+#include "cli.h"
+#include "cli_util.h"
+#include "rules_load.h"
+
+/* rr_stats.by_status[] in order, as the summary names them. */
+#define STATUS_SLOTS 7
+static const char *const status_names[STATUS_SLOTS] = {
+    "default", "301", "302", "303", "307", "308", "410"
+};
+
+static const char *const chains_names[] = { "warn", "collapse", "off" };
+
+/* JSON reals are written with this many significant digits: enough for
+ * microseconds in load_ms, without binary noise. */
+#define JSON_DIGITS 10
+
+/* The figures of all tables of a set, added up. */
+static void sum_stats(const rr_set *set, rr_stats *sum)
+{
+    rr_stats st;
+    int k, j;
+    memset(sum, 0, sizeof(*sum));
+    for (k = 0; k < rr_set_table_count(set); k++) {
+        rr_table_stats(rr_set_table(set, k), &st);
+        sum->rules += st.rules;
+        sum->exact += st.exact;
+        sum->prefix += st.prefix;
+        sum->query += st.query;
+        sum->bytes += st.bytes;
+        for (j = 0; j < STATUS_SLOTS; j++)
+            sum->by_status[j] += st.by_status[j];
+    }
+}
+
+/* ---- text ----------------------------------------------------------- */
+
+static int print_failed(const cli_args *a, const loaded_rules *l)
+{
+    int ne = l->diag->errors, nw = l->diag->warnings;
+    printf("failed: %d %s, %d %s in %d %s; httpd would not start\n",
+           ne, cli_plural(ne, "error", "errors"), nw,
+           cli_plural(nw, "warning", "warnings"), a->files->nelts,
+           cli_plural(a->files->nelts, "file", "files"));
+    return EXIT_FAIL;
+}
+
+static const char *chains_text(apr_pool_t *p, const cli_args *a,
+                               const loaded_rules *l)
+{
+    if (a->chains == RR_CHAINS_OFF)
+        return "chains not checked";
+    return apr_psprintf(p, "%d %s%s", l->chains,
+                        cli_plural(l->chains, "chain", "chains"),
+                        a->chains == RR_CHAINS_COLLAPSE ? " collapsed" : "");
+}
+
+static int print_summary(apr_pool_t *p, const cli_args *a,
+                         const loaded_rules *l)
+{
+    rr_stats sum;
+    int nw = l->diag->warnings;
+    sum_stats(l->set, &sum);
+    printf("ok: %u rules (%u exact, %u prefix, %u query; %u default=%d, "
+           "%u 301, %u 302, %u 303, %u 307, %u 308, %u 410), %s, "
+           "%d %s, %d %s, parsed in %.3f s, %.1f MiB\n",
+           sum.rules, sum.exact, sum.prefix, sum.query, sum.by_status[0],
+           a->default_status, sum.by_status[1], sum.by_status[2],
+           sum.by_status[3], sum.by_status[4], sum.by_status[5],
+           sum.by_status[6], chains_text(p, a, l), l->duplicates,
+           cli_plural(l->duplicates, "duplicate", "duplicates"), nw,
+           cli_plural(nw, "warning", "warnings"),
+           (double)l->took / APR_USEC_PER_SEC,
+           (double)sum.bytes / (1024.0 * 1024.0));
+    return EXIT_OK;
+}
+
+/* ---- JSON ----------------------------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence starting s (NUL-terminated),
+ * 0 if there is none. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n, k;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    /* No overlong forms, surrogates or code points past U+10FFFF. */
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (k = 2; k < n; k++) {
+        if (s[k] < 0x80 || s[k] > 0xbf)
+            return 0;
+    }
+    return n;
+}
+
+/* A JSON string of `s`.  JSON holds only UTF-8, and a file name need not
+ * be: each byte that is not part of a UTF-8 sequence becomes U+FFFD. */
+static json_t *json_text(apr_pool_t *p, const char *s)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *u = (const unsigned char *)s;
+    json_t *j = json_string(s);
+    char *out;
+    size_t o = 0;
+    if (j)
+        return j;
+    out = apr_palloc(p, strlen(s) * (sizeof(replacement) - 1) + 1);
+    while (*u) {
+        size_t n = utf8_seq_len(u);
+        if (n) {
+            memcpy(out + o, u, n);
+            o += n;
+            u += n;
+            continue;
+        }
+        memcpy(out + o, replacement, sizeof(replacement) - 1);
+        o += sizeof(replacement) - 1;
+        u++;
+    }
+    return json_stringn(out, o);
+}
+
+/* {"file": F, "line": N}: null for no file, or for a whole file. */
+static json_t *json_place(apr_pool_t *p, const rr_diag_place *pl)
+{
+    return json_pack("{s:o, s:o}",
+                     "file", pl->file ? json_text(p, pl->file) : json_null(),
+                     "line", pl->line ? json_integer(pl->line) : json_null());
+}
+
+static json_t *json_diagnostic(apr_pool_t *p, const rr_diag_entry *e)
+{
+    json_t *places = json_array();
+    int k;
+    for (k = 0; k < e->nplaces; k++)
+        json_array_append_new(places, json_place(p, &e->places[k]));
+    return json_pack("{s:s, s:s, s:o, s:o}",
+                     "kind", rr_diag_kind_name(e->kind),
+                     "severity", rr_diag_is_error(e->kind) ? "error"
+                                                           : "warning",
+                     "message", json_text(p, e->message),
+                     "places", places);
+}
+
+static json_t *json_diagnostics(apr_pool_t *p, const rr_diag *d)
+{
+    json_t *list = json_array();
+    int k;
+    for (k = 0; k < d->entries->nelts; k++)
+        json_array_append_new(list, json_diagnostic(p, rr_diag_get(d, k)));
+    return list;
+}
+
+static json_t *json_by_status(const rr_stats *sum)
+{
+    json_t *o = json_object();
+    int k;
+    for (k = 0; k < STATUS_SLOTS; k++)
+        json_object_set_new(o, status_names[k],
+                            json_integer(sum->by_status[k]));
+    return o;
+}
+
+/* What httpd would not start with is summarised by its counts alone. */
+static json_t *json_failed_summary(const loaded_rules *l)
+{
+    return json_pack("{s:i, s:i, s:i, s:f}",
+                     "errors", l->diag->errors,
+                     "warnings", l->diag->warnings,
+                     "dropped", l->diag->dropped,
+                     "load_ms", (double)l->took / 1000.0);
+}
+
+static json_t *json_summary(const cli_args *a, const loaded_rules *l)
+{
+    rr_stats sum;
+    if (!l->set)
+        return json_failed_summary(l);
+    sum_stats(l->set, &sum);
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:o, s:i, s:i,"
+                     " s:i, s:i, s:f, s:I}",
+                     "rules", (json_int_t)sum.rules,
+                     "exact", (json_int_t)sum.exact,
+                     "prefix", (json_int_t)sum.prefix,
+                     "query", (json_int_t)sum.query,
+                     "by_status", json_by_status(&sum),
+                     "default_status", a->default_status,
+                     "chains_mode", chains_names[a->chains],
+                     "chains", a->chains == RR_CHAINS_OFF
+                               ? json_null() : json_integer(l->chains),
+                     "duplicates", l->duplicates,
+                     "errors", l->diag->errors,
+                     "warnings", l->diag->warnings,
+                     "dropped", l->diag->dropped,
+                     "load_ms", (double)l->took / 1000.0,
+                     "bytes", (json_int_t)sum.bytes);
+}
+
+static json_t *json_files(apr_pool_t *p, const cli_args *a)
+{
+    json_t *files = json_array();
+    int k;
+    for (k = 0; k < a->files->nelts; k++) {
+        const char *file = APR_ARRAY_IDX(a->files, k, const char *);
+        json_array_append_new(files, json_text(p, file));
+    }
+    return files;
+}
+
+/* The whole result as one document on stdout, nothing on stderr. */
+static int print_json(apr_pool_t *p, const cli_args *a,
+                      const loaded_rules *l)
+{
+    json_t *doc = json_pack("{s:o, s:b, s:o, s:o}",
+                            "files", json_files(p, a),
+                            "ok", l->set != NULL,
+                            "diagnostics", json_diagnostics(p, l->diag),
+                            "summary", json_summary(a, l));
+    int rc;
+    if (!doc) {
+        cli_say("out of memory building the JSON document");
+        return EXIT_USAGE;
+    }
+    rc = json_dumpf(doc, stdout, JSON_INDENT(2)
+                                 | JSON_REAL_PRECISION(JSON_DIGITS));
+    json_decref(doc);
+    if (rc != 0 || fputc('\n', stdout) == EOF) {
+        cli_say("cannot write the JSON document");
+        return EXIT_USAGE;
+    }
+    return l->set ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_check(apr_pool_t *p, const cli_args *a)
+{
+    loaded_rules l;
+    rules_load(p, a, &l);
+    if (a->json)
+        return print_json(p, a, &l);
+    rules_print_diag(l.diag);
+    return l.set ? print_summary(p, a, &l) : print_failed(a, &l);
+}

@@ -1,0 +1,349 @@
+/*
+ * cmd_test.c - `redirect307 test`: loads rules as `check` does, then
+ * answers URLs (arguments or stdin) with the status and Location httpd
+ * would send, and checks --expect files of wanted answers.
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "apr_strings.h"
+
+#include "cli.h"
+#include "cli_util.h"
+#include "request_url.h"
+#include "rules_load.h"
+
+/* ---- answering one URL ---------------------------------------------- */
+
+typedef enum { ANS_MATCH, ANS_MISS, ANS_REJECTED, ANS_BAD_URL } ans_kind;
+
+typedef struct {
+    ans_kind kind;
+    int status;
+    const char *location;       /* NULL for 410 */
+    const char *origin;         /* FILE:LINE of the rule */
+    const char *why;            /* ANS_REJECTED, ANS_BAD_URL */
+} answer;
+
+static void answer_url(apr_pool_t *p, const cli_args *a, const rr_set *set,
+                       const char *url, answer *ans)
+{
+    request r;
+    rr_match m;
+    memset(ans, 0, sizeof(*ans));
+    request_parse(p, url, a->encoded_slashes, &r);
+    if (r.state == REQ_BAD_URL) {
+        ans->kind = ANS_BAD_URL;
+        ans->why = r.why;
+        return;
+    }
+    if (r.state == REQ_REJECTED) {
+        ans->kind = ANS_REJECTED;
+        ans->status = r.status;
+        ans->why = r.why;
+        return;
+    }
+    if (!rr_set_lookup(set, r.path, strlen(r.path), r.args, &m)) {
+        ans->kind = ANS_MISS;
+        return;
+    }
+    ans->kind = ANS_MATCH;
+    ans->status = rr_match_status(&m, a->default_status);
+    ans->location = ans->status == 410 ? NULL
+                  : rr_match_location(&m, p, r.path, r.args, r.base);
+    ans->origin = rr_match_origin(&m, p);
+}
+
+/* The tab-separated result line of a URL. */
+static void print_answer(const char *url, const answer *ans)
+{
+    switch (ans->kind) {
+    case ANS_MATCH:
+        printf("%s\t%d\t%s\t%s\n", url, ans->status,
+               ans->location ? ans->location : "-", ans->origin);
+        break;
+    case ANS_MISS:
+        printf("%s\tno match\n", url);
+        break;
+    case ANS_REJECTED:
+        printf("%s\trejected by httpd (%d): %s\n", url, ans->status,
+               ans->why);
+        break;
+    case ANS_BAD_URL:
+        break;
+    }
+}
+
+/* ---- URLs from arguments and stdin ---------------------------------- */
+
+/* Answers one URL; `where` ("FILE:LINE" or NULL) names its input line.
+ * Returns 0 for a URL that is none. */
+static int test_one(apr_pool_t *p, const cli_args *a, const rr_set *set,
+                    const char *url, const char *where)
+{
+    answer ans;
+    answer_url(p, a, set, url, &ans);
+    if (ans.kind == ANS_BAD_URL) {
+        cli_say("%s%sbad URL '%s': %s", where ? where : "",
+                where ? ": " : "", url, ans.why);
+        return 0;
+    }
+    print_answer(url, &ans);
+    return 1;
+}
+
+typedef struct {
+    const cli_args *a;
+    const rr_set *set;
+    int bad;                    /* lines that are no URL */
+} url_batch;
+
+static void test_line(void *ctx, apr_pool_t *iter, unsigned n, char *line)
+{
+    url_batch *ub = ctx;
+    ub->bad += !test_one(iter, ub->a, ub->set, line,
+                         apr_psprintf(iter, "-:%u", n));
+}
+
+/* URLs from stdin, one a line; returns the count of bad ones, or -1 if
+ * stdin cannot be read. */
+static int test_stdin(apr_pool_t *p, const cli_args *a, const rr_set *set)
+{
+    url_batch ub;
+    char *buf;
+    size_t len;
+    if (!cli_read_file(p, "-", &buf, &len))
+        return -1;
+    ub.a = a;
+    ub.set = set;
+    ub.bad = 0;
+    cli_each_line(p, buf, len, test_line, &ub);
+    return ub.bad;
+}
+
+/* Answers the URLs given, "-" standing for stdin, or stdin alone when
+ * there is nothing else to do.  Returns the count of bad URLs or -1. */
+static int test_urls(apr_pool_t *p, const cli_args *a, const rr_set *set)
+{
+    int k, bad = 0;
+    if (a->urls->nelts == 0 && !a->expect)
+        return test_stdin(p, a, set);
+    for (k = 0; k < a->urls->nelts; k++) {
+        const char *url = APR_ARRAY_IDX(a->urls, k, const char *);
+        int b = strcmp(url, "-") ? !test_one(p, a, set, url, NULL)
+                                 : test_stdin(p, a, set);
+        if (b < 0)
+            return -1;
+        bad += b;
+    }
+    return bad;
+}
+
+/* ---- expectations: "URL STATUS LOCATION" lines ---------------------- */
+
+/* Fields an expectation has at most; what follows them is ignored. */
+#define EXPECT_MAX_FIELDS 3
+
+typedef enum {
+    WANT_REDIRECT,              /* URL 301..308 LOCATION */
+    WANT_GONE,                  /* URL 410 [-] */
+    WANT_MISS,                  /* URL no-match */
+    WANT_REJECTED,              /* URL rejected */
+    WANT_REJECTED_AS            /* URL 400|404 [-] */
+} want_kind;
+
+typedef struct {
+    const char *url;
+    want_kind kind;
+    int status;                 /* WANT_REDIRECT, WANT_GONE,
+                                   WANT_REJECTED_AS */
+    const char *location;       /* WANT_REDIRECT */
+} expectation;
+
+typedef struct {
+    const cli_args *a;
+    const rr_set *set;
+    int total, failed, bad;
+} expect_run;
+
+/* Splits `line` into at most EXPECT_MAX_FIELDS blank-separated fields,
+ * up to a field starting a '#' comment; returns how many. */
+static int split_fields(char *line, char **f)
+{
+    char *t, *last;
+    int n = 0;
+    for (t = apr_strtok(line, " \t", &last);
+         t && t[0] != '#' && n < EXPECT_MAX_FIELDS;
+         t = apr_strtok(NULL, " \t", &last))
+        f[n++] = t;
+    return n;
+}
+
+/* The status field: a rule's status, or 400 or 404 for httpd's own. */
+static int want_status(const char *s)
+{
+    int st = cli_parse_status(s, 1);
+    if (st)
+        return st;
+    return !strcmp(s, "400") ? 400 : !strcmp(s, "404") ? 404 : 0;
+}
+
+/* Fills *x from `line`; returns NULL or why the line is malformed. */
+static const char *parse_expectation(apr_pool_t *p, char *line,
+                                     expectation *x)
+{
+    char *f[EXPECT_MAX_FIELDS];
+    int n = split_fields(line, f);
+
+    memset(x, 0, sizeof(*x));
+    if (n < 2)
+        return "want URL STATUS LOCATION, URL no-match or URL rejected";
+    x->url = f[0];
+    if (!strcmp(f[1], "no-match") || !strcmp(f[1], "rejected")) {
+        x->kind = f[1][0] == 'n' ? WANT_MISS : WANT_REJECTED;
+        return n == 3 ? apr_psprintf(p, "nothing may follow %s", f[1]) : NULL;
+    }
+    if (!(x->status = want_status(f[1])))
+        return apr_psprintf(p, "unknown status '%s'", f[1]);
+    x->kind = x->status == 410 ? WANT_GONE
+            : x->status >= 400 ? WANT_REJECTED_AS : WANT_REDIRECT;
+    if (x->kind == WANT_REDIRECT && n == 2)
+        return apr_psprintf(p, "status %d needs a LOCATION", x->status);
+    if (x->kind != WANT_REDIRECT && n == 3 && strcmp(f[2], "-"))
+        return apr_psprintf(p, "status %d takes '-' as LOCATION", x->status);
+    x->location = n == 3 ? f[2] : NULL;
+    return NULL;
+}
+
+static int expectation_met(const expectation *x, const answer *ans)
+{
+    switch (x->kind) {
+    case WANT_REDIRECT:
+        return ans->kind == ANS_MATCH && ans->status == x->status
+               && ans->location && !strcmp(ans->location, x->location);
+    case WANT_GONE:
+        return ans->kind == ANS_MATCH && ans->status == 410;
+    case WANT_MISS:
+        return ans->kind == ANS_MISS;
+    case WANT_REJECTED:
+        return ans->kind == ANS_REJECTED;
+    case WANT_REJECTED_AS:
+        return ans->kind == ANS_REJECTED && ans->status == x->status;
+    }
+    return 0;
+}
+
+static const char *expected_text(apr_pool_t *p, const expectation *x)
+{
+    switch (x->kind) {
+    case WANT_REDIRECT:
+        return apr_psprintf(p, "%d %s", x->status, x->location);
+    case WANT_GONE:
+        return "410 -";
+    case WANT_MISS:
+        return "no-match";
+    case WANT_REJECTED:
+        return "rejected by httpd";
+    case WANT_REJECTED_AS:
+        return apr_psprintf(p, "rejected by httpd (%d)", x->status);
+    }
+    return "?";
+}
+
+static const char *answer_text(apr_pool_t *p, const answer *ans)
+{
+    switch (ans->kind) {
+    case ANS_MATCH:
+        return apr_psprintf(p, "%d %s (rule %s)", ans->status,
+                            ans->location ? ans->location : "-",
+                            ans->origin);
+    case ANS_MISS:
+        return "no-match";
+    case ANS_REJECTED:
+        return apr_psprintf(p, "rejected by httpd (%d)", ans->status);
+    case ANS_BAD_URL:
+        break;
+    }
+    return "bad URL";
+}
+
+/* Checks one expectation line; `where` is "FILE:LINE". */
+static void expect_one(apr_pool_t *p, expect_run *run, const char *where,
+                       char *line)
+{
+    expectation x;
+    answer ans;
+    const char *malformed = parse_expectation(p, line, &x);
+
+    if (malformed) {
+        cli_say("%s: bad expectation: %s", where, malformed);
+        run->bad++;
+        return;
+    }
+    answer_url(p, run->a, run->set, x.url, &ans);
+    if (ans.kind == ANS_BAD_URL) {
+        cli_say("%s: bad URL '%s': %s", where, x.url, ans.why);
+        run->bad++;
+        return;
+    }
+    run->total++;
+    if (run->a->verbose)
+        print_answer(x.url, &ans);
+    if (!expectation_met(&x, &ans)) {
+        run->failed++;
+        printf("FAIL %s: %s: expected %s, got %s\n", where, x.url,
+               expected_text(p, &x), answer_text(p, &ans));
+    }
+}
+
+static void expect_line(void *ctx, apr_pool_t *iter, unsigned n, char *line)
+{
+    expect_run *run = ctx;
+    expect_one(iter, run, apr_psprintf(iter, "%s:%u", run->a->expect, n),
+               line);
+}
+
+/* Checks every line of the --expect file; 0 if it cannot be read. */
+static int run_expectations(apr_pool_t *p, expect_run *run)
+{
+    char *buf;
+    size_t len;
+    if (!cli_read_file(p, run->a->expect, &buf, &len))
+        return 0;
+    cli_each_line(p, buf, len, expect_line, run);
+    return 1;
+}
+
+/* ---- the command ---------------------------------------------------- */
+
+int cmd_test(apr_pool_t *p, const cli_args *a)
+{
+    loaded_rules l;
+    expect_run run;
+    int bad;
+
+    rules_load(p, a, &l);
+    rules_print_diag(l.diag);
+    if (!l.set) {
+        cli_say("not testing: httpd would refuse these rules");
+        return EXIT_FAIL;
+    }
+    if ((bad = test_urls(p, a, l.set)) < 0)
+        return EXIT_USAGE;
+    memset(&run, 0, sizeof(run));
+    run.a = a;
+    run.set = l.set;
+    if (a->expect) {
+        if (!run_expectations(p, &run))
+            return EXIT_USAGE;
+        printf("%d %s: %d passed, %d failed\n", run.total,
+               cli_plural(run.total, "expectation", "expectations"),
+               run.total - run.failed, run.failed);
+    }
+    fflush(stdout);
+    if (bad + run.bad)
+        return EXIT_USAGE;
+    return run.failed ? EXIT_FAIL : EXIT_OK;
+}

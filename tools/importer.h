@@ -1,0 +1,95 @@
+/*
+ * importer.h - the core every `redirect307 import` format shares: the
+ * list of converted rules, the "not converted" and "note" messages,
+ * escaping fields for the rules format, validating the rules with the
+ * engine (refused lines, duplicates, loops) and writing them out.
+ *
+ * A format is one file, import_FORMAT.c, holding one importer_read_fn;
+ * cmd_import.c lists the formats.
+ *
+ * Licensed under the Apache License, Version 2.0 (see LICENSE).
+ */
+#ifndef IMPORTER_H
+#define IMPORTER_H
+
+#include <stddef.h>
+
+#include "apr_pools.h"
+#include "apr_tables.h"
+
+typedef struct {
+    const char *text;           /* "SOURCE TARGET [STATUS] [FLAGS]" */
+    const char *file;           /* input it came from */
+    unsigned line;              /* its line there */
+    int dropped;                /* not written: refused, duplicate, loop */
+} imp_rule;
+
+typedef struct {
+    apr_pool_t *p;
+    int status;                 /* --status: for entries giving none, or 0 */
+    const apr_array_header_t *hosts;    /* --host names, or NULL */
+    const char *file;           /* input being read: messages name it */
+    apr_array_header_t *rules;  /* imp_rule, in input order */
+    int skipped;                /* entries not converted */
+} importer;
+
+/* A format's reader: reads one input, buf[0..len) (NUL-terminated,
+ * writable: readers may cut it up in place), adding what it converts
+ * with imp_emit() and saying with imp_skip() what it cannot. */
+typedef void importer_read_fn(importer *im, char *buf, size_t len);
+
+/* mod_alias Redirect, RedirectPermanent, RedirectTemp (import_alias.c). */
+void import_alias(importer *im, char *buf, size_t len);
+
+/* nginx map $uri / $request_uri blocks (import_nginx.c). */
+void import_nginx(importer *im, char *buf, size_t len);
+
+/* WordPress Redirection CSV exports (import_csv.c). */
+void import_csv(importer *im, char *buf, size_t len);
+
+/* Sets up an importer with no rules yet, in `p`. */
+void imp_init(importer *im, apr_pool_t *p, int status,
+              const apr_array_header_t *hosts);
+
+/* Says "FILE:LINE: not converted: ..." on stderr and counts the entry
+ * as skipped. */
+void imp_skip(importer *im, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Says "FILE:LINE: note: ..." on stderr: a remark that loses nothing. */
+void imp_note(const importer *im, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Adds the rule "src tgt [status] [flags]" (status 0: none; flags NULL:
+ * none) from `line` of the current input.  src and tgt must be escaped
+ * fields (imp_escape). */
+void imp_emit(importer *im, unsigned line, const char *src, const char *tgt,
+              int status, const char *flags);
+
+/* imp_escape() flags. */
+#define IMP_ENCODED 0x01u   /* the input is URL-encoded: a valid %XX and
+                               '?' keep their meaning; otherwise it is a
+                               decoded path and '%', '?' are bytes */
+#define IMP_SOURCE  0x02u   /* a rule's source: '#' and a trailing '*'
+                               (our prefix marker) are escaped too */
+
+/* s[0..n) as a rules-file field: bytes that may not stand raw in one
+ * (controls, space, non-ASCII, "\"<>\\^`{|}") percent-escaped, and as
+ * `flags` say.  In `p`. */
+const char *imp_escape(apr_pool_t *p, const char *s, size_t n,
+                       unsigned flags);
+
+/* 1 if `t` is a /path (not //) or scheme://host..., as targets must be. */
+int imp_is_url_or_path(const char *t);
+
+/* Checks the rules as `check` would load the output: a rule the engine
+ * refuses is not converted; of a duplicate source the later rule is
+ * dropped with a note; of a loop the first rule is not converted; a
+ * chain is noted and kept. */
+void imp_validate(importer *im);
+
+/* Prints the rules kept on stdout after a comment naming the input and
+ * the format; returns how many. */
+int imp_write(const importer *im, const char *input, const char *format);
+
+#endif /* IMPORTER_H */
