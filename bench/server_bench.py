@@ -5,7 +5,8 @@ Starts each configuration on a free loopback port, checks it with curl for
 the right status and Location, times launch-to-first-correct-answer and
 (Apache) graceful restart, loads it with wrk (bench/server.lua cycling
 through 10,000 distinct hit paths, then 10,000 miss paths), measures PSS
-summed over the server's processes, and stops it by pid whatever happened.
+summed over the server's processes, and stops it by pid whatever happened
+(test/httpd_harness.py starts and stops the servers, as for the tests).
 Prints one table and writes bench/results.md and bench/results.png.
 
     python3 bench/server_bench.py --module /abs/.libs/mod_redirect307.so \
@@ -35,8 +36,11 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULE_DIR = "/usr/lib/apache2/modules"
-LOOPBACK = "127.0.0.1"
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test"))
+import httpd_harness as hh  # noqa: E402
+from httpd_harness import (LOOPBACK, MODULE_DIR, children_of,  # noqa: E402
+                           free_port)
+
 PATHS_PER_RUN = 10000
 ALIAS_START_LIMIT = 120.0      # s; mod_alias launch beyond this is skipped
 ALIAS_EXTRAPOLATE = 60.0       # s; previous N slower than this: skip next N
@@ -119,41 +123,10 @@ class RuleSet:
 # Processes: start, poll, PSS, stop by pid
 # ---------------------------------------------------------------------------
 
-def free_port():
-    s = socket.socket()
-    s.bind((LOOPBACK, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def children_of(pid):
-    """All descendants of pid, found through /proc/*/stat ppid."""
-    parent = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # comm may hold spaces and parentheses: fields start after the last ')'
-        fields = stat[stat.rfind(")") + 2:].split()
-        parent[int(name)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        found.extend(kids)
-        frontier.extend(kids)
-    return found
-
-
 def pss_kib(pid):
     """PSS in KiB summed over pid and all its descendants."""
     total = 0
-    for p in [pid] + children_of(pid):
+    for p in [pid] + children_of(pid, recursive=True):
         try:
             with open("/proc/%d/smaps_rollup" % p) as f:
                 for line in f:
@@ -209,82 +182,6 @@ def curl_check(port, path):
     return status, loc
 
 
-class Server:
-    """One running server: Popen in the foreground, stopped by its pid."""
-
-    def __init__(self, name, workdir, argv, port, errlog):
-        self.name = name
-        self.dir = workdir
-        self.argv = argv
-        self.port = port
-        self.errlog = errlog
-        self.proc = None
-
-    def start(self):
-        out = open(os.path.join(self.dir, "stdout.log"), "wb")
-        self.proc = subprocess.Popen(self.argv, stdout=out,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        out.close()
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, n=8):
-        text = ""
-        for path in (self.errlog, os.path.join(self.dir, "stdout.log")):
-            try:
-                with open(path, errors="replace") as f:
-                    text += "".join(f.readlines()[-n:])
-            except OSError:
-                pass
-        return text.strip()
-
-    def count_in_errlog(self, needle):
-        try:
-            with open(self.errlog, errors="replace") as f:
-                return f.read().count(needle)
-        except OSError:
-            return 0
-
-    def stop(self):
-        if self.proc is None:
-            return
-        pid = self.proc.pid
-        kids = children_of(pid)
-        if self.proc.poll() is None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                for p in [pid] + children_of(pid):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                self.proc.wait(timeout=30)
-        # Children (e.g. workers still draining) must be gone too.
-        deadline = time.monotonic() + 30
-        for p in kids:
-            while time.monotonic() < deadline and os.path.exists("/proc/%d" % p):
-                try:
-                    with open("/proc/%d/stat" % p) as f:
-                        if f.read().split(") ")[-1].startswith("Z"):
-                            break
-                except OSError:
-                    break
-                time.sleep(0.02)
-            if os.path.exists("/proc/%d" % p):
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.proc = None
-
-
 # ---------------------------------------------------------------------------
 # Configurations
 # ---------------------------------------------------------------------------
@@ -304,25 +201,12 @@ class Config:
         self.apache_body = apache_body
 
 
-def apache_conf(d, port, modules, body, root):
-    lines = [
-        'ServerRoot "%s"' % d,
-        "ServerName %s" % LOOPBACK,
-        "Listen %s:%d" % (LOOPBACK, port),
-        'PidFile "%s/httpd.pid"' % d,
-        'DefaultRuntimeDir "%s"' % d,
-        "Mutex file:%s default" % d,
-        'ErrorLog "%s/error.log"' % d,
-        "LogLevel warn",
-    ]
-    if root:
-        lines += ["User www-data", "Group www-data"]
-    lines.append("LoadModule mpm_event_module %s/mod_mpm_event.so" % MODULE_DIR)
-    lines.append("LoadModule authz_core_module %s/mod_authz_core.so"
-                 % MODULE_DIR)
-    for name, path in modules:
-        lines.append("LoadModule %s %s" % (name, path))
+def apache_conf(d, port, modules, body):
+    # Children run as www-data when we are root (hh.service_user()).
+    lines = hh.conf_head(d, [port], hh.CORE_MODULES + list(modules),
+                         rundir=d)
     lines += [
+        "LogLevel warn",
         "StartServers 2", "ServerLimit 16", "ThreadsPerChild 25",
         "MaxRequestWorkers 400", "MinSpareThreads 25", "MaxSpareThreads 75",
         "KeepAlive On", "MaxKeepAliveRequests 0", "KeepAliveTimeout 30",
@@ -473,7 +357,9 @@ def run_wrk(port, paths, expect, seconds):
     return res
 
 
-def make_server(cfg, scratch, apache, root):
+def make_server(cfg, scratch, apache):
+    """The configuration cfg on a free port, not started yet: a server run
+    in the foreground and stopped by its pid (hh.Foreground)."""
     d = tempfile.mkdtemp(prefix="%s-" % cfg.key, dir=scratch)
     os.chmod(d, 0o755)
     os.makedirs(os.path.join(d, "www"))
@@ -481,8 +367,7 @@ def make_server(cfg, scratch, apache, root):
     if cfg.kind == "apache":
         conf = os.path.join(d, "httpd.conf")
         with open(conf, "w") as f:
-            f.write(apache_conf(d, port, cfg.apache_modules, cfg.apache_body,
-                                root))
+            f.write(apache_conf(d, port, cfg.apache_modules, cfg.apache_body))
         argv = [apache, "-f", conf, "-DFOREGROUND"]
         errlog = os.path.join(d, "error.log")
     elif cfg.kind == "nginx":
@@ -498,7 +383,7 @@ def make_server(cfg, scratch, apache, root):
             f.write(haproxy_conf(d, port, cfg.rules))
         argv = ["haproxy", "-f", conf]
         errlog = os.path.join(d, "stdout.log")
-    return Server(cfg.key, d, argv, port, errlog)
+    return hh.Foreground(cfg.key, d, argv, port, errlog)
 
 
 def wait_first_answer(srv, cfg, src, tgt, limit):
@@ -521,7 +406,7 @@ def wait_first_answer(srv, cfg, src, tgt, limit):
 def graceful_once(srv, cfg, src, tgt):
     """Seconds from SIGUSR1 until a new generation answers correctly."""
     before = srv.count_in_errlog(RESUMING)
-    old_kids = set(children_of(srv.proc.pid))
+    old_kids = set(children_of(srv.proc.pid, recursive=True))
     t0 = time.monotonic()
     os.kill(srv.proc.pid, signal.SIGUSR1)
     reread = None
@@ -532,7 +417,7 @@ def graceful_once(srv, cfg, src, tgt):
         # child forked after the signal exists (an old child may still hold
         # the listener for a moment, so its answer would prove nothing).
         if srv.count_in_errlog(RESUMING) > before \
-                and set(children_of(srv.proc.pid)) - old_kids:
+                and set(children_of(srv.proc.pid, recursive=True)) - old_kids:
             ans = http_probe(srv.port, src, timeout=30)
             if answer_ok(ans, cfg, srv.port, src, tgt):
                 return time.monotonic() - t0, reread
@@ -548,7 +433,7 @@ def measure(cfg, opts, scratch):
     row = {"key": cfg.key, "label": cfg.label, "n": cfg.n, "kind": cfg.kind}
     rules = cfg.rules
     src, tgt = rules.probe_paths()[0]
-    srv = make_server(cfg, scratch, opts.apache, opts.root)
+    srv = make_server(cfg, scratch, opts.apache)
     limit = ALIAS_START_LIMIT if cfg.key == "alias" else START_LIMIT
     try:
         try:
@@ -581,7 +466,7 @@ def measure(cfg, opts, scratch):
         mis = run_wrk(srv.port, rules.misses, "404", opts.duration)
         row["hit"], row["miss"] = hit, mis
         row["pss_kib"] = pss_kib(srv.proc.pid)
-        row["procs"] = 1 + len(children_of(srv.proc.pid))
+        row["procs"] = 1 + len(children_of(srv.proc.pid, recursive=True))
         if cfg.kind == "apache" and opts.graceful:
             times = [graceful_once(srv, cfg, src, tgt)
                      for _ in range(opts.graceful)]
@@ -607,7 +492,7 @@ def paired(ours_cfg, alias1_cfg, bare_cfg, opts, scratch, reps):
     try:
         up = {}
         for cfg in (ours_cfg, alias1_cfg, bare_cfg):
-            srv = make_server(cfg, scratch, opts.apache, opts.root)
+            srv = make_server(cfg, scratch, opts.apache)
             servers.append(srv)
             src, tgt = cfg.rules.probe_paths()[0]
             wait_first_answer(srv, cfg, src, tgt, START_LIMIT)
@@ -648,7 +533,7 @@ def system_load():
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     me = os.getpid()
-    mine = set([me] + children_of(me))
+    mine = set([me] + children_of(me, recursive=True))
     out = subprocess.run(["ps", "-eo", "pid,pcpu,comm", "--sort=-pcpu"],
                          stdout=subprocess.PIPE, text=True).stdout
     busy = []
@@ -1075,7 +960,6 @@ def main():
     os.makedirs(opts.out, exist_ok=True)
     if not os.path.exists(opts.module):
         sys.exit("no module at %s: run make" % opts.module)
-    opts.root = os.geteuid() == 0
     if opts.quick:
         ns = [1, 100000]
         opts.duration, opts.warmup, opts.graceful = 4, 1, 1

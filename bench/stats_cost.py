@@ -31,7 +31,6 @@ def main():
     n = int(os.environ.get("STATS_N", "100000"))
     rounds = int(os.environ.get("STATS_ROUNDS", "7"))
     seconds = int(os.environ.get("BENCH_DURATION", "5"))
-    root = os.geteuid() == 0
     scratch = tempfile.mkdtemp(prefix="mod-redirect307-stats-cost-",
                                dir="/var/tmp")
     os.chmod(scratch, 0o755)
@@ -46,7 +45,7 @@ def main():
                           307, rules, [ours], body + "Redirect307Stats On")]
         up = []
         for cfg in cfgs:
-            srv = sb.make_server(cfg, scratch, opts.apache, root)
+            srv = sb.make_server(cfg, scratch, opts.apache)
             servers.append(srv)
             src, tgt = rules.probe_paths()[0]
             sb.wait_first_answer(srv, cfg, src, tgt, sb.START_LIMIT)

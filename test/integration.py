@@ -4,7 +4,8 @@
 Every server is started from a configuration written into a temp dir, on a
 free loopback port, with `apache2 -k start`; readiness is polled (no fixed
 sleeps) and every server is stopped by the pid in its PidFile, whatever
-happens to the checks.  Exact bytes are read over raw sockets; client-side
+happens to the checks (test/httpd_harness.py does the starting and
+stopping, as for the soak tests and the benchmarks).  Exact bytes are read over raw sockets; client-side
 redirect behaviour (curl -L) is checked against a small echo server that
 reports the method and body it received.  A miss is compared byte for
 byte with a twin server that has the same configuration without the module.
@@ -20,37 +21,30 @@ Python 3 standard library only.
 
 import argparse
 import atexit
-import grp
 from http import server as http_server
 import json
 import os
-import pwd
 import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
-MODULE_DIR = "/usr/lib/apache2/modules"
-LOOPBACK = "127.0.0.1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import httpd_harness as hh  # noqa: E402
+from httpd_harness import (LOOPBACK, free_port, pid_alive, poll,  # noqa: E402
+                           read_bytes, run, write_file)
+
 START_TIMEOUT = 10.0
 IO_TIMEOUT = 5.0
 
 # Modules every test server loads: (module name, file).  The <IfModule>
 # guard skips those built into the binary (Debian builds log_config in).
-BASE_MODULES = [
-    ("mpm_event_module", "mod_mpm_event.so"),
-    ("authz_core_module", "mod_authz_core.so"),
-    ("mime_module", "mod_mime.so"),
-    ("log_config_module", "mod_log_config.so"),
-    ("alias_module", "mod_alias.so"),
-    ("dir_module", "mod_dir.so"),
-]
+BASE_MODULES = hh.CORE_MODULES + [hh.MIME_MODULE, hh.LOG_CONFIG_MODULE,
+                                  hh.ALIAS_MODULE, hh.DIR_MODULE]
 
 
 # ---------------------------------------------------------------------------
@@ -109,70 +103,8 @@ def note(text):
 
 
 # ---------------------------------------------------------------------------
-# Small helpers: ports, files, processes
+# Small helpers (ports, files, processes: test/httpd_harness.py)
 # ---------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def write_file(path, data, mode=0o644):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)
-
-
-def read_bytes(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def pid_alive(pid):
-    """True if pid runs and is not a zombie (daemons are not our children)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def poll(fn, timeout, interval=0.05):
-    """Calls fn until it returns a true value or timeout passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
-
-
-def run(cmd, timeout=30, env=None):
-    """Runs cmd; returns (exit status, stdout+stderr as text)."""
-    try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        return 124, out + "\n[timed out after %ss]" % timeout
-    return p.returncode, p.stdout.decode("utf-8", "replace")
-
 
 def clean_env():
     env = dict(os.environ)
@@ -379,40 +311,13 @@ class Conf:
         return "\n".join(t for t, tag in self.lines if tag != skip) + "\n"
 
 
-def service_user():
-    """User/Group lines: httpd running as root drops children to these."""
-    if os.getuid() != 0:
-        return ""
-    for user in ("nobody", "daemon", "www-data"):
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            continue
-        try:
-            group = grp.getgrgid(pw.pw_gid).gr_name
-        except KeyError:
-            continue
-        return "User %s\nGroup %s" % (user, group)
-    return ""
-
-
 def base_conf(root, ports, module_path, docroot, log_format=True):
     """The part every server config shares."""
     c = Conf()
-    c.add("# written by test/integration.py")
-    c.add("ServerRoot %s" % root)
-    for p in ports:
-        c.add("Listen %s:%d" % (LOOPBACK, p))
-    c.add("ServerName %s" % LOOPBACK)
-    c.add("PidFile %s/httpd.pid" % root)
-    c.add("ErrorLog %s/error.log" % root)
-    c.add("DefaultRuntimeDir %s/run" % root)
-    c.add("Mutex file:%s/run default" % root)
+    for line in hh.conf_head(root, ports, BASE_MODULES,
+                             comment="written by test/integration.py"):
+        c.add(line)
     c.add("Timeout 15")
-    c.add(service_user())
-    for name, so in BASE_MODULES:
-        c.add("<IfModule !%s>\n    LoadModule %s %s/%s\n</IfModule>"
-              % (name, name, MODULE_DIR, so))
     c.add("LoadModule redirect307_module %s" % module_path, tag="module")
     c.add("TypesConfig %s/mime.types" % root)
     c.add("StartServers 1\nMinSpareThreads 5\nMaxSpareThreads 20\n"
@@ -429,103 +334,10 @@ def base_conf(root, ports, module_path, docroot, log_format=True):
 
 
 def make_root(prefix):
-    root = tempfile.mkdtemp(prefix="r307-%s-" % prefix)
-    os.chmod(root, 0o755)
-    os.makedirs(os.path.join(root, "run"))
-    os.chmod(os.path.join(root, "run"), 0o755)
+    root = hh.make_root("r307-%s-" % prefix)
     write_file(os.path.join(root, "mime.types"),
                "text/html html htm\ntext/plain txt\napplication/json json\n")
     return root
-
-
-class Httpd:
-    """One apache2 instance started with -k start and stopped by its pid."""
-
-    def __init__(self, apache, name, root, conf_text, ports):
-        self.apache = apache
-        self.name = name
-        self.root = root
-        self.ports = ports
-        self.port = ports[0]
-        self.conf = os.path.join(root, "httpd.conf")
-        self.pidfile = os.path.join(root, "httpd.pid")
-        self.errlog = os.path.join(root, "error.log")
-        self.accesslog = os.path.join(root, "access.log")
-        self.start_output = ""
-        self.pid = None
-        write_file(self.conf, conf_text)
-
-    def cmd(self, *args):
-        return [self.apache, "-d", self.root, "-f", self.conf] + list(args)
-
-    def start(self):
-        rc, out = run(self.cmd("-k", "start"), timeout=START_TIMEOUT + 5)
-        self.start_output = out
-        if rc != 0:
-            raise Failure("%s: apache2 -k start exited %d:\n%s\n%s"
-                          % (self.name, rc, out.strip(), self.log_tail(20)))
-
-        def ready():
-            pid = self.read_pid()
-            if not pid or not pid_alive(pid):
-                return False
-            for p in self.ports:
-                try:
-                    socket.create_connection((LOOPBACK, p), timeout=1).close()
-                except OSError:
-                    return False
-            self.pid = pid
-            return True
-
-        if not poll(ready, START_TIMEOUT):
-            raise Failure("%s: not ready within %.0fs\n%s"
-                          % (self.name, START_TIMEOUT, self.log_tail(20)))
-
-    def read_pid(self):
-        try:
-            with open(self.pidfile) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-
-    def alive(self):
-        pid = self.pid or self.read_pid()
-        return bool(pid) and pid_alive(pid)
-
-    def stop(self):
-        pid = self.read_pid() or self.pid
-        if not pid:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        if not poll(lambda: not pid_alive(pid), 10):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            poll(lambda: not pid_alive(pid), 5)
-
-    def graceful(self):
-        return run(self.cmd("-k", "graceful"), timeout=20)
-
-    def config_test(self):
-        return run(self.cmd("-t"), timeout=20)
-
-    def log_size(self):
-        try:
-            return os.path.getsize(self.errlog)
-        except OSError:
-            return 0
-
-    def log_text(self, since=0):
-        return read_bytes(self.errlog)[since:].decode("utf-8", "replace")
-
-    def log_tail(self, n=15, since=None):
-        text = self.log_text(since or 0)
-        lines = text.splitlines()[-n:]
-        return "\n".join("    | " + l for l in lines)
 
 
 # ---------------------------------------------------------------------------
@@ -639,10 +451,16 @@ class Suite:
         return self.echo.port
 
     def start(self, name, root, conf, ports, with_module=True, info=None):
-        srv = Httpd(self.apache, name, root, conf.render(with_module), ports)
+        srv = hh.Httpd(self.apache, name, root, ports,
+                       conf_text=conf.render(with_module),
+                       start_timeout=START_TIMEOUT, stop_timeout=10.0,
+                       cmd_timeout=20.0)
         self.servers[name] = srv
         self.info[name] = info or {}
-        srv.start()
+        try:
+            srv.start()
+        except hh.StartError as e:
+            raise Failure(str(e))
         return srv
 
     # -- shared files -----------------------------------------------------
@@ -1737,14 +1555,10 @@ class ConfigTests:
         root = cls.dir()
         expect(os.path.exists(S.module), "module %s does not exist" % S.module)
         c = Conf()
-        c.add("ServerRoot %s" % root)
-        c.add("Listen %s:%d" % (LOOPBACK, free_port()))
-        c.add("ServerName %s" % LOOPBACK)
-        c.add("PidFile %s/%s.pid" % (root, name))
-        c.add("ErrorLog %s/%s-error.log" % (root, name))
-        c.add("DefaultRuntimeDir %s/run" % root)
-        c.add("LoadModule mpm_event_module %s/mod_mpm_event.so" % MODULE_DIR)
-        c.add("LoadModule authz_core_module %s/mod_authz_core.so" % MODULE_DIR)
+        for line in hh.conf_head(root, [free_port()], hh.CORE_MODULES,
+                                 pidfile="%s/%s.pid" % (root, name),
+                                 errlog="%s/%s-error.log" % (root, name)):
+            c.add(line)
         c.add("LoadModule redirect307_module %s" % S.module)
         for line in body_lines:     # "text" or ("text", mark)
             text, mark = line if isinstance(line, tuple) else (line, None)
@@ -1877,8 +1691,7 @@ def _():
     except ValueError:
         pass
     if pid and pid_alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        poll(lambda: not pid_alive(pid), 10)
+        hh.stop_pid(pid, 10)
         raise Failure("server started with a broken rules file")
     expect(rc != 0, "apache2 -k start exited 0")
     log = read_bytes(os.path.join(root, "start-bad-error.log")).decode("utf-8", "replace")
@@ -2335,18 +2148,7 @@ def _():
 
 
 def children_of(pid):
-    kids = set()
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == pid:
-            kids.add(int(d))
-    return kids
+    return set(hh.children_of(pid))
 
 
 def graceful_new_generation(srv):

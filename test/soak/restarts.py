@@ -18,21 +18,13 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 import shutil
 
-MODULES = "/usr/lib/apache2/modules"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))          # test/: httpd_harness
+import httpd_harness as hh  # noqa: E402
 
 
 def ask(port, path):
@@ -67,12 +59,6 @@ def kib(path, field):
     return 0
 
 
-def children(pid):
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                         text=True).stdout.split()
-    return [int(p) for p in out]
-
-
 def write_map(path, n, tag):
     with open(path + ".tmp", "w") as f:
         for i in range(n):
@@ -88,34 +74,23 @@ def main():
     opts = ap.parse_args()
     n = int(os.environ.get("RESTARTS_N", "200000"))
     count = int(os.environ.get("RESTARTS_COUNT", "100"))
-    d = tempfile.mkdtemp(prefix="redirect307-restarts-", dir="/var/tmp")
-    os.chmod(d, 0o755)
-    port = free_port()
+    d = hh.make_root("redirect307-restarts-", "/var/tmp")
+    port = hh.free_port()
     rules = os.path.join(d, "big.rules")
     write_map(rules, n, "a")
-    conf = os.path.join(d, "httpd.conf")
-    with open(conf, "w") as f:
-        f.write("\n".join([
-            'ServerRoot "%s"' % d, "ServerName 127.0.0.1",
-            "Listen 127.0.0.1:%d" % port, 'PidFile "%s/httpd.pid"' % d,
-            'DefaultRuntimeDir "%s"' % d, "Mutex file:%s default" % d,
-            'ErrorLog "%s/error.log"' % d,
-            "User www-data" if os.geteuid() == 0 else "",
-            "Group www-data" if os.geteuid() == 0 else "",
-            "LoadModule mpm_event_module %s/mod_mpm_event.so" % MODULES,
-            "LoadModule authz_core_module %s/mod_authz_core.so" % MODULES,
-            "LoadModule redirect307_module %s" % os.path.abspath(opts.module),
-            'DocumentRoot "%s"' % d, 'Redirect307Map "%s"' % rules, ""]))
-    subprocess.run([opts.apache, "-f", conf, "-k", "start"], check=True)
-    pid = None
+    conf = hh.conf_head(d, [port], hh.CORE_MODULES) + [
+        "LoadModule redirect307_module %s" % os.path.abspath(opts.module),
+        'DocumentRoot "%s"' % d, 'Redirect307Map "%s"' % rules, ""]
+    srv = hh.Httpd(opts.apache, "restarts", d, [port],
+                   conf_text="\n".join(conf), start_timeout=30.0,
+                   cmd_timeout=120.0)
     probe = "/old/s0/p7"
     try:
-        for _ in range(600):
-            if os.path.exists(os.path.join(d, "httpd.pid")) and ask(port,
-                                                                   probe):
-                break
-            time.sleep(0.05)
-        pid = int(open(os.path.join(d, "httpd.pid")).read())
+        try:
+            srv.start(ready=lambda: ask(port, probe))
+        except hh.StartError as e:
+            sys.exit(str(e))
+        pid = srv.pid
         rss, pss, tag = [], [], "a"
         for k in range(1, count + 1):
             if k % 2:
@@ -131,7 +106,7 @@ def main():
             time.sleep(0.3)
             rss.append(kib("/proc/%d/status" % pid, "VmRSS:"))
             pss.append(sum(kib("/proc/%d/smaps_rollup" % p, "Pss:")
-                           for p in [pid] + children(pid)))
+                           for p in [pid] + hh.children_of(pid)))
         print("parent VmRSS KiB after each restart:", " ".join(map(str, rss)))
         print("server PSS KiB after each restart:  ", " ".join(map(str, pss)))
         first = min(10, count) - 1
@@ -147,14 +122,7 @@ def main():
                  band0, band1, band1 / band0))
         sys.exit(0 if grow <= 1.05 else 1)
     finally:
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(200):
-                try:
-                    os.kill(pid, 0)
-                except OSError:
-                    break
-                time.sleep(0.05)
+        srv.stop()
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -29,15 +29,14 @@ Prints one results table and PASS/FAIL lines.  Exit status 1 when a
 correctness target fails (unexpected statuses, dropped requests, socket
 errors of the Connection: close client, a graceful that was not refused or
 did not take effect, a crashed child); the memory targets only warn.
-Every server is stopped by the pid in its PidFile, whatever happens.
+Every server is stopped by the pid in its PidFile, whatever happens
+(test/httpd_harness.py starts and stops them).
 
 Python 3 standard library only.
 """
 
 import argparse
-import grp
 import os
-import pwd
 import random
 import re
 import shutil
@@ -49,20 +48,18 @@ import tempfile
 import threading
 import time
 
-LOOPBACK = "127.0.0.1"
-MODULE_DIR = "/usr/lib/apache2/modules"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))          # test/: httpd_harness
+import httpd_harness as hh  # noqa: E402
+from httpd_harness import (LOOPBACK, free_port, poll, read_text,  # noqa: E402
+                           write_file, children_of)
+
 LUA = os.path.join(HERE, "soak.lua")
 START_TIMEOUT = 30.0
 IO_TIMEOUT = 30.0          # the machine is shared: be patient, not flaky
 
-BASE_MODULES = [
-    ("mpm_event_module", "mod_mpm_event.so"),
-    ("authz_core_module", "mod_authz_core.so"),
-    ("mime_module", "mod_mime.so"),
-    ("log_config_module", "mod_log_config.so"),
-    ("dir_module", "mod_dir.so"),
-]
+BASE_MODULES = hh.CORE_MODULES + [hh.MIME_MODULE, hh.LOG_CONFIG_MODULE,
+                                  hh.DIR_MODULE]
 
 RESUMING = "resuming normal operations"
 SIGUSR1 = "SIGUSR1 received"
@@ -74,79 +71,8 @@ def log(msg):
 
 
 # ---------------------------------------------------------------------------
-# Small helpers
+# Small helpers (ports, files, processes: test/httpd_harness.py)
 # ---------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def write_file(path, data, mode=0o644, atomic=False):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp = path + ".tmp" if atomic else path
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    if atomic:
-        os.replace(tmp, path)
-
-
-def read_text(path, since=0):
-    try:
-        with open(path, "rb") as f:
-            f.seek(since)
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def poll(fn, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
-
-
-def run(cmd, timeout=60):
-    try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return 124, (e.stdout or b"").decode("utf-8", "replace") + "\n[timed out]"
-    return p.returncode, p.stdout.decode("utf-8", "replace")
-
-
-def service_user():
-    """httpd started as root must drop its children to www-data."""
-    if os.getuid() != 0:
-        return ""
-    for user in ("www-data", "daemon", "nobody"):
-        try:
-            pw = pwd.getpwnam(user)
-            return "User %s\nGroup %s" % (user, grp.getgrgid(pw.pw_gid).gr_name)
-        except KeyError:
-            continue
-    return ""
-
 
 def mib(kb):
     return "%.1f MiB" % (kb / 1024.0)
@@ -171,21 +97,6 @@ def mem_of(pid):
     priv = sum(int(v) for v in re.findall(r"^Private_(?:Clean|Dirty):\s+(\d+) kB",
                                           text, re.M))
     return int(rss.group(1)), int(pss.group(1)), priv
-
-
-def children_of(ppid):
-    kids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[1]) == ppid:
-            kids.append(int(name))
-    return sorted(kids)
 
 
 def tree_mem(parent):
@@ -441,16 +352,12 @@ def check_resp(resp, want_status, l1, l2):
 # httpd
 # ---------------------------------------------------------------------------
 
-class Httpd:
+class Httpd(hh.Httpd):
+    """The soak's httpd: root with a docroot, mime.types and soak.map (the
+    rules, unedited), mpm settings `mpm`, stopped by its PidFile's pid."""
+
     def __init__(self, apache, module, root, port, mpm, rules, name):
-        self.apache, self.module, self.root, self.port = apache, module, root, port
-        self.name = name
-        self.conf = os.path.join(root, "httpd.conf")
-        self.pidfile = os.path.join(root, "httpd.pid")
-        self.errlog = os.path.join(root, "error.log")
-        self.accesslog = os.path.join(root, "access.log")
         self.map = os.path.join(root, "soak.map")
-        self.pid = None
         docroot = os.path.join(root, "htdocs")
         os.makedirs(os.path.join(root, "run"), exist_ok=True)
         os.makedirs(docroot, exist_ok=True)
@@ -460,20 +367,8 @@ class Httpd:
         write_file(os.path.join(docroot, "index.html"), "<p>soak</p>\n")
         write_file(os.path.join(docroot, "static.html"), "<p>static</p>\n")
         write_file(self.map, rules.text(edited=False), atomic=True)
-        lines = [
-            "# written by test/soak/soak.py",
-            "ServerRoot %s" % root,
-            "Listen %s:%d" % (LOOPBACK, port),
-            "ServerName %s" % LOOPBACK,
-            "PidFile %s" % self.pidfile,
-            "ErrorLog %s" % self.errlog,
-            "DefaultRuntimeDir %s/run" % root,
-            "Mutex file:%s/run default" % root,
-            service_user(),
-        ]
-        for mod, so in BASE_MODULES:
-            lines.append("<IfModule !%s>\n    LoadModule %s %s/%s\n</IfModule>"
-                         % (mod, mod, MODULE_DIR, so))
+        lines = hh.conf_head(root, [port], BASE_MODULES,
+                             comment="written by test/soak/soak.py")
         lines += [
             "LoadModule redirect307_module %s" % module,
             "TypesConfig %s/mime.types" % root,
@@ -488,71 +383,13 @@ class Httpd:
             "DirectoryIndex index.html",
             "LogLevel warn",
             'LogFormat "%{X-Soak-Id}i %>s %P %k %{msec}t \\"%r\\"" soak',
-            "CustomLog %s soak" % self.accesslog,
+            "CustomLog %s soak" % os.path.join(root, "access.log"),
             "Redirect307Map soak.map",
         ]
-        write_file(self.conf, "\n".join(lines) + "\n")
-
-    def cmd(self, *args):
-        return [self.apache, "-d", self.root, "-f", self.conf] + list(args)
-
-    def start(self):
-        rc, out = run(self.cmd("-k", "start"), timeout=START_TIMEOUT + 30)
-        if rc != 0:
-            raise RuntimeError("%s: apache2 -k start exited %d:\n%s\n%s"
-                               % (self.name, rc, out.strip(), self.log_tail()))
-
-        def ready():
-            pid = self.read_pid()
-            if not pid or not pid_alive(pid):
-                return False
-            try:
-                socket.create_connection((LOOPBACK, self.port), timeout=2).close()
-            except OSError:
-                return False
-            self.pid = pid
-            return True
-        if not poll(ready, START_TIMEOUT, 0.1):
-            raise RuntimeError("%s: not ready within %.0fs\n%s"
-                               % (self.name, START_TIMEOUT, self.log_tail()))
-
-    def read_pid(self):
-        try:
-            with open(self.pidfile) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-
-    def alive(self):
-        pid = self.read_pid() or self.pid
-        return bool(pid) and pid_alive(pid)
-
-    def stop(self):
-        pid = self.read_pid() or self.pid
-        if not pid or not pid_alive(pid):
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        if not poll(lambda: not pid_alive(pid), 15, 0.1):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            poll(lambda: not pid_alive(pid), 5, 0.1)
-
-    def graceful(self):
-        return run(self.cmd("-k", "graceful"), timeout=60)
-
-    def log_text(self, since=0):
-        return read_text(self.errlog, since)
-
-    def log_count(self, needle):
-        return self.log_text().count(needle)
-
-    def log_tail(self, n=20):
-        return "\n".join("    | " + l for l in self.log_text().splitlines()[-n:])
+        super().__init__(apache, name, root, [port],
+                         conf_text="\n".join(lines) + "\n",
+                         start_timeout=START_TIMEOUT, stop_timeout=15.0,
+                         cmd_timeout=60.0, interval=0.1)
 
 
 # ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-# test/fuzz/fuzz.mk - libFuzzer targets for the rules engine, included by
-# the main Makefile (which defines BUILD, APR_CFLAGS, APR_LIBS, ENGINE, deps).
+# mk/fuzz.mk - libFuzzer targets for the rules engine, included by the
+# main Makefile (which defines BUILD, APR_CFLAGS, APR_LIBS, ENGINE, DEPS_SH,
+# deps).
 #
 #   make fuzz                    each target for $(FUZZ_SECONDS) s (300)
 #   make fuzz FUZZ_SECONDS=60
@@ -18,6 +19,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 300
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SRC       = test/fuzz
+FUZZ_HDR       = $(wildcard $(FUZZ_SRC)/*.h)
 FUZZ_TARGETS   = fuzz_parse fuzz_lookup fuzz_roundtrip
 FUZZ_BINS      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_CFLAGS    = -g -O1 -fno-omit-frame-pointer \
@@ -36,29 +38,21 @@ FUZZ_COMMON_ARGS = -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
 .PHONY: fuzz fuzz-short fuzz-deps fuzz-build fuzz-regressions
 
-# clang with the libFuzzer runtime: installed when root, else say how.
-fuzz-deps:
-	@probe='int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }'; \
-	if ! echo "$$probe" | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o /dev/null >/dev/null 2>&1; then \
-	    if [ "$$(id -u)" = 0 ]; then \
-	        echo "installing: $(FUZZ_DEB_PKGS)"; \
-	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FUZZ_DEB_PKGS) >/dev/null || exit 1; \
-	        echo "$$probe" | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o /dev/null || { \
-	            echo "$(FUZZ_CC) still cannot link -fsanitize=fuzzer"; exit 1; }; \
-	    else \
-	        echo "clang with libFuzzer is missing; run:"; \
-	        echo "  sudo apt-get install -y $(FUZZ_DEB_PKGS)"; \
-	        exit 1; \
-	    fi; \
-	fi
+# clang with the libFuzzer runtime, through mk/deps.sh (installed when
+# root, else the apt-get line); then a probe that it links -fsanitize=fuzzer.
+fuzz-deps: deps
+	@$(DEPS_SH) $(FUZZ_DEB_PKGS)
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
+	    | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o /dev/null || { \
+	    echo "$(FUZZ_CC) cannot link -fsanitize=fuzzer (packages: $(FUZZ_DEB_PKGS))"; exit 1; }
 
 $(FUZZ_DIR):
 	mkdir -p $(FUZZ_DIR)
 
-$(FUZZ_DIR)/fuzz_%: $(FUZZ_SRC)/fuzz_%.c $(FUZZ_SRC)/fuzz_common.h $(ENGINE) | $(FUZZ_DIR)
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_SRC)/fuzz_%.c $(FUZZ_HDR) $(ENGINE) | $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ $< $(ENGINE_SRC) $(FUZZ_LDFLAGS) $(APR_LIBS)
 
-fuzz-build: deps fuzz-deps
+fuzz-build: fuzz-deps
 	$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 # $(call fuzz_run,SECONDS): every target for SECONDS from a scratch copy of

@@ -1,4 +1,4 @@
-# bench/bench.mk - the engine benchmark, included by the main Makefile
+# mk/bench.mk - the engine benchmark, included by the main Makefile
 # (which defines CC, WARN, APR_CFLAGS, APR_LIBS, ENGINE, BUILD and deps).
 #
 #   make bench-engine                          1k, 100k and 1M rules

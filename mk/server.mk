@@ -1,0 +1,40 @@
+# mk/server.mk - the whole-server benchmark, included by the main Makefile
+# (which defines deps, DEPS_SH, APACHE2 and the module target).  Never part
+# of `make test`.
+#
+#   make bench                        N = 1, 10k, 100k, 1M (about 25 minutes)
+#   make bench BENCH_QUICK=1          N = 1 and 100k (under five)
+#   make bench-server BENCH_QUICK=1 BENCH_ONLY=ours BENCH_OUT=/tmp/b
+#                                     only our configurations; results to /tmp/b
+#   make bench-stats                  what Redirect307Stats On costs
+#
+# bench/server_bench.py starts ours, mod_alias, mod_rewrite (txt:, dbm:),
+# nginx map and HAProxy map side by side on loopback, loads each with wrk
+# and writes results.md, results.png, results.json and results-wrk.log to
+# $(BENCH_OUT) (bench/, where the committed results are, unless told).
+# BENCH_ONLY, BENCH_NS, BENCH_DURATION and BENCH_KEEP are read from the
+# environment by the script (see its docstring).
+
+# COMMAND:Debian package (see mk/deps.sh), for what the benchmark runs
+# besides httpd.
+BENCH_SERVER_TOOLS = wrk:wrk nginx:nginx-light haproxy:haproxy \
+                     gnuplot:gnuplot-nox httxt2dbm:apache2-utils curl:curl
+BENCH_QUICK ?=
+BENCH_OUT   ?= $(CURDIR)/bench
+
+.PHONY: bench bench-server bench-server-deps bench-stats
+
+bench: deps .libs/mod_redirect307.so bench-server
+
+bench-server-deps: deps
+	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)
+
+bench-server: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" BENCH_QUICK=$(BENCH_QUICK) \
+	    python3 bench/server_bench.py --module $(CURDIR)/.libs/mod_redirect307.so \
+	    --apache $(APACHE2) --out $(BENCH_OUT)
+
+# What Redirect307Stats On costs in hit rps (paired alternating runs).
+bench-stats: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/stats_cost.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
