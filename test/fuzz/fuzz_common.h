@@ -42,7 +42,7 @@
             FUZZ_FAIL("!(" #cond "): " __VA_ARGS__);                      \
     } while (0)
 
-/* Linked with -Wl,--wrap=apr_palloc (see fuzz.mk), every apr_palloc()
+/* Linked with -Wl,--wrap=apr_palloc (see mk/fuzz.mk), every apr_palloc()
  * and apr_pcalloc() the engine (and this harness) makes becomes a malloc
  * of exactly the size asked for, freed by a cleanup of the pool.  Pool
  * memory has no redzones between allocations: without this, ASan could
