@@ -41,6 +41,8 @@ typedef struct r307_server_conf {
     int trailing_strict;
     int chains;             /* rr_chains_mode or R307_UNSET */
     int stats;              /* Redirect307Stats */
+    const rr_ignore *ignore;            /* Redirect307IgnoreParams, or NULL:
+                                           unset (the built-in list) */
     apr_array_header_t *sources;        /* r307_source, this server's own */
     const struct r307_server_conf *parent;  /* main server's, for a vhost */
     apr_array_header_t *entries;        /* own r307_cached_table * */
@@ -83,6 +85,7 @@ static void *r307_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                          ? add->trailing_strict : base->trailing_strict;
     c->chains = add->chains != R307_UNSET ? add->chains : base->chains;
     c->stats = add->stats != R307_UNSET ? add->stats : base->stats;
+    c->ignore = add->ignore ? add->ignore : base->ignore;
     c->sources = add->sources;
     c->parent = base;
     return c;
@@ -261,6 +264,24 @@ static const char *r307_cmd_chains(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+static const char *r307_cmd_ignore(cmd_parms *cmd, void *dummy, int argc,
+                                   char *const argv[])
+{
+    const char *err;
+    r307_server_conf *c = r307_conf(cmd->server);
+    (void)dummy;
+    if (argc == 0)
+        return apr_psprintf(cmd->pool, "%s: Redirect307IgnoreParams takes "
+                            "parameter names, NAME*, default or none",
+                            r307_where(cmd));
+    c->ignore = rr_ignore_parse(cmd->pool, argc, (const char *const *)argv,
+                                &err);
+    if (!c->ignore)
+        return apr_psprintf(cmd->pool, "%s: Redirect307IgnoreParams: %s",
+                            r307_where(cmd), err);
+    return NULL;
+}
+
 static const command_rec r307_cmds[] = {
     AP_INIT_TAKE_ARGV("Redirect307", r307_cmd_rule, NULL, RSRC_CONF,
         "[STATUS] SOURCE TARGET [FLAGS]: one rule, as a rules-file line"),
@@ -277,6 +298,10 @@ static const command_rec r307_cmds[] = {
         RSRC_CONF, "Ignore (default: /a and /a/ are one source) or Strict"),
     AP_INIT_TAKE1("Redirect307Chains", r307_cmd_chains, NULL, RSRC_CONF,
         "Warn (default), Collapse or Off: what to do about redirect chains"),
+    AP_INIT_TAKE_ARGV("Redirect307IgnoreParams", r307_cmd_ignore, NULL,
+        RSRC_CONF, "request parameters query rules leave out and Locations "
+        "pass through: names, NAME*, default (the built-in tracking list) "
+        "or none"),
     AP_INIT_FLAG("Redirect307Stats", r307_cmd_stats, NULL, RSRC_CONF,
         "On or Off (default): count hits per rule for redirect307-status"),
     { NULL }
@@ -641,6 +666,18 @@ static const char *r307_server_id(apr_pool_t *p, const server_rec *s)
                         (int)s->defn_line_number);
 }
 
+/* The server's Redirect307IgnoreParams, or the built-in list, in pool. */
+static const rr_ignore *r307_ignore_list(apr_pool_t *pool,
+                                         const r307_server_conf *c)
+{
+    static const char *const builtin[] = { "default" };
+    const char *err;
+    if (!c->ignore)
+        return rr_ignore_parse(pool, 1, builtin, &err);
+    /* the set outlives this configuration pass: it keeps its own copy */
+    return rr_ignore_copy(pool, c->ignore);
+}
+
 /* A server's own tables, then the ones it inherits, in a new set. */
 static rr_set *r307_assemble_set(apr_pool_t *pool, const r307_server_conf *c)
 {
@@ -700,8 +737,10 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
     rr_chains_mode mode = c->chains == R307_UNSET ? RR_CHAINS_WARN
                                                   : (rr_chains_mode)c->chains;
     const char *id = r307_server_id(ptemp, s);
-    const char *key = apr_psprintf(ptemp, "%d|%s|%s", (int)mode,
-                                   apr_array_pstrcat(ptemp, hosts, ' '), sig);
+    const char *key = apr_psprintf(ptemp, "%d|%s|%s|%s", (int)mode,
+                                   apr_array_pstrcat(ptemp, hosts, ' '),
+                                   c->ignore ? rr_ignore_text(c->ignore, ptemp)
+                                             : "default", sig);
     r307_cached_set *cached = apr_hash_get(st->sets, key,
                                            APR_HASH_KEY_STRING);
     apr_pool_t *pool;
@@ -719,6 +758,7 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
         return NULL;
     }
     set = r307_assemble_set(pool, c);
+    rr_set_ignore(set, r307_ignore_list(pool, c));
     d = rr_diag_create(pool);
     if (c->entries->nelts > 0
         && rr_set_check(set, hosts, mode, d) != APR_SUCCESS) {
@@ -849,7 +889,8 @@ static int r307_translate_name(request_rec *r)
     if (c->engine == 0 || !c->set || r->main || r->prev || r->proxyreq
         || r->uri[0] != '/')
         return DECLINED;
-    if (!rr_set_lookup(c->set, r->uri, strlen(r->uri), r->args, &m)) {
+    if (!rr_set_lookup_at(c->set, ap_http_scheme(r), r->hostname, r->uri,
+                          strlen(r->uri), r->args, &m)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "no rule for %s",
                       r->uri);
         return DECLINED;

@@ -124,17 +124,56 @@ static uint64_t param_hash(const char *s, size_t n)
     return fmix64(h);
 }
 
+/* Is the parameter p[0..n) ("name" or "name=value") one `ig` ignores?
+ * Names compare decoded and case-sensitively; a NAME* entry matches every
+ * name it starts. */
+int rr_ignore_has(const rr_ignore *ig, const char *p, size_t n)
+{
+    char name[RR_MAX_IGNORE_NAME + 1];
+    size_t i = 0, len = 0, end;
+    int k;
+    if (!ig || ig->n == 0 || n == 0)
+        return 0;
+    if (!(ig->first[(unsigned char)p[0] >> 3] & (1u << (p[0] & 7)))
+        && p[0] != '%')
+        return 0;
+    end = n;
+    for (i = 0; i < n; i++) {
+        if (p[i] == '=') {
+            end = i;
+            break;
+        }
+    }
+    i = 0;
+    while (i < end && len <= RR_MAX_IGNORE_NAME)
+        name[len++] = (char)next_decoded(p, end, &i);
+    for (k = 0; k < ig->n; k++) {
+        const rr_ignore_name *e = &ig->names[k];
+        if ((e->prefix ? len >= e->len : len == e->len && i == end)
+            && memcmp(name, e->name, e->len) == 0)
+            return 1;
+    }
+    return 0;
+}
 
-int rr_params_split(const char *q, size_t len, rr_params *ps)
+/* Splits a query on '&', skipping empty parameters and those `ig`
+ * ignores (counted in ps->ignored).  Returns 0 if more than
+ * RR_MAX_QUERY_PARAMS remain (such a query matches no rule). */
+static int params_split_ignoring(const char *q, size_t len,
+                                 const rr_ignore *ig, rr_params *ps)
 {
     size_t i = 0;
     ps->count = 0;
+    ps->ignored = 0;
     ps->sum = 0;
     while (i < len) {
         size_t j = i;
         while (j < len && q[j] != '&')
             j++;
-        if (j > i) {
+        if (j > i && rr_ignore_has(ig, q + i, j - i)) {
+            ps->ignored++;
+        }
+        else if (j > i) {
             if (ps->count == RR_MAX_QUERY_PARAMS)
                 return 0;
             ps->p[ps->count] = q + i;
@@ -145,6 +184,11 @@ int rr_params_split(const char *q, size_t len, rr_params *ps)
         i = j + 1;
     }
     return 1;
+}
+
+int rr_params_split(const char *q, size_t len, rr_params *ps)
+{
+    return params_split_ignoring(q, len, NULL, ps);
 }
 
 static int params_count_of(const rr_params *ps, const char *p, size_t n)
@@ -176,43 +220,50 @@ void rr_rec_params(const rr_rec *r, rr_params *q)
         q->count = 0;
 }
 
+void rr_rec_key(const rr_rec *r, rr_group *g, rr_params *q, rr_key *k)
+{
+    group_init(g, r->xbits, r->host, r->h_len);
+    rr_rec_params(r, q);
+    k->group = g;
+    k->kind = r->bits & RB_KIND_MASK;
+    k->nocase = (r->bits & RB_NOCASE) != 0;
+    k->key = r->src;
+    k->klen = r->src_len;
+    k->q = q;
+}
+
 /* ---- probing a table ------------------------------------------------ */
 
-/* Does the record at `off` hold the key (kind, nocase, key, query)? */
-int rr_rec_matches(const char *arena, uint32_t off, unsigned kind,
-                       int nocase, const char *key, size_t klen,
-                       const rr_params *q)
+int rr_rec_matches(const char *arena, uint32_t off, const rr_key *k)
 {
     rr_rec r;
     size_t i;
     rec_decode(arena, off, &r);
-    if ((r.bits & RB_KIND_MASK) != kind || !(r.bits & RB_NOCASE) != !nocase
-        || r.src_len != klen)
+    if ((r.bits & RB_KIND_MASK) != k->kind
+        || !(r.bits & RB_NOCASE) != !k->nocase || r.src_len != k->klen
+        || !rec_in_group(&r, k->group))
         return 0;
-    if (nocase) {
-        for (i = 0; i < klen; i++) {
-            if (r.src[i] != (char)fold((unsigned char)key[i]))
+    if (k->nocase) {
+        for (i = 0; i < k->klen; i++) {
+            if (r.src[i] != (char)fold((unsigned char)k->key[i]))
                 return 0;
         }
     }
-    else if (memcmp(r.src, key, klen) != 0) {
+    else if (memcmp(r.src, k->key, k->klen) != 0) {
         return 0;
     }
-    if (kind == RR_KIND_QUERY) {
+    if (k->kind == RR_KIND_QUERY) {
         rr_params rq;
         rr_params_split(r.query, r.q_len, &rq);
-        return rr_params_equal(&rq, q);
+        return rr_params_equal(&rq, k->q);
     }
     return 1;
 }
 
-/* The record offset for a key, or 0.  Slots are sorted by hash and have
- * no gaps between an entry's home and its position, so a probe scans
- * forward from the home slot and stops at the first larger hash or empty
- * slot; the last slot is always empty. */
-uint32_t rr_table_probe(const rr_table *t, uint64_t hash, unsigned kind,
-                            int nocase, const char *key, size_t klen,
-                            const rr_params *q)
+/* Slots are sorted by hash and have no gaps between an entry's home and
+ * its position, so a probe scans forward from the home slot and stops at
+ * the first larger hash or empty slot; the last slot is always empty. */
+uint32_t rr_table_probe(const rr_table *t, uint64_t hash, const rr_key *k)
 {
     uint32_t h32 = (uint32_t)(hash >> 32), i;
     if (t->cap == 0)
@@ -222,10 +273,26 @@ uint32_t rr_table_probe(const rr_table *t, uint64_t hash, unsigned kind,
         uint32_t off = (uint32_t)s, sh = (uint32_t)(s >> 32);
         if (off == 0 || sh > h32)
             return 0;
-        if (sh == h32 && rr_rec_matches(t->arena, off, kind, nocase, key, klen,
-                                     q))
+        if (sh == h32 && rr_rec_matches(t->arena, off, k))
             return off;
     }
+}
+
+/* Does the table hold rules of the host group with this seed?  Groups are
+ * few (one per host named), sorted: a binary search. */
+static int table_has_group(const rr_table *t, uint64_t seed)
+{
+    uint32_t lo = 0, hi = t->ngroups;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->groups[mid] == seed)
+            return 1;
+        if (t->groups[mid] < seed)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
 }
 
 /* Compares a target's path (decoded, up to '?' or '#', without the '*' of
@@ -246,9 +313,8 @@ int rr_target_path_equals(const char *target, size_t tlen, int star,
     return i == mainlen && j == n;
 }
 
+
 /* ---- sets ----------------------------------------------------------- */
-
-
 
 rr_set *rr_set_create(apr_pool_t *pool, int max_tables)
 {
@@ -257,13 +323,20 @@ rr_set *rr_set_create(apr_pool_t *pool, int max_tables)
     s->max = max_tables;
     s->own = -1;
     s->pool = pool;
+    s->maxdepth = -1;
     return s;
 }
 
 void rr_set_add(rr_set *s, const rr_table *t)
 {
-    if (s->ntables < s->max)
-        s->tables[s->ntables++] = t;
+    if (s->ntables >= s->max)
+        return;
+    s->tables[s->ntables++] = t;
+    s->folded |= t->has_nocase;
+    if (t->has_kind[RR_KIND_PREFIX] && (long)t->max_prefix_depth > s->maxdepth)
+        s->maxdepth = (long)t->max_prefix_depth;
+    s->has_hosts |= t->ngroups > 0;
+    s->needs_params |= t->has_kind[RR_KIND_QUERY] || t->has_qsnone;
 }
 
 void rr_set_mark_inherited(rr_set *s)
@@ -280,6 +353,11 @@ int rr_set_table_count(const rr_set *s)
 const rr_table *rr_set_table(const rr_set *s, int i)
 {
     return s->tables[i];
+}
+
+void rr_set_ignore(rr_set *s, const rr_ignore *ig)
+{
+    s->ignore = ig;
 }
 
 int rr_set_own_count(const rr_set *s)
@@ -346,11 +424,11 @@ static void record_boundary(rr_path_hash *ph, size_t p, uint32_t depth,
  * is the word at hand, and the state at any position p inside it is
  * hash_word(h, first p & 7 bytes of w).  A prefix key ends before a '/'
  * that does not follow another '/', or at the end of the trimmed path. */
-static void path_hash(rr_path_hash *ph, const char *path, size_t len,
-                      int folded, long maxdepth)
+static void path_hash(rr_path_hash *ph, uint64_t seed, const char *path,
+                      size_t len, int folded, long maxdepth)
 {
     const unsigned char *p = (const unsigned char *)path;
-    uint64_t hc = HASH_SEED, hf = HASH_SEED;
+    uint64_t hc = seed, hf = seed;
     size_t t = len, i;
     uint32_t depth = 0;
     while (t > 1 && path[t - 1] == '/')
@@ -395,13 +473,35 @@ static uint64_t prefix_state(const rr_path_hash *ph, uint32_t b, int nocase)
     return hash_word(ph->h[b][nocase], ph->part[b][nocase]);
 }
 
-/* An exact or query rule of t for the path: case-sensitive rules first. */
-static uint32_t table_lookup_exact(const rr_table *t, unsigned kind,
-                                   const rr_path_hash *ph, const char *path,
-                                   const rr_params *q)
+/* What one lookup knows about the request besides its path. */
+typedef struct {
+    const rr_params *q;     /* its parameters, ignored ones left out; NULL
+                               when it has none (or the set needs none) */
+    int has_params;         /* it has parameters besides ignored ones */
+    const char *args;
+} rr_request;
+
+/* A qsnone rule answers only requests without (unignored) parameters. */
+static int rule_refuses(const rr_table *t, uint32_t off, const rr_request *rq)
+{
+    return rq->has_params && (rec_xbits(t->arena, off) & XB_QSNONE);
+}
+
+/* An exact or query rule of t in group g for the path: case-sensitive
+ * rules first. */
+static uint32_t table_lookup_exact(const rr_table *t, const rr_group *g,
+                                   unsigned kind, const rr_path_hash *ph,
+                                   const char *path, const rr_request *rq)
 {
     int strict = t->opt.trailing_strict, nocase;
     size_t n = strict ? ph->len : ph->trimmed;
+    const rr_params *q = kind == RR_KIND_QUERY ? rq->q : NULL;
+    rr_key k;
+    k.group = g;
+    k.kind = kind;
+    k.key = path;
+    k.klen = n;
+    k.q = q;
     for (nocase = 0; nocase < 2; nocase++) {
         uint64_t st = strict ? ph->full[nocase] : ph->trim[nocase];
         unsigned tag = (kind == RR_KIND_QUERY ? TAG_QUERY : TAG_EXACT)
@@ -409,22 +509,25 @@ static uint32_t table_lookup_exact(const rr_table *t, unsigned kind,
         uint32_t off;
         if (nocase ? !t->has_nocase : !t->has_case)
             continue;
-        off = rr_table_probe(t, key_final(st, tag, n, q ? q->sum : 0), kind,
-                          nocase, path, n, q);
-        if (off)
+        k.nocase = nocase;
+        off = rr_table_probe(t, key_final(st, tag, n, q ? q->sum : 0), &k);
+        if (off && !rule_refuses(t, off, rq))
             return off;
     }
     return 0;
 }
 
-/* The longest prefix rule of t for the path, deepest boundary first, with
- * every probe's slot prefetched up front.  Returns the key length or -1. */
-static long table_lookup_prefix(const rr_table *t, const rr_path_hash *ph,
-                                const char *path, uint32_t *off)
+/* The longest prefix rule of t in group g for the path, deepest boundary
+ * first, with every probe's slot prefetched up front.  Returns the key
+ * length or -1. */
+static long table_lookup_prefix(const rr_table *t, const rr_group *g,
+                                const rr_path_hash *ph, const char *path,
+                                const rr_request *rq, uint32_t *off)
 {
     uint64_t h[RR_MAX_PREFIX_DEPTH + 1][2];
     long b;
     int nocase;
+    rr_key k;
     for (b = 0; b < (long)ph->nb; b++) {
         if (ph->depth[b] > t->max_prefix_depth)
             break;
@@ -438,14 +541,20 @@ static long table_lookup_prefix(const rr_table *t, const rr_path_hash *ph,
                 (uint32_t)(h[b][nocase] >> 32), t->cap)]);
         }
     }
+    k.group = g;
+    k.kind = RR_KIND_PREFIX;
+    k.key = path;
+    k.q = NULL;
     for (b--; b >= 0; b--) {
+        k.klen = ph->pos[b];
         for (nocase = 0; nocase < 2; nocase++) {
             uint32_t o;
             if (nocase ? !t->has_nocase : !t->has_case)
                 continue;
-            o = rr_table_probe(t, h[b][nocase], RR_KIND_PREFIX, nocase, path,
-                            ph->pos[b], NULL);
-            if (o && !is_own_target(t, o, path, ph->len, ph->pos[b], NULL)) {
+            k.nocase = nocase;
+            o = rr_table_probe(t, h[b][nocase], &k);
+            if (o && !rule_refuses(t, o, rq)
+                && !is_own_target(t, o, path, ph->len, ph->pos[b], NULL)) {
                 *off = o;
                 return (long)ph->pos[b];
             }
@@ -462,7 +571,7 @@ void rr_table_prefetch(const rr_table *t, const char *path, size_t len)
     uint32_t b;
     if (t->cap == 0)
         return;
-    path_hash(&ph, path, len, t->has_nocase,
+    path_hash(&ph, HASH_SEED, path, len, t->has_nocase,
               t->has_kind[RR_KIND_PREFIX] ? (long)t->max_prefix_depth : -1);
     for (nocase = 0; nocase < 2; nocase++) {
         if (nocase ? !t->has_nocase : !t->has_case)
@@ -488,51 +597,47 @@ static void set_match(rr_match *m, const rr_set *s, int k, uint32_t off,
     m->tail = (uint32_t)tail;
 }
 
-int rr_set_lookup(const rr_set *s, const char *path, size_t len,
-                  const char *args, rr_match *m)
+/* The rules of group g for the path: query, then exact, then the longest
+ * prefix rule; own tables before inherited ones within each. */
+static int set_lookup_group(const rr_set *s, const rr_group *g,
+                            const char *path, size_t len,
+                            const rr_request *rq, rr_match *m)
 {
     rr_path_hash ph;
-    rr_params q;
-    int k, folded = 0, best_table = -1, has_query = 0;
-    long best_len = -1, maxdepth = -1;
+    int k, best_table = -1, hostless = !(g->xbits & XB_HOST);
+    long best_len = -1;
     uint32_t off = 0, best_off = 0;
 
-    if (len == 0)
-        return 0;
-    for (k = 0; k < s->ntables; k++) {
-        const rr_table *t = s->tables[k];
-        folded |= t->has_nocase;
-        has_query |= t->has_kind[RR_KIND_QUERY];
-        if (t->has_kind[RR_KIND_PREFIX] && (long)t->max_prefix_depth > maxdepth)
-            maxdepth = (long)t->max_prefix_depth;
-    }
-    path_hash(&ph, path, len, folded, maxdepth);
-
-    if (has_query && args && *args && rr_params_split(args, strlen(args), &q)
-        && q.count > 0) {
+    path_hash(&ph, g->seed, path, len, s->folded, s->maxdepth);
+    if (rq->q) {
         for (k = 0; k < s->ntables; k++) {
-            if (s->tables[k]->has_kind[RR_KIND_QUERY]
-                && (off = table_lookup_exact(s->tables[k], RR_KIND_QUERY, &ph,
-                                             path, &q))) {
+            const rr_table *t = s->tables[k];
+            if (t->has_kind[RR_KIND_QUERY]
+                && (hostless || table_has_group(t, g->seed))
+                && (off = table_lookup_exact(t, g, RR_KIND_QUERY, &ph, path,
+                                             rq))) {
                 set_match(m, s, k, off, len);
                 return 1;
             }
         }
     }
     for (k = 0; k < s->ntables; k++) {
-        if (s->tables[k]->has_kind[RR_KIND_EXACT]
-            && (off = table_lookup_exact(s->tables[k], RR_KIND_EXACT, &ph,
-                                         path, NULL))
-            && !is_own_target(s->tables[k], off, path, len, len, args)) {
+        const rr_table *t = s->tables[k];
+        if (t->has_kind[RR_KIND_EXACT]
+            && (hostless || table_has_group(t, g->seed))
+            && (off = table_lookup_exact(t, g, RR_KIND_EXACT, &ph, path, rq))
+            && !is_own_target(t, off, path, len, len, rq->args)) {
             set_match(m, s, k, off, len);
             return 1;
         }
     }
     for (k = 0; k < s->ntables; k++) {
+        const rr_table *t = s->tables[k];
         long l;
-        if (!s->tables[k]->has_kind[RR_KIND_PREFIX])
+        if (!t->has_kind[RR_KIND_PREFIX]
+            || !(hostless || table_has_group(t, g->seed)))
             continue;
-        l = table_lookup_prefix(s->tables[k], &ph, path, &off);
+        l = table_lookup_prefix(t, g, &ph, path, rq, &off);
         if (l > best_len) {
             best_len = l;
             best_off = off;
@@ -544,6 +649,155 @@ int rr_set_lookup(const rr_set *s, const char *path, size_t len,
     set_match(m, s, best_table, best_off,
               (size_t)best_len < len ? (size_t)best_len + 1 : len);
     return 1;
+}
+
+static int set_has_group(const rr_set *s, uint64_t seed)
+{
+    int k;
+    for (k = 0; k < s->ntables; k++) {
+        if (table_has_group(s->tables[k], seed))
+            return 1;
+    }
+    return 0;
+}
+
+/* The exact host for the request's scheme, then for any scheme. */
+static int lookup_exact_host(const rr_set *s, unsigned scheme,
+                             const char *host, size_t hlen, const char *path,
+                             size_t len, const rr_request *rq, rr_match *m)
+{
+    rr_group g;
+    if (scheme) {
+        group_init(&g, XB_HOST | scheme, host, hlen);
+        if (set_has_group(s, g.seed)
+            && set_lookup_group(s, &g, path, len, rq, m))
+            return 1;
+    }
+    group_init(&g, XB_HOST, host, hlen);
+    return set_has_group(s, g.seed)
+           && set_lookup_group(s, &g, path, len, rq, m);
+}
+
+/* Wildcards matching the host, longest first: "*.b.example.com" stores
+ * "b.example.com", a suffix of the host after one of its dots. */
+static int lookup_wildcards(const rr_set *s, unsigned scheme,
+                            const char *host, size_t hlen, const char *path,
+                            size_t len, const rr_request *rq, rr_match *m)
+{
+    size_t i;
+    for (i = 0; i < hlen; i++) {
+        const char *suffix = host + i + 1;
+        size_t slen = hlen - i - 1;
+        rr_group g;
+        if (host[i] != '.' || slen == 0)
+            continue;
+        if (scheme) {
+            group_init(&g, XB_HOST | XB_WILD | scheme, suffix, slen);
+            if (set_has_group(s, g.seed)
+                && set_lookup_group(s, &g, path, len, rq, m))
+                return 1;
+        }
+        group_init(&g, XB_HOST | XB_WILD, suffix, slen);
+        if (set_has_group(s, g.seed)
+            && set_lookup_group(s, &g, path, len, rq, m))
+            return 1;
+    }
+    return 0;
+}
+
+/* The request's host as rules name it: lower-case, without a port or a
+ * trailing dot.  Returns its length in buf, or 0 if there is none. */
+static size_t normalise_host(const char *host, char *buf)
+{
+    size_t n = 0, i;
+    const char *end;
+    if (!host || !*host)
+        return 0;
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        end = end ? end + 1 : host + strlen(host);
+    }
+    else {
+        end = strchr(host, ':');
+        end = end ? end : host + strlen(host);
+    }
+    while (end > host && end[-1] == '.')
+        end--;
+    if ((size_t)(end - host) > RR_MAX_HOST)
+        return 0;
+    for (i = 0; host + i < end; i++)
+        buf[n++] = (char)fold((unsigned char)host[i]);
+    return n;
+}
+
+static unsigned scheme_bits(const char *scheme)
+{
+    if (!scheme)
+        return 0;
+    if (!strcasecmp(scheme, "https"))
+        return XB_HTTPS;
+    return !strcasecmp(scheme, "http") ? XB_HTTP : 0;
+}
+
+int rr_set_has_host(const rr_set *s, const char *scheme, const char *host)
+{
+    char hbuf[RR_MAX_HOST + 1];
+    size_t hlen, i;
+    unsigned sb = scheme_bits(scheme);
+    if (!s->has_hosts || (hlen = normalise_host(host, hbuf)) == 0)
+        return 0;
+    if ((sb && set_has_group(s, group_seed(XB_HOST | sb, hbuf, hlen)))
+        || set_has_group(s, group_seed(XB_HOST, hbuf, hlen)))
+        return 1;
+    for (i = 0; i + 1 < hlen; i++) {
+        if (hbuf[i] == '.'
+            && ((sb && set_has_group(s, group_seed(XB_HOST | XB_WILD | sb,
+                                                   hbuf + i + 1,
+                                                   hlen - i - 1)))
+                || set_has_group(s, group_seed(XB_HOST | XB_WILD,
+                                               hbuf + i + 1, hlen - i - 1))))
+            return 1;
+    }
+    return 0;
+}
+
+int rr_set_lookup_at(const rr_set *s, const char *scheme, const char *host,
+                     const char *path, size_t len, const char *args,
+                     rr_match *m)
+{
+    rr_params q;
+    rr_request rq;
+    rr_group hostless;
+    char hbuf[RR_MAX_HOST + 1];
+    size_t hlen;
+
+    if (len == 0)
+        return 0;
+    rq.q = NULL;
+    rq.has_params = 0;
+    rq.args = args;
+    if (args && *args && s->needs_params
+        && params_split_ignoring(args, strlen(args), s->ignore, &q)) {
+        rq.has_params = q.count > 0;
+        rq.q = q.count > 0 ? &q : NULL;
+    }
+    else if (args && *args) {
+        rq.has_params = 1;      /* too many to match a query rule */
+    }
+    if (s->has_hosts && (hlen = normalise_host(host, hbuf)) > 0) {
+        unsigned sb = scheme_bits(scheme);
+        if (lookup_exact_host(s, sb, hbuf, hlen, path, len, &rq, m)
+            || lookup_wildcards(s, sb, hbuf, hlen, path, len, &rq, m))
+            return 1;
+    }
+    group_init(&hostless, 0, NULL, 0);
+    return set_lookup_group(s, &hostless, path, len, &rq, m);
+}
+
+int rr_set_lookup(const rr_set *s, const char *path, size_t len,
+                  const char *args, rr_match *m)
+{
+    return rr_set_lookup_at(s, NULL, NULL, path, len, args, m);
 }
 
 int rr_match_status(const rr_match *m, int default_status)
@@ -607,6 +861,36 @@ static size_t carry_start(const rr_match *m, const char *path,
     return m->tail > 0 && path[m->tail - 1] == '/' ? m->tail - 1 : *plen;
 }
 
+#define SEP_QUERY  0       /* the first parameter starts the query: '?' */
+#define SEP_NONE   1       /* the target ends in a bare '?' */
+#define SEP_AMP    2       /* after the target's own parameters: '&' */
+
+/* Writes the ignored parameters of args (n bytes) into out (NULL: only
+ * count), the first after `sep`, the others after '&'; returns the
+ * length. */
+static size_t pass_through(char *out, const rr_ignore *ig, const char *args,
+                           size_t n, int sep)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && args[j] != '&')
+            j++;
+        if (j > i && rr_ignore_has(ig, args + i, j - i)) {
+            if (sep != SEP_NONE) {
+                if (out)
+                    out[o] = sep == SEP_QUERY ? '?' : '&';
+                o++;
+            }
+            sep = SEP_AMP;
+            o += rr_escape_into(out ? out + o : NULL, args + i, j - i,
+                                ESC_URL);
+        }
+        i = j + 1;
+    }
+    return o;
+}
+
 const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
                                     const char *path, const char *args,
                                     const char *const *base_parts)
@@ -616,7 +900,7 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
     size_t tlen, mainlen, qend, carry_len = 0, carry = 0, plen = 0, n = 0;
     size_t o = 0, k;
     size_t alen = args ? strlen(args) : 0;
-    int is_path, star, carry_args;
+    int is_path, star, carry_args, pass_args;
     char *out;
 
     rec_decode(m->table->arena, m->rule, &r);
@@ -644,6 +928,10 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
         carry_args = (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
                      && qend == mainlen;
     carry_args = carry_args && alen > 0;
+    /* What the rule drops, the ignored parameters still follow (SPEC:
+     * Ignored parameters), unless qsdrop drops everything. */
+    pass_args = !carry_args && alen > 0 && !(r.bits & RB_QSDROP)
+                && m->set->ignore;
     if (star) {
         carry = carry_start(m, path, target, mainlen, &plen);
         carry_len = rr_escape_into(NULL, path + carry, plen - carry,
@@ -654,7 +942,9 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
         n += rr_escape_into(NULL, base_parts[k], strlen(base_parts[k]),
                          ESC_URL);
     n += tlen + carry_len + 1
-         + (carry_args ? rr_escape_into(NULL, args, alen, ESC_URL) : 0);
+         + (carry_args ? rr_escape_into(NULL, args, alen, ESC_URL) : 0)
+         + (pass_args ? pass_through(NULL, m->set->ignore, args, alen,
+                                     SEP_QUERY) : 0);
     out = apr_palloc(pool, n + 1);
     for (k = 0; base_parts[k]; k++)
         o += rr_escape_into(out + o, base_parts[k], strlen(base_parts[k]),
@@ -672,6 +962,10 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
             out[o++] = '&';
         o += rr_escape_into(out + o, args, alen, ESC_URL);
     }
+    if (pass_args)
+        o += pass_through(out + o, m->set->ignore, args, alen,
+                          qend == mainlen ? SEP_QUERY
+                          : qend - mainlen == 1 ? SEP_NONE : SEP_AMP);
     memcpy(out + o, target + qend, tlen - qend);
     o += tlen - qend;
     out[o] = '\0';

@@ -53,6 +53,7 @@ extern "C" {
 #define RR_FLAG_NOCASE   0x01u
 #define RR_FLAG_QSDROP   0x02u
 #define RR_FLAG_QSAPPEND 0x04u
+#define RR_FLAG_QSNONE   0x08u   /* only requests without parameters */
 
 /* Rule kinds (rr_rule_info.kind). */
 typedef enum {
@@ -85,6 +86,8 @@ typedef enum {
     RR_DIAG_UNCOLLAPSED,    /* a chain Collapse cannot shorten because its
                                first rule carries the path (warning) */
     RR_DIAG_LOOP,           /* a redirect loop (error) */
+    RR_DIAG_UNMATCHABLE,    /* a query rule names an ignored parameter,
+                               so no request can match it (warning) */
     RR_DIAG_KINDS           /* number of kinds */
 } rr_diag_kind;
 
@@ -125,7 +128,7 @@ rr_diag *rr_diag_create(apr_pool_t *pool);
 int rr_diag_is_error(rr_diag_kind kind);
 
 /* A stable lower-case name for a kind ("error", "duplicate", "chain",
- * "uncollapsed", "loop"), for JSON and logs. */
+ * "uncollapsed", "loop", "unmatchable"), for JSON and logs. */
 const char *rr_diag_kind_name(rr_diag_kind kind);
 
 /* The i-th entry (0 <= i < d->entries->nelts). */
@@ -157,6 +160,10 @@ typedef struct {
     const char *source;     /* normalised (decoded) path, NUL-terminated
                                copy in the caller's pool */
     const char *query;      /* normalised query or NULL */
+    const char *host;       /* a host rule's host ("*.example.com" for a
+                               wildcard), or NULL */
+    const char *scheme;     /* "http" or "https" for a host rule written
+                               with one, else NULL */
     const char *target;     /* as stored (non-ASCII escaped), NULL for 410 */
     const char *file;
     unsigned line;
@@ -166,6 +173,7 @@ typedef struct {
 typedef struct {
     uint32_t rules;
     uint32_t exact, prefix, query;
+    uint32_t host;          /* rules naming a host (of any kind above) */
     uint32_t by_status[7];  /* 0 (default), 301, 302, 303, 307, 308, 410 */
     uint32_t slots;         /* hash slots allocated */
     size_t text_bytes;      /* source + target bytes of all rules */
@@ -234,6 +242,31 @@ int rr_table_record(const rr_table *t, uint32_t idx, apr_pool_t *pool,
  * percent-encoded where needed) that parses to the same answers. */
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool);
 
+/* ---- ignored parameters --------------------------------------------- */
+
+/* The request parameters left out when query rules are compared and
+ * passed through to the Location (SPEC: Ignored parameters). */
+typedef struct rr_ignore rr_ignore;
+
+/* Longest parameter name (or NAME* prefix) an ignore list may hold. */
+#define RR_MAX_IGNORE_NAME 64
+/* Most names an ignore list may hold. */
+#define RR_MAX_IGNORE 64
+
+/* Builds an ignore list in `pool` from directive words: parameter names,
+ * NAME* for every name starting with NAME, "default" for the built-in
+ * list, "none" (alone) for an empty list.  On a bad word returns NULL and
+ * sets *err to a reason in `pool`. */
+rr_ignore *rr_ignore_parse(apr_pool_t *pool, int argc,
+                           const char *const *argv, const char **err);
+
+/* A copy of `ig` in `pool`. */
+rr_ignore *rr_ignore_copy(apr_pool_t *pool, const rr_ignore *ig);
+
+/* The names of a list as directive words, space-separated, in `pool`
+ * ("none" for an empty list). */
+const char *rr_ignore_text(const rr_ignore *ig, apr_pool_t *pool);
+
 /* ---- sets: the tables one server consults -------------------------- */
 
 /* A set of up to `max_tables` tables, consulted in the order added.
@@ -244,6 +277,11 @@ rr_set *rr_set_create(apr_pool_t *pool, int max_tables);
 void rr_set_add(rr_set *s, const rr_table *t);
 void rr_set_mark_inherited(rr_set *s);
 int rr_set_table_count(const rr_set *s);
+
+/* The parameters the set's lookups and Locations ignore; NULL (the
+ * default of a new set) ignores none.  httpd and the CLI set the
+ * built-in list unless told otherwise.  Call before rr_set_check(). */
+void rr_set_ignore(rr_set *s, const rr_ignore *ig);
 const rr_table *rr_set_table(const rr_set *s, int i);
 
 /* Configuration-time analysis of the whole set:
@@ -268,6 +306,17 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
 int rr_set_lookup(const rr_set *s, const char *path, size_t len,
                   const char *args, rr_match *m);
 
+/* As rr_set_lookup, for a request to `host` (a Host header value: any
+ * case, a port and a trailing dot allowed; NULL: unknown) over `scheme`
+ * ("http", "https" or NULL).  Rules naming that host are consulted first:
+ * the exact host (rules written with the request's scheme, then those
+ * for any scheme), then each matching wildcard, longest first, then the
+ * hostless rules; each group with the usual precedence.  Costs one more
+ * pass over the path for each group that has rules in the set. */
+int rr_set_lookup_at(const rr_set *s, const char *scheme, const char *host,
+                     const char *path, size_t len, const char *args,
+                     rr_match *m);
+
 /* The matched rule's record index in its table (see rr_table_records);
  * O(log rules). */
 uint32_t rr_match_index(const rr_match *m);
@@ -285,7 +334,9 @@ void rr_match_rule(const rr_match *m, apr_pool_t *pool, rr_rule_info *info);
  * `base` is "scheme://host[:port]" of the request, prepended to path
  * targets.  The result never holds a byte below 0x21, 0x7f, or a byte
  * above 0x7f: whatever the path, args or base held is percent-escaped.
- * `path`/`args` must be the ones given to rr_set_lookup(). */
+ * `path`/`args` must be the ones given to rr_set_lookup().  Ignored
+ * parameters of `args` (see rr_set_ignore) follow the target's own query
+ * when the rule would otherwise drop the request's query, unless qsdrop. */
 const char *rr_match_location(const rr_match *m, apr_pool_t *pool,
                               const char *path, const char *args,
                               const char *base);

@@ -56,22 +56,47 @@ static int host_is_ours(apr_pool_t *pool, const char *hs, const char *he,
     return 0;
 }
 
-/* Splits target[0..tlen) (not NUL-terminated) into the path it points at
- * on this host (decoded, in pool) and its query, or returns 0 if it
- * leaves the host. */
-static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
-                          const apr_array_header_t *hosts, char **path,
-                          size_t *plen, const char **query)
+/* Where a target sends the client, when that is this server. */
+typedef struct {
+    char *path;             /* decoded */
+    size_t plen;
+    const char *query;      /* or NULL */
+    const char *scheme;     /* "http", "https" or NULL: unknown */
+    const char *host;       /* or NULL: unknown (a hostless rule's path
+                               target is answered on whatever host the
+                               request named) */
+} rr_hop;
+
+/* The host (and scheme) a path target of rule r is answered on: a host
+ * rule's own (its wildcard as "*.suffix", which only wildcard rules
+ * match), else unknown. */
+static void hop_from_rule(apr_pool_t *pool, const rr_rec *r, rr_hop *hop)
+{
+    hop->scheme = (r->xbits & XB_HTTPS) ? "https"
+                  : (r->xbits & XB_HTTP) ? "http" : NULL;
+    hop->host = !(r->xbits & XB_HOST) ? NULL
+        : apr_pstrcat(pool, (r->xbits & XB_WILD) ? "*." : "",
+                      apr_pstrmemdup(pool, r->host, r->h_len), NULL);
+}
+
+/* Splits target[0..tlen) (not NUL-terminated) of rule `from` into where
+ * it points on this server, or returns 0 if it leaves it: an absolute
+ * target's host must be one of `hosts` or a host the set has rules for. */
+static int target_on_host(const rr_set *s, apr_pool_t *pool,
+                          const rr_rec *from, const char *target,
+                          size_t tlen, const apr_array_header_t *hosts,
+                          rr_hop *hop)
 {
     size_t i = 0, mainlen, k, o = 0;
     const char *end = target + tlen, *hash;
     char *dec;
     if (tlen == 0)
         return 0;
+    hop_from_rule(pool, from, hop);
     if (target[0] != '/') {
         const char *hs, *he, *at;
         const char *p = find_bytes(target, tlen, "://");
-        if (!p || !hosts)
+        if (!p)
             return 0;
         hs = p + 3;
         he = hs;
@@ -80,7 +105,10 @@ static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
         at = memchr(hs, '@', (size_t)(he - hs));
         if (at)
             hs = at + 1;
-        if (!host_is_ours(pool, hs, he, hosts))
+        hop->scheme = apr_pstrmemdup(pool, target, (size_t)(p - target));
+        hop->host = apr_pstrmemdup(pool, hs, (size_t)(he - hs));
+        if (!(hosts && host_is_ours(pool, hs, he, hosts))
+            && !rr_set_has_host(s, hop->scheme, hop->host))
             return 0;
         i = (size_t)(he - target);
     }
@@ -91,16 +119,23 @@ static int target_on_host(apr_pool_t *pool, const char *target, size_t tlen,
     for (k = i; k < mainlen;)
         dec[o++] = (char)next_decoded(target, mainlen, &k);
     dec[o] = '\0';
-    *path = dec;
-    *plen = o;
-    *query = NULL;
+    hop->path = dec;
+    hop->plen = o;
+    hop->query = NULL;
     if (mainlen < tlen && target[mainlen] == '?') {
         hash = memchr(target + mainlen, '#', tlen - mainlen);
-        *query = apr_pstrmemdup(pool, target + mainlen + 1,
-                                (size_t)((hash ? hash : end) - target)
-                                - mainlen - 1);
+        hop->query = apr_pstrmemdup(pool, target + mainlen + 1,
+                                    (size_t)((hash ? hash : end) - target)
+                                    - mainlen - 1);
     }
     return 1;
+}
+
+/* The rule a hop lands on. */
+static int hop_lookup(const rr_set *s, const rr_hop *hop, rr_match *m)
+{
+    return rr_set_lookup_at(s, hop->scheme, hop->host, hop->path, hop->plen,
+                            hop->query, m);
 }
 
 /* ---- the graph of next hops ------------------------------------------
@@ -147,9 +182,8 @@ static uint32_t graph_next_in(rr_graph *g, uint32_t id, apr_pool_t *scratch)
     int tk;
     uint32_t off;
     rr_rec r;
-    char *path;
-    size_t plen, tlen;
-    const char *query;
+    size_t tlen;
+    rr_hop hop;
     rr_match m;
 
     if (g->state[id] & GS_NEXT_KNOWN)
@@ -164,10 +198,8 @@ static uint32_t graph_next_in(rr_graph *g, uint32_t id, apr_pool_t *scratch)
         size_t mainlen = target_main_len(r.target, tlen);
         tlen = mainlen - 1;     /* the path the '*' hangs off */
     }
-    if (!target_on_host(scratch, r.target, tlen, g->hosts, &path, &plen,
-                        &query))
-        return 0;
-    if (!rr_set_lookup(g->s, path, plen, query, &m))
+    if (!target_on_host(g->s, scratch, &r, r.target, tlen, g->hosts, &hop)
+        || !hop_lookup(g->s, &hop, &m))
         return 0;
     g->next[id] = global_id(g, rr_set_table_index(g->s, m.table), m.rule) + 1;
     return g->next[id];
@@ -185,20 +217,18 @@ static void prefetch_target(const rr_graph *g, uint32_t id,
     int tk, k;
     uint32_t off;
     rr_rec r;
-    char *path;
-    size_t plen, tlen;
-    const char *query;
+    size_t tlen;
+    rr_hop hop;
     global_split(g, id, &tk, &off);
     rec_decode(g->s->tables[tk]->arena, off, &r);
     if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
         return;
     tlen = (r.bits & RB_STAR) ? target_main_len(r.target, r.tgt_len) - 1
                               : r.tgt_len;
-    if (!target_on_host(scratch, r.target, tlen, g->hosts, &path, &plen,
-                        &query))
+    if (!target_on_host(g->s, scratch, &r, r.target, tlen, g->hosts, &hop))
         return;
     for (k = 0; k < g->s->ntables; k++)
-        rr_table_prefetch(g->s->tables[k], path, plen);
+        rr_table_prefetch(g->s->tables[k], hop.path, hop.plen);
 }
 
 /* Next hops of records [from, to): the lookups of a batch are prefetched
@@ -308,16 +338,15 @@ static const char *chain_final(rr_graph *g, uint32_t id)
     rec_decode(g->s->tables[tk]->arena, off, &r);
     url = apr_pstrmemdup(g->tmp, r.target, r.tgt_len);
     for (hops = 0; hops < 64; hops++) {
-        char *path;
-        size_t plen;
-        const char *query;
+        rr_hop hop;
         rr_match m;
-        if (!target_on_host(g->tmp, url, strlen(url), g->hosts, &path, &plen,
-                            &query)
-            || !rr_set_lookup(g->s, path, plen, query, &m)
+        if (!target_on_host(g->s, g->tmp, &r, url, strlen(url), g->hosts,
+                            &hop)
+            || !hop_lookup(g->s, &hop, &m)
             || rr_match_status(&m, 307) == 410)
             break;
-        url = rr_match_location(&m, g->tmp, path, query, NULL);
+        url = rr_match_location(&m, g->tmp, hop.path, hop.query, NULL);
+        rec_decode(m.table->arena, m.rule, &r);
     }
     return url;
 }
@@ -366,23 +395,24 @@ static void check_duplicates_across(const rr_set *s, rr_diag *d)
         for (i = 0; i < t->nrec; i++) {
             rr_rec r;
             rr_params q;
+            rr_group grp;
+            rr_key key;
             int j;
             rec_decode(t->arena, t->offs[i], &r);
             if (r.bits & RB_SHADOWED)
                 continue;
-            rr_rec_params(&r, &q);
+            rr_rec_key(&r, &grp, &q, &key);
             for (j = 0; j < k; j++) {
                 const rr_table *e = s->tables[j];
                 uint32_t prev;
-                int nocase = (r.bits & RB_NOCASE) != 0;
                 rr_diag_place pl[2];
                 if (e->opt.trailing_strict != t->opt.trailing_strict)
                     continue;
-                prev = rr_table_probe(e, key_hash(r.bits & RB_KIND_MASK,
-                                                  nocase, r.src, r.src_len,
+                prev = rr_table_probe(e, key_hash(grp.seed, key.kind,
+                                                  key.nocase, r.src,
+                                                  r.src_len,
                                                   q.count ? q.sum : 0),
-                                      r.bits & RB_KIND_MASK, nocase, r.src,
-                                      r.src_len, &q);
+                                      &key);
                 if (!prev)
                     continue;
                 pl[0].file = rr_table_file_of(t, t->offs[i]);
@@ -393,6 +423,43 @@ static void check_duplicates_across(const rr_set *s, rr_diag *d)
                              "%s:%u: duplicate source (first defined at "
                              "%s:%u); this line is ignored", pl[0].file,
                              pl[0].line, pl[1].file, pl[1].line);
+                break;
+            }
+        }
+    }
+}
+
+/* A query rule naming a parameter the set ignores can never match: the
+ * request's ignored parameters are left out before rules compare. */
+static void check_unmatchable(const rr_set *s, rr_diag *d)
+{
+    int k, own = rr_set_own_count(s);
+    if (!s->ignore)
+        return;
+    for (k = 0; k < own; k++) {
+        const rr_table *t = s->tables[k];
+        uint32_t i;
+        if (!t->has_kind[RR_KIND_QUERY])
+            continue;
+        for (i = 0; i < t->nrec; i++) {
+            rr_rec r;
+            rr_params q;
+            rr_diag_place pl;
+            int j;
+            rec_decode(t->arena, t->offs[i], &r);
+            if ((r.bits & (RB_SHADOWED | RB_KIND_MASK)) != RR_KIND_QUERY)
+                continue;
+            rr_rec_params(&r, &q);
+            for (j = 0; j < q.count; j++) {
+                if (!rr_ignore_has(s->ignore, q.p[j], q.n[j]))
+                    continue;
+                pl.file = rr_table_file_of(t, t->offs[i]);
+                pl.line = r.line;
+                rr_diag_push(d, RR_DIAG_UNMATCHABLE, &pl, 1,
+                             "%s:%u: query parameter '%.*s' is ignored "
+                             "(Redirect307IgnoreParams), so no request can "
+                             "match this rule", pl.file, pl.line,
+                             (int)q.n[j], q.p[j]);
                 break;
             }
         }
@@ -502,6 +569,7 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
         return APR_ENOMEM;
     }
     check_duplicates_across(s, d);
+    check_unmatchable(s, d);
     rv = find_loops(g, d);
     if (mode != RR_CHAINS_OFF)
         report_chains(g, mode, d);

@@ -72,6 +72,27 @@ static void dump_spelling(const rr_table *t, const rr_rec *r, int *upper,
     *slash = prefix || !t->opt.trailing_strict;
 }
 
+/* How a host rule's source starts: "//host", "https://" "*." "suffix", ... */
+static const char *dump_host(apr_pool_t *pool, const rr_rec *r)
+{
+    if (!(r->xbits & XB_HOST))
+        return "";
+    return apr_pstrcat(pool, (r->xbits & XB_HTTPS) ? "https://"
+                             : (r->xbits & XB_HTTP) ? "http://" : "//",
+                       (r->xbits & XB_WILD) ? "*." : "",
+                       apr_pstrmemdup(pool, r->host, r->h_len), NULL);
+}
+
+/* A hostless source whose path starts like "//HOST" would read back as
+ * a host rule: its second slash is written escaped. */
+static const char *dump_path(apr_pool_t *pool, const rr_rec *r,
+                             const char *path)
+{
+    if (!(r->xbits & XB_HOST) && source_names_host(path, strlen(path)))
+        return apr_pstrcat(pool, "/%2F", path + 2, NULL);
+    return path;
+}
+
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
 {
     apr_array_header_t *parts = apr_array_make(pool, 16, sizeof(char *));
@@ -88,6 +109,7 @@ const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
         source = apr_pstrcat(pool, dump_source(pool, r.src, r.src_len, upper,
                                                slash),
                              prefix ? "/*" : "", NULL);
+        source = dump_path(pool, &r, source);
         if (!(r.bits & RB_SELF) && (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
             && r.tgt_len > 0 && r.target[0] == '/'
             && rr_target_is_own_source(&t->opt, r.target, r.tgt_len, r.bits,
@@ -98,10 +120,12 @@ const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
             source = apr_pstrcat(pool, apr_pstrmemdup(pool, r.target, mainlen),
                                  prefix ? "*" : "", NULL);
         }
+        source = apr_pstrcat(pool, dump_host(pool, &r), source, NULL);
         flags = apr_pstrcat(pool,
                             (r.bits & RB_NOCASE) ? ",nocase" : "",
                             (r.bits & RB_QSDROP) ? ",qsdrop" : "",
                             (r.bits & RB_QSAPPEND) ? ",qsappend" : "",
+                            (r.xbits & XB_QSNONE) ? ",qsnone" : "",
                             NULL);
         APR_ARRAY_PUSH(parts, char *) = apr_pstrcat(pool, source,
             (r.bits & RB_KIND_MASK) == RR_KIND_QUERY ? "?" : "",

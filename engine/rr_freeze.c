@@ -67,7 +67,11 @@ static void stats_count(rr_table *t, const rr_rec *r)
     default: t->stats.query++; break;
     }
     t->stats.by_status[r->status]++;
-    t->stats.text_bytes += r->src_len + r->q_len + r->tgt_len;
+    t->stats.text_bytes += r->src_len + r->q_len + r->tgt_len + r->h_len;
+    if (r->xbits & XB_HOST)
+        t->stats.host++;
+    if (r->xbits & XB_QSNONE)
+        t->has_qsnone = 1;
     if (r->bits & RB_NOCASE)
         t->has_nocase = 1;
     else
@@ -94,17 +98,17 @@ static int is_duplicate(rr_table *t, const uint64_t *sorted, uint32_t run,
     uint32_t off = t->offs[(uint32_t)sorted[i]], j;
     rr_rec r;
     rr_params q;
+    rr_group g;
+    rr_key k;
     rec_decode(t->arena, off, &r);
-    rr_rec_params(&r, &q);
+    rr_rec_key(&r, &g, &q, &k);
     for (j = run; j < i; j++) {
         uint32_t prev = t->offs[(uint32_t)sorted[j]];
         rr_rec pr;
-        rec_decode(t->arena, prev, &pr);
-        if ((pr.bits & RB_SHADOWED)
-            || !rr_rec_matches(t->arena, prev, r.bits & RB_KIND_MASK,
-                            (r.bits & RB_NOCASE) != 0, r.src, r.src_len, &q))
-            continue;
         rr_diag_place places[2];
+        rec_decode(t->arena, prev, &pr);
+        if ((pr.bits & RB_SHADOWED) || !rr_rec_matches(t->arena, prev, &k))
+            continue;
         places[0].file = rr_table_file_of(t, off);
         places[0].line = r.line;
         places[1].file = rr_table_file_of(t, prev);
@@ -156,6 +160,40 @@ static uint64_t *place_slots(rr_table *t, uint64_t *sorted, apr_pool_t *pool,
     return slots;
 }
 
+static int seed_order(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The seeds of the host groups the table holds, sorted and unique, so
+ * that a lookup consults only the groups that have rules. */
+static int collect_groups(rr_table *t, apr_pool_t *pool)
+{
+    uint64_t *seeds;
+    uint32_t i, n = 0, u = 0;
+    if (t->stats.host == 0)
+        return 1;
+    seeds = malloc(sizeof(uint64_t) * t->stats.host);
+    if (!seeds)
+        return 0;
+    for (i = 0; i < t->nrec && n < t->stats.host; i++) {
+        rr_rec r;
+        rec_decode(t->arena, t->offs[i], &r);
+        if ((r.xbits & XB_HOST) && !(r.bits & RB_SHADOWED))
+            seeds[n++] = group_seed(r.xbits, r.host, r.h_len);
+    }
+    qsort(seeds, n, sizeof(uint64_t), seed_order);
+    for (i = 0; i < n; i++) {
+        if (u == 0 || seeds[u - 1] != seeds[i])
+            seeds[u++] = seeds[i];
+    }
+    t->groups = pool_copy(pool, seeds, sizeof(uint64_t) * u);
+    t->ngroups = u;
+    free(seeds);
+    return 1;
+}
+
 rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
 {
     rr_table *t;
@@ -196,7 +234,8 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     sorted = malloc(sizeof(uint64_t) * (b->nrec ? b->nrec : 1));
     if (!sorted) {
         apr_pool_destroy(b->scratch);
-        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0, "out of memory freezing %u rules", b->nrec);
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0,
+                     "out of memory freezing %u rules", b->nrec);
         return NULL;
     }
     for (i = 0; i < b->nrec; i++)
@@ -204,15 +243,22 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     apr_pool_destroy(b->scratch);       /* frees the builder's buffers */
     if (!sort_by_hash(sorted, t->nrec)) {
         free(sorted);
-        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0, "out of memory freezing %u rules", t->nrec);
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0,
+                     "out of memory freezing %u rules", t->nrec);
         return NULL;
     }
     t->slots = t->cap ? place_slots(t, sorted, pool, d) : NULL;
     free(sorted);
+    if (!collect_groups(t, pool)) {
+        rr_diag_push(d, RR_DIAG_ERROR, NULL, 0,
+                     "out of memory freezing %u rules", t->nrec);
+        return NULL;
+    }
     t->nrules = t->stats.rules;
     t->stats.bytes = sizeof(*t) + t->arena_len + sizeof(uint32_t) * t->nrec
                      + sizeof(uint64_t) * t->stats.slots
-                     + sizeof(rr_range) * t->nranges;
+                     + sizeof(rr_range) * t->nranges
+                     + sizeof(uint64_t) * t->ngroups;
     return t;
 }
 
@@ -242,15 +288,21 @@ const rr_options *rr_table_options(const rr_table *t)
 }
 
 void rr_rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
-                     rr_rule_info *info)
+                 rr_rule_info *info)
 {
     rr_rec r;
     rec_decode(t->arena, off, &r);
     info->kind = (rr_kind)(r.bits & RB_KIND_MASK);
     info->flags = ((r.bits & RB_NOCASE) ? RR_FLAG_NOCASE : 0)
                   | ((r.bits & RB_QSDROP) ? RR_FLAG_QSDROP : 0)
-                  | ((r.bits & RB_QSAPPEND) ? RR_FLAG_QSAPPEND : 0);
+                  | ((r.bits & RB_QSAPPEND) ? RR_FLAG_QSAPPEND : 0)
+                  | ((r.xbits & XB_QSNONE) ? RR_FLAG_QSNONE : 0);
     info->status = rr_status_codes[r.status];
+    info->host = !(r.xbits & XB_HOST) ? NULL
+        : apr_pstrcat(pool, (r.xbits & XB_WILD) ? "*." : "",
+                      apr_pstrmemdup(pool, r.host, r.h_len), NULL);
+    info->scheme = (r.xbits & XB_HTTPS) ? "https"
+                   : (r.xbits & XB_HTTP) ? "http" : NULL;
     info->source = apr_pstrmemdup(pool, r.src, r.src_len);
     info->query = info->kind == RR_KIND_QUERY
                   ? apr_pstrmemdup(pool, r.query, r.q_len) : NULL;

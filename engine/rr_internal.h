@@ -21,8 +21,9 @@
 /* ---- record encoding ------------------------------------------------
  * A table's arena is one contiguous block of variable-length records:
  *
- *   u32 line | u8 bits | u8 status | u16 src_len | u16 tgt_len |
- *   [u16 query_len, query rules only] | source | query | target
+ *   u32 line | u8 bits | u8 xbits | u16 src_len | u16 tgt_len |
+ *   [u16 query_len, query rules only] | [u8 host_len, host rules only] |
+ *   source | query | target | host
  *
  * Offsets into it are 32-bit; offset 0 is a pad byte and means "empty".
  * Only the functions below read or write a record's bytes. */
@@ -37,7 +38,18 @@
                                  (case, trailing slash): the target itself
                                  is not redirected */
 
-#define REC_FIXED     10u     /* bytes before the optional query length */
+/* xbits: the status index in the low three bits, then more flags. */
+#define XB_STATUS_MASK 0x07u
+#define XB_QSNONE      0x08u  /* matches only a request without parameters
+                                 (ignored ones aside) */
+#define XB_HOST        0x10u  /* a host rule: the record holds its host */
+#define XB_WILD        0x20u  /* the host is "*." + the stored suffix */
+#define XB_HTTP        0x40u  /* written http://HOST/...: that scheme only */
+#define XB_HTTPS       0x80u  /* written https://HOST/... */
+#define XB_GROUP_MASK  (XB_HOST | XB_WILD | XB_HTTP | XB_HTTPS)
+
+#define REC_FIXED     10u     /* bytes before the optional lengths */
+#define RR_MAX_HOST   253u    /* longest DNS name */
 
 /* Status codes by the index a record stores; 0 is "use the default". */
 extern const int rr_status_codes[];
@@ -46,10 +58,11 @@ extern const int rr_status_codes[];
 
 typedef struct {
     uint32_t line;
-    unsigned bits;
+    unsigned bits;          /* RB_* */
+    unsigned xbits;         /* XB_* */
     unsigned status;        /* index into rr_status_codes */
-    uint32_t src_len, tgt_len, q_len;
-    const char *src, *query, *target;
+    uint32_t src_len, tgt_len, q_len, h_len;
+    const char *src, *query, *target, *host;
 } rr_rec;
 
 static inline uint16_t rd16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -60,51 +73,60 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
     const char *p = arena + off;
     r->line = rd32(p);
     r->bits = (unsigned char)p[4];
-    r->status = (unsigned char)p[5];
+    r->xbits = (unsigned char)p[5];
+    r->status = r->xbits & XB_STATUS_MASK;
     r->src_len = rd16(p + 6);
     r->tgt_len = rd16(p + 8);
     p += REC_FIXED;
     r->q_len = 0;
+    r->h_len = 0;
     if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
         r->q_len = rd16(p);
         p += 2;
     }
+    if (r->xbits & XB_HOST)
+        r->h_len = (unsigned char)*p++;
     r->src = p;
     r->query = p + r->src_len;
     r->target = r->query + r->q_len;
+    r->host = r->target + r->tgt_len;
 }
 
-/* Bytes of a record with these field lengths. */
-static inline size_t rec_size(unsigned bits, size_t klen, size_t qlen,
-                              size_t tlen)
+/* Bytes of the record r describes. */
+static inline size_t rec_size(const rr_rec *r)
 {
-    return REC_FIXED + ((bits & RB_KIND_MASK) == RR_KIND_QUERY ? 2 : 0)
-           + klen + qlen + tlen;
+    return REC_FIXED + ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY ? 2 : 0)
+           + ((r->xbits & XB_HOST) ? 1 : 0) + r->src_len + r->q_len
+           + r->tgt_len + r->h_len;
 }
 
-/* Writes a record at p (rec_size bytes); lengths fit in 16 bits. */
-static inline void rec_encode(char *p, uint32_t line, unsigned bits,
-                              unsigned status, const char *key, size_t klen,
-                              const char *query, size_t qlen,
-                              const char *target, size_t tlen)
+/* Writes the record r describes at p (rec_size bytes); its lengths fit
+ * their fields (the parser checks). */
+static inline void rec_encode(char *p, const rr_rec *r)
 {
     uint16_t v16;
-    memcpy(p, &line, 4);
-    p[4] = (char)(unsigned char)bits;
-    p[5] = (char)(unsigned char)status;
-    v16 = (uint16_t)klen;
+    memcpy(p, &r->line, 4);
+    p[4] = (char)(unsigned char)r->bits;
+    p[5] = (char)(unsigned char)((r->xbits & ~XB_STATUS_MASK) | r->status);
+    v16 = (uint16_t)r->src_len;
     memcpy(p + 6, &v16, 2);
-    v16 = (uint16_t)tlen;
+    v16 = (uint16_t)r->tgt_len;
     memcpy(p + 8, &v16, 2);
     p += REC_FIXED;
-    if ((bits & RB_KIND_MASK) == RR_KIND_QUERY) {
-        v16 = (uint16_t)qlen;
+    if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
+        v16 = (uint16_t)r->q_len;
         memcpy(p, &v16, 2);
         p += 2;
     }
-    memcpy(p, key, klen);
-    memcpy(p + klen, query, qlen);
-    memcpy(p + klen + qlen, target, tlen);
+    if (r->xbits & XB_HOST)
+        *p++ = (char)(unsigned char)r->h_len;
+    memcpy(p, r->src, r->src_len);
+    p += r->src_len;
+    memcpy(p, r->query, r->q_len);
+    p += r->q_len;
+    memcpy(p, r->target, r->tgt_len);
+    p += r->tgt_len;
+    memcpy(p, r->host, r->h_len);
 }
 
 /* Single fields, for the paths that need no full decode. */
@@ -113,9 +135,14 @@ static inline unsigned rec_bits(const char *arena, uint32_t off)
     return (unsigned char)arena[off + 4];
 }
 
-static inline unsigned rec_status(const char *arena, uint32_t off)
+static inline unsigned rec_xbits(const char *arena, uint32_t off)
 {
     return (unsigned char)arena[off + 5];
+}
+
+static inline unsigned rec_status(const char *arena, uint32_t off)
+{
+    return rec_xbits(arena, off) & XB_STATUS_MASK;
 }
 
 static inline uint32_t rec_line(const char *arena, uint32_t off)
@@ -219,10 +246,13 @@ static inline uint64_t hash_word(uint64_t h, uint64_t w)
     return h ^ (h >> 31);
 }
 
-static inline uint64_t hash_key_state(const char *s, size_t n, int folded)
+/* The state after the key s[0..n) hashed from `seed` (HASH_SEED for a
+ * hostless rule, its group's seed for a host rule). */
+static inline uint64_t hash_key_state(uint64_t seed, const char *s, size_t n,
+                                      int folded)
 {
     const unsigned char *p = (const unsigned char *)s;
-    uint64_t h = HASH_SEED, w;
+    uint64_t h = seed, w;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         w = load64le(p + i);
@@ -237,6 +267,45 @@ static inline uint64_t key_final(uint64_t state, unsigned tag, size_t len,
 {
     return fmix64(state ^ ((uint64_t)tag << 58) ^ ((uint64_t)len << 32)
                   ^ (query_sum * 0x9e3779b97f4a7c15ULL));
+}
+
+/* ---- host groups -----------------------------------------------------
+ * Rules are grouped by the host (and scheme) they name; hostless rules are
+ * one more group.  A group's seed starts the hash of every key in it, so
+ * one table holds all groups and a request's path is hashed once per
+ * group it consults. */
+
+typedef struct {
+    unsigned xbits;         /* XB_GROUP_MASK bits; 0: hostless */
+    const char *host;       /* lower-case, wildcard rules: the suffix */
+    size_t hlen;
+    uint64_t seed;
+} rr_group;
+
+static inline uint64_t group_seed(unsigned xbits, const char *host,
+                                  size_t hlen)
+{
+    if (!(xbits & XB_HOST))
+        return HASH_SEED;
+    return fmix64(hash_key_state(HASH_SEED, host, hlen, 0)
+                  ^ ((uint64_t)(xbits & XB_GROUP_MASK) << 48)
+                  ^ ((uint64_t)hlen << 32));
+}
+
+static inline void group_init(rr_group *g, unsigned xbits, const char *host,
+                              size_t hlen)
+{
+    g->xbits = xbits & XB_GROUP_MASK;
+    g->host = host;
+    g->hlen = hlen;
+    g->seed = group_seed(g->xbits, host, hlen);
+}
+
+/* Is the record's group g? */
+static inline int rec_in_group(const rr_rec *r, const rr_group *g)
+{
+    return (r->xbits & XB_GROUP_MASK) == g->xbits && r->h_len == g->hlen
+           && (g->hlen == 0 || memcmp(r->host, g->host, g->hlen) == 0);
 }
 
 /* ---- percent-decoding of query parameters ---------------------------
@@ -273,6 +342,7 @@ typedef struct {
     const char *p[RR_MAX_QUERY_PARAMS];
     uint32_t n[RR_MAX_QUERY_PARAMS];
     int count;
+    int ignored;            /* parameters left out as ignored */
     uint64_t sum;           /* order-insensitive: sum of parameter hashes */
 } rr_params;
 
@@ -282,6 +352,26 @@ int rr_params_split(const char *q, size_t len, rr_params *ps);
 
 /* Multiset equality; at most RR_MAX_QUERY_PARAMS squared comparisons. */
 int rr_params_equal(const rr_params *a, const rr_params *b);
+
+/* ---- ignored parameters (engine/rr_ignore.c, matched in
+ * redirect_rules.c) ---------------------------------------------------- */
+
+typedef struct {
+    char name[RR_MAX_IGNORE_NAME];
+    uint32_t len;
+    int prefix;             /* written NAME*: every name starting so */
+} rr_ignore_name;
+
+struct rr_ignore {
+    int n;
+    rr_ignore_name names[RR_MAX_IGNORE];
+    unsigned char first[32];    /* bitmap of the names' first bytes: most
+                                   parameters are told apart by it */
+};
+
+/* Is the parameter p[0..n) ("name" or "name=value") one `ig` ignores?
+ * NULL ignores none. */
+int rr_ignore_has(const rr_ignore *ig, const char *p, size_t n);
 
 /* The parameters of a query rule's record; none for other kinds. */
 void rr_rec_params(const rr_rec *r, rr_params *q);
@@ -309,6 +399,9 @@ struct rr_table {
     uint32_t max_prefix_depth;  /* segments in the deepest prefix key */
     unsigned has_kind[3];
     int has_case, has_nocase;
+    int has_qsnone;
+    const uint64_t *groups;     /* seeds of the host groups, sorted */
+    uint32_t ngroups;
     rr_stats stats;
 };
 
@@ -350,12 +443,28 @@ struct rr_set {
     int ntables, max, own;
     apr_hash_t *collapsed;      /* (table, offset) -> final target */
     apr_pool_t *pool;
+    const rr_ignore *ignore;
+    /* what every lookup needs to know of the tables, kept by rr_set_add */
+    int folded;                 /* some table has nocase rules */
+    long maxdepth;              /* deepest prefix rule, -1: none */
+    int has_hosts;              /* some table has host rules */
+    int needs_params;           /* query or qsnone rules: split args */
 };
 
 typedef struct {
     int table;
     uint32_t off;
 } rr_rule_key;
+
+/* What a probe looks for: a key of one kind in one host group. */
+typedef struct {
+    const rr_group *group;
+    unsigned kind;
+    int nocase;
+    const char *key;
+    size_t klen;
+    const rr_params *q;     /* a query rule's parameters */
+} rr_key;
 
 /* Tables [0, rr_set_own_count) are the set's own, the rest inherited. */
 int rr_set_own_count(const rr_set *s);
@@ -412,14 +521,24 @@ static inline size_t path_depth(const char *s, size_t n)
     return d;
 }
 
-static inline uint64_t key_hash(unsigned kind, int nocase, const char *key,
-                         size_t klen, uint64_t qsum)
+static inline uint64_t key_hash(uint64_t seed, unsigned kind, int nocase,
+                                const char *key, size_t klen, uint64_t qsum)
 {
     unsigned tag = (kind == RR_KIND_EXACT ? TAG_EXACT
                     : kind == RR_KIND_PREFIX ? TAG_PREFIX : TAG_QUERY)
                    | (nocase ? TAG_NOCASE : 0);
-    return key_final(hash_key_state(key, klen, nocase), tag, klen,
+    return key_final(hash_key_state(seed, key, klen, nocase), tag, klen,
                      qsum);
+}
+
+/* Does a source that starts "//" name a host there ("//HOST/path")?  Yes
+ * unless a third slash or a lone star follows ("///a", or the root prefix
+ * rule written with a second slash): those are paths, as before host
+ * rules.  A bad host is then an error, not a path. */
+static inline int source_names_host(const char *s, size_t n)
+{
+    return n > 2 && s[0] == '/' && s[1] == '/' && s[2] != '/'
+           && !(s[2] == '*' && (n == 3 || s[3] == '/'));
 }
 
 /* ---- escaping (redirect_rules.c) ------------------------------------ */
@@ -451,16 +570,20 @@ int rr_target_is_own_source(const rr_options *opt, const char *target,
                             size_t tlen, unsigned bits, const char *key,
                             size_t klen);
 
-/* Does the record at `off` hold the key (kind, nocase, key, query)?
- * (redirect_rules.c) */
-int rr_rec_matches(const char *arena, uint32_t off, unsigned kind,
-                   int nocase, const char *key, size_t klen,
-                   const rr_params *q);
+/* The key of a record, with its group and parameters in g and q
+ * (redirect_rules.c). */
+void rr_rec_key(const rr_rec *r, rr_group *g, rr_params *q, rr_key *k);
 
-/* The record offset for a key, or 0 (redirect_rules.c). */
-uint32_t rr_table_probe(const rr_table *t, uint64_t hash, unsigned kind,
-                        int nocase, const char *key, size_t klen,
-                        const rr_params *q);
+/* Does the record at `off` hold the key?  (redirect_rules.c) */
+int rr_rec_matches(const char *arena, uint32_t off, const rr_key *k);
+
+/* The record offset for the key whose hash is `hash`, or 0
+ * (redirect_rules.c). */
+uint32_t rr_table_probe(const rr_table *t, uint64_t hash, const rr_key *k);
+
+/* Does the set hold rules naming this host (a Host header value) for
+ * this scheme (or any)?  (redirect_rules.c) */
+int rr_set_has_host(const rr_set *s, const char *scheme, const char *host);
 
 /* Warms the slots a lookup of path would probe first (redirect_rules.c). */
 void rr_table_prefetch(const rr_table *t, const char *path, size_t len);

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apr_strings.h"
 #include "apr_file_io.h"
@@ -251,7 +252,7 @@ static int status_index(const rr_tok *t)
 }
 
 static apr_status_t parse_flags(const rr_where *w, const rr_tok *t,
-                                unsigned *bits)
+                                unsigned *bits, unsigned *xbits)
 {
     size_t i = 0;
     while (i <= t->n) {
@@ -267,9 +268,11 @@ static apr_status_t parse_flags(const rr_where *w, const rr_tok *t,
             *bits |= RB_QSDROP;
         else if (tok_is(&f, "qsappend"))
             *bits |= RB_QSAPPEND;
+        else if (tok_is(&f, "qsnone"))
+            *xbits |= XB_QSNONE;
         else
             return PARSE_ERROR(w, "unknown flag '%.*s' (known: nocase, "
-                               "qsdrop, qsappend)", (int)f.n, f.s);
+                               "qsdrop, qsappend, qsnone)", (int)f.n, f.s);
         i = j + 1;
     }
     if ((*bits & RB_QSDROP) && (*bits & RB_QSAPPEND))
@@ -443,9 +446,13 @@ int rr_target_is_own_source(const rr_options *opt, const char *target,
 
 /* One rule line on its way into the builder. */
 typedef struct {
-    rr_tok src, tgt;
+    rr_tok src, tgt;        /* src: its path, once a host is split off */
     int status;             /* index into rr_status_codes; -1: none given */
     unsigned bits;          /* RB_*, the kind included once known */
+    unsigned xbits;         /* XB_* but the status */
+    char host[RR_MAX_HOST + 1];     /* a host rule's, lower-case; a
+                                       wildcard's without its "*." */
+    size_t hlen;
     unsigned kind;          /* RR_KIND_* */
     size_t pathlen;         /* of the source, before any '?' */
     const char *query;      /* after the '?', or "" */
@@ -482,20 +489,144 @@ static apr_status_t split_fields(const rr_where *w, const char *s, size_t n,
         if (l->status < 0)
             return PARSE_ERROR(w, "unknown status '%.*s' " STATUS_HELP,
                                (int)tok[2].n, tok[2].s);
-        return ntok == 4 ? parse_flags(w, &tok[3], &l->bits) : APR_SUCCESS;
+        return ntok == 4 ? parse_flags(w, &tok[3], &l->bits, &l->xbits)
+                         : APR_SUCCESS;
     }
     if (ntok == 4)
         return PARSE_ERROR(w, "unknown status '%.*s' " STATUS_HELP,
                            (int)tok[2].n, tok[2].s);
-    return ntok == 3 ? parse_flags(w, &tok[2], &l->bits) : APR_SUCCESS;
+    return ntok == 3 ? parse_flags(w, &tok[2], &l->bits, &l->xbits)
+                     : APR_SUCCESS;
+}
+
+/* Is s[0..n) a DNS name's label: letters, digits and inner hyphens? */
+static int valid_label(const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* A bracketed IPv6 literal: hex digits, colons and dots (an embedded
+ * IPv4 address), at least two colons. */
+static int valid_ipv6_literal(const char *s, size_t n)
+{
+    size_t i, colons = 0;
+    if (n < 4 || s[0] != '[' || s[n - 1] != ']')
+        return 0;
+    for (i = 1; i + 1 < n; i++) {
+        if (s[i] == ':')
+            colons++;
+        else if (!apr_isxdigit(s[i]) && s[i] != '.')
+            return 0;
+    }
+    return colons >= 2;
+}
+
+/* Checks and stores the HOST of a host rule (SPEC: Host rules). */
+static apr_status_t parse_host(const rr_where *w, const char *h, size_t n,
+                               rr_line *l)
+{
+    size_t i, start = 0;
+    if (n > 0 && h[n - 1] == '.')
+        n--;                            /* a trailing dot names the same */
+    if (n == 0)
+        return PARSE_ERROR(w, "source names an empty host");
+    if (n > RR_MAX_HOST)
+        return PARSE_ERROR(w, "host longer than %u bytes", RR_MAX_HOST);
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)h[i] >= 0x80)
+            return PARSE_ERROR(w, "host '%.*s' is not ASCII: write it in "
+                               "its IDNA form (xn--...)", (int)n, h);
+    }
+    if (h[0] == '[') {
+        if (!valid_ipv6_literal(h, n))
+            return PARSE_ERROR(w, "host '%.*s' is not a valid IPv6 literal "
+                               "(or names a port: host rules match any "
+                               "port)", (int)n, h);
+    }
+    else if (memchr(h, ':', n)) {
+        return PARSE_ERROR(w, "host '%.*s' names a port: host rules match "
+                           "the host on any port", (int)n, h);
+    }
+    else {
+        if (n >= 2 && h[0] == '*' && h[1] == '.') {
+            l->xbits |= XB_WILD;
+            start = 2;
+        }
+        for (i = start; i <= n;) {
+            const char *dot = memchr(h + i, '.', n - i);
+            size_t end = dot ? (size_t)(dot - h) : n;
+            if (memchr(h + i, '*', end - i))
+                return PARSE_ERROR(w, "host '%.*s': a wildcard may only be "
+                                   "the whole first label (*.example.com)",
+                                   (int)n, h);
+            if (!valid_label(h + i, end - i))
+                return PARSE_ERROR(w, "host '%.*s' is not a valid DNS name "
+                                   "or IP literal", (int)n, h);
+            i = end + 1;
+        }
+    }
+    l->xbits |= XB_HOST;
+    for (i = start; i < n; i++)
+        l->host[l->hlen++] = (char)fold((unsigned char)h[i]);
+    return APR_SUCCESS;
+}
+
+/* A source "//HOST/path" or "http(s)://HOST/path" names its host: that
+ * part goes to l->host, and l->src keeps the path ("/" if none). */
+static apr_status_t split_host(rr_builder *b, const rr_where *w,
+                               rr_line *l)
+{
+    rr_tok *src = &l->src;
+    size_t skip, he;
+    apr_status_t rv;
+    if (source_names_host(src->s, src->n))
+        skip = 2;
+    else if (src->n >= 7 && !strncasecmp(src->s, "http://", 7)) {
+        skip = 7;
+        l->xbits |= XB_HTTP;
+    }
+    else if (src->n >= 8 && !strncasecmp(src->s, "https://", 8)) {
+        skip = 8;
+        l->xbits |= XB_HTTPS;
+    }
+    else
+        return APR_SUCCESS;
+    for (he = skip; he < src->n && src->s[he] != '/' && src->s[he] != '?';
+         he++)
+        ;
+    if ((rv = parse_host(w, src->s + skip, he - skip, l)))
+        return rv;
+    if (he == src->n || src->s[he] == '?') {
+        /* "//host" and "//host?q" are the host's root */
+        char *path = apr_palloc(b->scratch, src->n - he + 2);
+        path[0] = '/';
+        memcpy(path + 1, src->s + he, src->n - he);
+        src->s = path;
+        src->n = src->n - he + 1;
+        return APR_SUCCESS;
+    }
+    src->s += he;
+    src->n -= he;
+    return APR_SUCCESS;
 }
 
 /* Exact, prefix (ends in slash-star) or query (has '?') rule. */
-static apr_status_t classify_source(const rr_where *w, rr_line *l)
+static apr_status_t classify_source(rr_builder *b, const rr_where *w,
+                                    rr_line *l)
 {
     const rr_tok *src = &l->src;
     const char *q;
     rr_params ps;
+    apr_status_t rv;
+    if ((rv = split_host(b, w, l)))
+        return rv;
     if (src->s[0] != '/')
         return PARSE_ERROR(w, "source '%.*s' does not start with '/'",
                            (int)src->n, src->s);
@@ -519,6 +650,8 @@ static apr_status_t classify_source(const rr_where *w, rr_line *l)
         return PARSE_ERROR(w, "empty query after '?' in source");
     l->qsum = ps.sum;
     l->kind = RR_KIND_QUERY;
+    if (l->xbits & XB_QSNONE)
+        return PARSE_ERROR(w, "flag qsnone is for rules without a query");
     return APR_SUCCESS;
 }
 
@@ -583,10 +716,24 @@ static apr_status_t make_key(rr_builder *b, const rr_where *w, rr_line *l)
 static apr_status_t add_record(rr_builder *b, const rr_where *w,
                                const rr_line *l)
 {
-    size_t need = rec_size(l->bits, l->klen, l->qlen, l->tlen);
+    rr_rec r;
+    size_t need;
     uint32_t off;
     apr_status_t rv;
 
+    r.line = w->line;
+    r.bits = l->bits;
+    r.xbits = l->xbits;
+    r.status = l->status < 0 ? 0 : (unsigned)l->status;
+    r.src = l->key;
+    r.src_len = (uint32_t)l->klen;
+    r.query = l->query;
+    r.q_len = (uint32_t)l->qlen;
+    r.target = l->target;
+    r.tgt_len = (uint32_t)l->tlen;
+    r.host = l->host;
+    r.h_len = (uint32_t)l->hlen;
+    need = rec_size(&r);
     if (!rr_builder_arena_reserve(b, need)
         || !offs_reserve(b, (size_t)b->nrec + 1, 0)
         || !grow_to((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
@@ -595,12 +742,11 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
     off = (uint32_t)b->arena_len;
     if ((rv = note_file(b, w, off)))
         return rv;
-    rec_encode(b->arena + off, w->line, l->bits,
-               l->status < 0 ? 0 : (unsigned)l->status, l->key, l->klen,
-               l->query, l->qlen, l->target, l->tlen);
+    rec_encode(b->arena + off, &r);
     b->arena_len += need;
     b->offs[b->nrec] = off;
-    b->hashes[b->nrec] = key_hash(l->kind, (l->bits & RB_NOCASE) != 0,
+    b->hashes[b->nrec] = key_hash(group_seed(l->xbits, l->host, l->hlen),
+                                  l->kind, (l->bits & RB_NOCASE) != 0,
                                   l->key, l->klen, l->qsum);
     b->nrec++;
     if (l->kind == RR_KIND_PREFIX) {
@@ -620,7 +766,7 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
     rv = split_fields(w, s, n, &l);
     if (rv == APR_EOF)
         return APR_SUCCESS;
-    if (rv || (rv = classify_source(w, &l)) || (rv = resolve_target(b, w, &l))
+    if (rv || (rv = classify_source(b, w, &l)) || (rv = resolve_target(b, w, &l))
         || (rv = make_key(b, w, &l)))
         return rv;
     return add_record(b, w, &l);
@@ -660,7 +806,7 @@ apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
         lines++;
         p++;
     }
-    if (!arena_reserve_ex(b, len + lines * (REC_FIXED + 2), 1)
+    if (!arena_reserve_ex(b, len + lines * (REC_FIXED + 3), 1)
         || !offs_reserve(b, (size_t)b->nrec + lines, 1)
         || !grow_to((void **)&b->hashes, sizeof(uint64_t), &b->hashes_cap,
                     (size_t)b->nrec + lines, 1)) {

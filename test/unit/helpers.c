@@ -158,6 +158,40 @@ rr_diag *parse_expect_errors(const char *name, const char *text, size_t len,
     return d;
 }
 
+const char *answer_at(const rr_set *s, const char *scheme, const char *host,
+                      const char *path, const char *args)
+{
+    rr_match m;
+    const char *loc;
+    int status;
+
+    memset(&m, 0, sizeof(m));
+    if (!rr_set_lookup_at(s, scheme, host, path, strlen(path), args, &m))
+        return "no match";
+    status = rr_match_status(&m, DEFAULT_STATUS);
+    loc = rr_match_location(&m, tp, path, args, BASE);
+    if (!loc)
+        return apr_psprintf(tp, "%d", status);
+    return apr_psprintf(tp, "%d %s", status, loc);
+}
+
+rr_set *set_ignoring(const char *text, const char *words)
+{
+    rr_set *s = set_from(text);
+    const char *argv[RR_MAX_IGNORE], *err = NULL;
+    char *copy = apr_pstrdup(tp, words), *last, *w;
+    int argc = 0;
+    rr_ignore *ig;
+
+    for (w = apr_strtok(copy, " ", &last); w && argc < RR_MAX_IGNORE;
+         w = apr_strtok(NULL, " ", &last))
+        argv[argc++] = w;
+    ig = rr_ignore_parse(tp, argc, argv, &err);
+    ck_assert_msg(ig != NULL, "ignore list '%s': %s", words, err);
+    rr_set_ignore(s, ig);
+    return s;
+}
+
 const char *answer_len(const rr_set *s, const char *path, size_t len,
                        const char *args)
 {

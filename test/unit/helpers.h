@@ -71,6 +71,13 @@ rr_diag *parse_expect_errors(const char *name, const char *text, size_t len,
 const char *answer(const rr_set *s, const char *path, const char *args);
 const char *answer_len(const rr_set *s, const char *path, size_t len,
                        const char *args);
+/* As answer(), for a request to `host` over `scheme` (either NULL). */
+const char *answer_at(const rr_set *s, const char *scheme, const char *host,
+                      const char *path, const char *args);
+/* set_from(text) ignoring the parameters named by `words` (directive
+ * words separated by spaces: "default", "none", "utm_* ref", ...). */
+rr_set *set_ignoring(const char *text, const char *words);
+
 /* The rule that answered, or fails the test if none. */
 rr_match lookup_or_fail(const rr_set *s, const char *path, const char *args);
 
@@ -111,5 +118,7 @@ Suite *location_suite(void);
 Suite *chains_suite(void);
 Suite *regressions_suite(void);
 Suite *diag_suite(void);
+Suite *ignore_suite(void);
+Suite *hosts_suite(void);
 
 #endif /* UNIT_HELPERS_H */

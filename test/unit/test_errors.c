@@ -20,7 +20,7 @@ static const bad_line missing_target_cases[] = {
 
 static const bad_line source_not_starting_with_slash_cases[] = {
     { "SOURCE without '/'", LIT("old-page /new-page"), NULL },
-    { "SOURCE is a URL", LIT("http://example.com/a /b"), NULL },
+    { "SOURCE is a URL of another scheme", LIT("ftp://example.com/a /b"), NULL },
     { "SOURCE is '*'", LIT("* /x"), NULL },
     { "SOURCE is a query", LIT("?a=1 /x"), NULL },
 };
