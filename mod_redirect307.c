@@ -990,13 +990,17 @@ static void r307_json_str(request_rec *r, const char *s)
 
 static const char *r307_rule_text(request_rec *r, const rr_rule_info *in)
 {
-    return apr_psprintf(r->pool, "%s%s%s%s -> %s%s%s", in->source,
+    const char *host = !in->host ? ""
+        : apr_pstrcat(r->pool, in->scheme ? in->scheme : "",
+                      in->scheme ? "://" : "//", in->host, NULL);
+    return apr_psprintf(r->pool, "%s%s%s%s%s -> %s%s%s%s", host, in->source,
                         in->kind == RR_KIND_PREFIX ? "/*" : "",
                         in->query ? "?" : "", in->query ? in->query : "",
                         in->target ? in->target : "-",
                         in->status ? apr_psprintf(r->pool, " %d", in->status)
                                    : "",
-                        (in->flags & RR_FLAG_NOCASE) ? " nocase" : "");
+                        (in->flags & RR_FLAG_NOCASE) ? " nocase" : "",
+                        (in->flags & RR_FLAG_QSNONE) ? " qsnone" : "");
 }
 
 static void r307_json_rule(request_rec *r, const rr_table *t, uint32_t idx,

@@ -554,6 +554,42 @@ class Suite:
         c.add("Redirect307 /inline-dflt /inline-dflt-target", tag="module")
         self.start("opts", root, c, [port], info={"rules": rules})
 
+    # -- matching: ignored parameters, query modes, host rules ------------
+
+    def setup_match(self):
+        root = self.new_root("match")
+        port = free_port()
+        write_file(os.path.join(root, "match.map"), MATCH_RULES)
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307Map match.map", tag="module")
+        self.start("match", root, c, [port])
+
+    def setup_match_none(self):
+        root = self.new_root("matchnone")
+        port = free_port()
+        write_file(os.path.join(root, "match.map"), MATCH_RULES)
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307IgnoreParams none", tag="module")
+        c.add("Redirect307Map match.map", tag="module")
+        self.start("match_none", root, c, [port])
+
+    def setup_hosts(self):
+        root = self.new_root("hosts")
+        port = free_port()
+        write_file(os.path.join(root, "hosts.map"), HOST_RULES)
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, port))
+        c.add("    ServerName brand.test")
+        c.add("    ServerAlias old.example.com www.old.example.com "
+              "*.shop.example xn--caf-dma.example")
+        c.add("    Redirect307IgnoreParams default ref", tag="module")
+        c.add("    Redirect307Stats On", tag="module")
+        c.add("    Redirect307Map hosts.map", tag="module")
+        c.add("    <Location /r307-status>\n        SetHandler "
+              "redirect307-status\n    </Location>", tag="module")
+        c.add("</VirtualHost>")
+        self.start("hosts", root, c, [port])
+
     # -- reload -----------------------------------------------------------
 
     def setup_reload(self):
@@ -1539,6 +1575,211 @@ def _():
 # Checks: configuration errors (apache2 -t)
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Checks: ignored parameters, query modes, host rules (SPEC second wave)
+# ---------------------------------------------------------------------------
+
+MATCH_RULES = """\
+/product?id=61      /p/61              301
+/shop?id=7          /s?sku=7           301
+/drop?id=1          /d                 301  qsdrop
+/plain              /new               301
+/own                /o?x=1             301
+/exact-only         /eo                302  qsnone
+/exact-only/*       /eo-any/*          302
+/never?utm_source=x /never-target      301
+"""
+
+
+def match_get(server, path, host=None, method="GET"):
+    port = S.server(server).port
+    return port, request(port, path, method=method, host=host)
+
+
+@check("ignore_query_rule_with_tracking_params_in_every_position")
+def _():
+    for query, passed in [
+            ("id=61", ""),
+            ("id=61&gclid=X", "?gclid=X"),
+            ("gclid=X&id=61", "?gclid=X"),
+            ("utm_source=nl&id=61&utm_medium=email",
+             "?utm_source=nl&utm_medium=email"),
+            ("fbclid=1&id=61&_ga=2&msclkid=3", "?fbclid=1&_ga=2&msclkid=3"),
+            ("%67clid=X&id=61", "?%67clid=X"),
+            ("utm%5Fsource=a&id=61", "?utm%5Fsource=a")]:
+        port, r = match_get("match", "/product?" + query)
+        expect_redirect(r, 301, "%s/p/61%s" % (main_base(port), passed))
+
+
+@check("ignore_other_params_still_count")
+def _():
+    for query in ("id=61&x=1", "id=61&GCLID=X", "id=62&gclid=X"):
+        port, r = match_get("match", "/product?" + query)
+        expect_eq(r.status, 404, "status for ?%s" % query)
+
+
+@check("ignore_pass_through_after_targets_own_query_in_request_order")
+def _():
+    port, r = match_get("match", "/shop?gclid=y&id=7&utm_campaign=x")
+    expect_redirect(r, 301, "%s/s?sku=7&gclid=y&utm_campaign=x" % main_base(port))
+    port, r = match_get("match", "/own?q=2&utm_source=z&r=3")
+    expect_redirect(r, 301, "%s/o?x=1&utm_source=z" % main_base(port))
+    port, r = match_get("match", "/plain?q=1&utm_source=x")
+    expect_redirect(r, 301, "%s/new?q=1&utm_source=x" % main_base(port))
+
+
+@check("ignore_qsdrop_passes_nothing")
+def _():
+    port, r = match_get("match", "/drop?id=1&gclid=y&utm_source=z")
+    expect_redirect(r, 301, "%s/d" % main_base(port))
+
+
+@check("ignore_none_compares_every_parameter")
+def _():
+    port, r = match_get("match_none", "/product?id=61")
+    expect_redirect(r, 301, "%s/p/61" % main_base(port))
+    port, r = match_get("match_none", "/product?id=61&gclid=X")
+    expect_eq(r.status, 404, "status with gclid and IgnoreParams none")
+    port, r = match_get("match_none", "/own?utm_source=z")
+    expect_redirect(r, 301, "%s/o?x=1" % main_base(port))
+
+
+@check("ignore_post_keeps_method_and_passes_params")
+def _():
+    port, r = match_get("match", "/product?id=61&gclid=X", method="POST")
+    expect_redirect(r, 301, "%s/p/61?gclid=X" % main_base(port))
+
+
+@check("qsnone_answers_only_without_other_params")
+def _():
+    port, r = match_get("match", "/exact-only")
+    expect_redirect(r, 302, "%s/eo" % main_base(port))
+    port, r = match_get("match", "/exact-only?gclid=1")
+    expect_redirect(r, 302, "%s/eo?gclid=1" % main_base(port))
+    port, r = match_get("match", "/exact-only?page=2")
+    expect_redirect(r, 302, "%s/eo-any/?page=2" % main_base(port))
+
+
+@check("unmatchable_query_rule_is_a_warning_in_the_error_log")
+def _():
+    srv = S.server("match")
+    log = startup_messages("match")
+    expect("match.map:8: query parameter 'utm_source=x' is ignored" in log,
+           "no unmatchable warning for match.map:8 in the error log")
+    port, r = match_get("match", "/never?utm_source=x")
+    expect_eq(r.status, 404, "status of the unmatchable rule's source")
+
+
+HOST_RULES = """\
+//old.example.com/a          /from-old
+//www.old.example.com/a      /from-www
+/a                           /hostless
+https://old.example.com/s    /secure-only
+//*.shop.example/sale        https://shop.example/sale       308
+//sub.shop.example/sale      https://shop.example/sub-sale   308
+//xn--caf-dma.example/menu   /coffee-menu                    301
+//old.example.com/docs/*     /new-docs/*
+/docs/intro                  /hostless-intro
+//old.example.com/p?id=3     /product-3                      301
+"""
+
+
+@check("hosts_selected_by_host_header_with_ports_case_and_dots")
+def _():
+    srv = S.server("hosts")
+    base = "http://%s:%d" % (LOOPBACK, srv.port)
+    for host in ("old.example.com", "OLD.Example.COM",
+                 "old.example.com:%d" % srv.port, "old.example.com.",
+                 "Old.Example.Com.:%d" % srv.port):
+        r = request(srv.port, "/a", host=host)
+        expect_eq(r.status, 307, "status for Host: %s" % host)
+        expect(r.location.endswith("/from-old"),
+               "Host: %s -> %s" % (host, r.location))
+    r = request(srv.port, "/a", host="www.old.example.com")
+    expect(r.location.endswith("/from-www"), r.location)
+    r = request(srv.port, "/a", host="brand.test")
+    expect(r.location.endswith("/hostless"), r.location)
+    r = request(srv.port, "/a", host="%s:%d" % (LOOPBACK, srv.port))
+    expect_redirect(r, 307, base + "/hostless")
+
+
+@check("hosts_path_target_answered_on_the_requests_host")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/a", host="old.example.com:%d" % srv.port)
+    expect_redirect(r, 307, "http://old.example.com:%d/from-old" % srv.port)
+
+
+@check("hosts_wildcard_exact_and_hostless")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/sale", host="x.shop.example")
+    expect_redirect(r, 308, "https://shop.example/sale")
+    r = request(srv.port, "/sale", host="a.b.shop.example")
+    expect_redirect(r, 308, "https://shop.example/sale")
+    r = request(srv.port, "/sale", host="sub.shop.example")
+    expect_redirect(r, 308, "https://shop.example/sub-sale")
+    r = request(srv.port, "/sale", host="shop.example")
+    expect_eq(r.status, 404, "the wildcard's own name does not match")
+
+
+@check("hosts_idna_punycode_host")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/menu", host="XN--CAF-DMA.example")
+    # without a port in Host, httpd's Location names none either
+    expect_redirect(r, 301, "http://xn--caf-dma.example/coffee-menu")
+
+
+@check("hosts_scheme_rule_does_not_answer_http")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/s", host="old.example.com")
+    expect_eq(r.status, 404, "https:// rule on an http request")
+
+
+@check("hosts_host_prefix_before_hostless_exact")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/docs/intro", host="old.example.com")
+    expect(r.status == 307 and r.location.endswith("/new-docs/intro"),
+           "%d %s" % (r.status, r.location))
+    r = request(srv.port, "/docs/intro", host="brand.test")
+    expect(r.status == 307 and r.location.endswith("/hostless-intro"),
+           "%d %s" % (r.status, r.location))
+
+
+@check("hosts_query_rule_with_own_ignore_list")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/p?ref=nl&id=3&gclid=9", host="old.example.com")
+    expect(r.status == 301 and r.location.endswith("/product-3?ref=nl&gclid=9"),
+           "%d %s" % (r.status, r.location))
+
+
+@check("hosts_absolute_request_line_selects_the_host")
+def _():
+    srv = S.server("hosts")
+    data = (b"GET http://old.example.com/a HTTP/1.1\r\nHost: brand.test\r\n"
+            b"Connection: close\r\n\r\n")
+    r = exchange(srv.port, data)
+    expect(r.status == 307 and r.location.endswith("/from-old"),
+           "%d %s" % (r.status, r.location))
+
+
+@check("hosts_status_page_shows_the_host")
+def _():
+    srv = S.server("hosts")
+    r = request(srv.port, "/r307-status?json", host="brand.test")
+    expect_eq(r.status, 200, "status page")
+    doc = json.loads(r.body.decode("utf-8"))
+    text = json.dumps(doc)
+    for rule in ("//old.example.com/a -> /from-old",
+                 "https://old.example.com/s -> /secure-only",
+                 "//*.shop.example/sale -> https://shop.example/sale 308"):
+        expect(rule in text, "status page lacks %r" % rule)
+
+
 class ConfigTests:
     """Small configs in one temp dir, checked with apache2 -t."""
 
@@ -1603,6 +1844,12 @@ MAP_ERROR_CASES = [
     ("protocol_relative_target", GOOD + b"/a  //evil.example/x  301\n", [3]),
     ("loop_between_two_rules", GOOD + b"/loop-a  /loop-b  301\n/unrelated  /u  301\n/loop-b  /loop-a  302\n", [3, 5]),
     ("loop_three_rules_absolute", GOOD + b"/l1  /l2\n/l2  http://127.0.0.1/l3\n/l3  /l1\n", [3, 4, 5]),
+    ("host_not_a_dns_name", GOOD + b"//exa_mple.com/a  /b  301\n", [3]),
+    ("host_with_port", GOOD + b"//old.example.com:8080/a  /b  301\n", [3]),
+    ("host_wildcard_not_first_label", GOOD + b"//a.*.example.com/a  /b\n", [3]),
+    ("host_not_ascii", GOOD + "//caf\u00e9.example/a  /b\n".encode("utf-8"), [3]),
+    ("qsnone_on_query_rule", GOOD + b"/a?x=1  /b  301  qsnone\n", [3]),
+    ("loop_through_host_rules", GOOD + b"//h.example/a  /b\n//h.example/b  /a\n", [3, 4]),
 ]
 
 for _name, _bytes, _lines in MAP_ERROR_CASES:
@@ -1651,6 +1898,10 @@ def inline_error(name, directive):
 
 
 INLINE_ERROR_CASES = [
+    ("ignore_params_star_inside", "Redirect307IgnoreParams utm_*x"),
+    ("ignore_params_none_not_alone", "Redirect307IgnoreParams none gclid"),
+    ("ignore_params_empty", "Redirect307IgnoreParams"),
+    ("inline_bad_host", "Redirect307 301 //bad_host.example/a /b"),
     ("bad_status", "Redirect307 999 /a /b"),
     ("gone_with_target", "Redirect307 410 /a /b"),
     ("source_not_slash", "Redirect307 301 a /b"),

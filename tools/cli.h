@@ -21,6 +21,9 @@ typedef struct {
     int default_status;         /* --default */
     rr_chains_mode chains;      /* --chains */
     apr_array_header_t *hosts;  /* const char *: --host */
+    const rr_ignore *ignore;    /* --ignore-params, as httpd's
+                                   Redirect307IgnoreParams (default: the
+                                   built-in list) */
     apr_array_header_t *files;  /* const char *: rules or input files */
     int json;                   /* check --json */
     apr_array_header_t *urls;   /* const char *: test URLs, "-": stdin */

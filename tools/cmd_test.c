@@ -45,7 +45,8 @@ static void answer_url(apr_pool_t *p, const cli_args *a, const rr_set *set,
         ans->why = r.why;
         return;
     }
-    if (!rr_set_lookup(set, r.path, strlen(r.path), r.args, &m)) {
+    if (!rr_set_lookup_at(set, r.scheme, r.host, r.path, strlen(r.path),
+                          r.args, &m)) {
         ans->kind = ANS_MISS;
         return;
     }

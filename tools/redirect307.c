@@ -59,6 +59,9 @@ static const char help_check[] =
     "                              allowed): absolute targets on NAME count\n"
     "                              for chains and loops\n"
     "  --default STATUS            Redirect307Default: 301 302 303 307 308\n"
+    "  --ignore-params LIST        Redirect307IgnoreParams: names, NAME*, default\n"
+    "                              or none, separated by commas (default: the\n"
+    "                              built-in tracking list)\n"
     "  --json                      print the diagnostics and the summary as one\n"
     "                              JSON document on stdout, for scripts, and\n"
     "                              nothing on stderr (see redirect307(1))\n"
@@ -78,14 +81,15 @@ static const char help_test[] =
     "  URL  rejected by httpd (400|404): why\n"
     "                                       httpd answers before the module runs\n"
     "\n"
-    "A URL is http[s]://host[:port]/path?query; after '--' a bare /path?query\n"
-    "is accepted too, and path targets are then printed as paths.  A '-', or\n"
-    "no URL and no --expect at all, reads URLs from stdin, one a line.  The\n"
-    "path is decoded and normalised as httpd builds r->uri: '.' and '..'\n"
-    "segments resolved, '//' merged, %XX decoded; %2F (with the default\n"
-    "AllowEncodedSlashes Off) and %00 get a 404, a bad %-escape, '..' above\n"
-    "the root or a raw space or control byte a 400.  A #fragment is dropped,\n"
-    "as clients never send it.\n"
+    "A URL is http[s]://host[:port]/path?query (its scheme and host select\n"
+    "host rules, as httpd's Host header does); after '--' a bare /path?query\n"
+    "is accepted too (host rules then never answer), and path targets are\n"
+    "then printed as paths.  A '-', or no URL and no --expect at all, reads\n"
+    "URLs from stdin, one a line.  The path is decoded and normalised as\n"
+    "httpd builds r->uri: '.' and '..' segments resolved, '//' merged, %XX\n"
+    "decoded; %2F (with the default AllowEncodedSlashes Off) and %00 get a\n"
+    "404, a bad %-escape, '..' above the root or a raw space or control\n"
+    "byte a 400.  A #fragment is dropped, as clients never send it.\n"
     "\n"
     "options:\n"
     "  --expect FILE               check expectations (FILE '-': stdin), one a\n"
@@ -98,6 +102,7 @@ static const char help_test[] =
     "                              and a summary line; exit status 1 on failure\n"
     "  -v, --verbose               with --expect, print every result line too\n"
     "  --default STATUS            Redirect307Default: 301 302 303 307 308\n"
+    "  --ignore-params LIST        Redirect307IgnoreParams, as for check\n"
     "  --allow-encoded-slashes M   AllowEncodedSlashes off|on|nodecode (off)\n"
     "  --case-insensitive, --trailing-slash MODE, --chains MODE, --host NAME\n"
     "                              as for 'check'\n"
@@ -247,6 +252,25 @@ static int set_host(cli_args *a, const char *v)
     return ARGS_GO_ON;
 }
 
+/* Directive words, separated by commas or blanks: "utm_*,gclid", "none". */
+static int set_ignore_params(cli_args *a, const char *v)
+{
+    const char *words[RR_MAX_IGNORE + 1], *err;
+    char *copy = apr_pstrdup(a->hosts->pool, v), *last, *w;
+    int n = 0;
+    for (w = apr_strtok(copy, ", \t", &last); w;
+         w = apr_strtok(NULL, ", \t", &last)) {
+        if (n == RR_MAX_IGNORE)
+            return bad_usage(a->cmd, "--ignore-params names more than %d "
+                             "parameters", RR_MAX_IGNORE);
+        words[n++] = w;
+    }
+    if (!(a->ignore = rr_ignore_parse(a->hosts->pool, n, words, &err)))
+        return bad_usage(a->cmd, "--ignore-params: %s", n ? err
+                         : "give names, NAME*, default or none");
+    return ARGS_GO_ON;
+}
+
 static int set_expect(cli_args *a, const char *v)
 {
     a->expect = v;
@@ -290,6 +314,7 @@ static const struct {
     { "--default", FOR_CHECK | FOR_TEST, set_default },
     { "--status", FOR_IMPORT, set_status },
     { "--host", FOR_ALL, set_host },
+    { "--ignore-params", FOR_CHECK | FOR_TEST, set_ignore_params },
     { "--expect", FOR_TEST, set_expect },
     { "--allow-encoded-slashes", FOR_TEST, set_encoded_slashes },
     { "--from", FOR_IMPORT, set_from },
@@ -399,6 +424,11 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *p,
             APR_ARRAY_PUSH(a->urls, const char *) = s;
         else
             APR_ARRAY_PUSH(a->files, const char *) = s;
+    }
+    if (!a->ignore) {
+        static const char *const builtin[] = { "default" };
+        const char *err;
+        a->ignore = rr_ignore_parse(p, 1, builtin, &err);
     }
     return check_args(a);
 }

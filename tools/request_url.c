@@ -313,6 +313,8 @@ static int parse_authority(apr_pool_t *p, const char *url, size_t scheme_len,
         lower[k] = (char)apr_tolower(lower[k]);
     if (port == apr_uri_port_of_scheme(https ? "https" : "http"))
         port = -1;
+    r->scheme = https ? "https" : "http";
+    r->host = lower;
     r->base = apr_pstrcat(p, https ? "https://" : "http://", lower,
                           port >= 0 ? ":" : "", port >= 0 ? u.port_str : "",
                           NULL);

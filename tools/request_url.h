@@ -29,6 +29,9 @@ typedef struct {
     int status;                 /* REQ_REJECTED: 400 or 404 */
     const char *why;            /* REQ_BAD_URL, REQ_REJECTED */
     const char *base;           /* "scheme://host[:port]" or NULL */
+    const char *scheme;         /* "http" or "https", NULL for a bare path */
+    const char *host;           /* lower-case, without the port; NULL for a
+                                   bare path */
     char *path;                 /* as r->uri */
     const char *args;           /* as r->args, NULL without '?' */
 } request;

@@ -91,6 +91,7 @@ def run_all(b, man, tmp):
     t_import_csv(b, tmp)
     t_import_corners(b, tmp)
     t_import_big(b, tmp)
+    t_hosts_and_params(b, tmp)
     t_man(man)
 
 
@@ -755,6 +756,72 @@ def t_import_big(b, tmp):
                                                    len(sample) + 1) in t.out,
           repr(t)[-800:])
     check("import 100k round trip under 15 s", time.time() - t0 < 15)
+
+
+HOST_RULES = """\
+//old.example.com/a /x
+/a /y
+https://shop.example/b /s 301
+//*.example.org/w https://new.example/w 308
+/p?id=61 /p/61 301
+/q /r 302 qsnone
+/u?utm_source=x /never
+"""
+
+
+def t_hosts_and_params(b, tmp):
+    rules = write(tmp, "hosts.rules", HOST_RULES)
+    urls = ["http://OLD.example.com:8080/a", "http://new.example.com/a",
+            "https://shop.example/b", "http://shop.example/b",
+            "http://x.example.org/w", "http://example.org/w",
+            "http://h/p?gclid=1&id=61&utm_source=n", "http://h/q?gclid=2",
+            "http://h/q?x=1"]
+    r = Run([b, "test", rules, "--", "/a"] + urls)
+    a = answers(r.out)
+    want = [
+        ["/a", "307", "/y", rules + ":2"],
+        [urls[0], "307", "http://old.example.com:8080/x", rules + ":1"],
+        [urls[1], "307", "http://new.example.com/y", rules + ":2"],
+        [urls[2], "301", "https://shop.example/s", rules + ":3"],
+        [urls[3], "no match"],
+        [urls[4], "308", "https://new.example/w", rules + ":4"],
+        [urls[5], "no match"],
+        [urls[6], "301", "http://h/p/61?gclid=1&utm_source=n", rules + ":5"],
+        [urls[7], "302", "http://h/r?gclid=2", rules + ":6"],
+        [urls[8], "no match"],
+    ]
+    check("hosts: test exit 0", r.rc == 0, repr(r))
+    for i, w in enumerate(want):
+        got = a[i] if i < len(a) else None
+        check("hosts: test answer %s" % w[0], got == w,
+              "got %r want %r" % (got, w))
+    r = Run([b, "test", "--ignore-params", "none", rules, "--",
+             "http://h/p?gclid=1&id=61", "http://h/q?gclid=2"])
+    check("ignore-params none: tracking parameters count again",
+          answers(r.out) == [["http://h/p?gclid=1&id=61", "no match"],
+                             ["http://h/q?gclid=2", "no match"]], repr(r))
+    r = Run([b, "test", "--ignore-params", "ref,trk_*", rules, "--",
+             "/p?id=61&ref=a&trk_x=b", "/p?id=61&gclid=1"])
+    check("ignore-params list: own names replace the default",
+          answers(r.out) == [["/p?id=61&ref=a&trk_x=b", "301",
+                              "/p/61?ref=a&trk_x=b", rules + ":5"],
+                             ["/p?id=61&gclid=1", "no match"]], repr(r))
+    r = Run([b, "check", "--ignore-params", "a*b", rules])
+    check("ignore-params: a bad name is a usage error (exit 2)",
+          r.rc == 2 and "'a*b'" in r.err, repr(r))
+    r = Run([b, "check", "--json", rules])
+    doc = json_doc(r)
+    kinds = [(d["kind"], places(d)) for d in doc.get("diagnostics", [])]
+    check("check --json: a query rule on an ignored parameter is "
+          "'unmatchable' at its line",
+          r.rc == 0 and kinds == [("unmatchable", [(rules, 7)])],
+          repr(kinds))
+    bad = write(tmp, "badhost.rules", "/ok /fine\n//exa_mple.com/a /b\n"
+                "//a.example:8080/a /b\n//a.*.example/a /b\n")
+    r = Run([b, "check", bad])
+    check("check: bad hosts are FILE:LINE errors, exit 1",
+          r.rc == 1 and all("%s:%d: " % (bad, n) in r.err
+                            for n in (2, 3, 4)), repr(r))
 
 
 def t_man(man):
