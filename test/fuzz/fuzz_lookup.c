@@ -2,10 +2,11 @@
  * fuzz_lookup.c - libFuzzer target: rr_set_lookup + rr_match_location on
  * arbitrary request paths and query strings against fixed tables.
  *
- * Input: PATH [SEP ARGS], SEP the first 0x00 if there is one (PATH may
- * then hold '?'), else the first '?'.  No SEP: args NULL.  ARGS ends at
- * its first NUL.  PATH gets a leading '/' if it lacks one (httpd's r->uri
- * always has one).
+ * Input: [@HOST] PATH [SEP ARGS], SEP the first 0x00 if there is one
+ * (PATH may then hold '?'), else the first '?'.  No SEP: args NULL.  ARGS
+ * ends at its first NUL.  PATH gets a leading '/' if it lacks one (httpd's
+ * r->uri always has one).  An input starting with '@' names the request's
+ * Host up to the first '/' (else the request has none).
  *
  * Tables (built once): an own table with default options (exact, prefix
  * with and without '*' carry, query, nocase, 410, qsappend/qsdrop,
@@ -14,7 +15,12 @@
  * consulted as set A (no check) and set B (rr_set_check Collapse, so
  * chains answer with their final target).
  *
- * Properties: a prefix match is on a segment boundary of the path; an
+ * Both sets ignore the default tracking parameters; the own table also
+ * holds host rules (exact, wildcard, scheme-only, IP literal) and a
+ * qsnone rule.
+ *
+ * Properties: a host rule answers only a request naming its host (or a
+ * name below a wildcard's); a prefix match is on a segment boundary of the path; an
  * exact or query match equals the path modulo trailing slash and case as
  * the table's options and the rule say; a query match had args; both sets
  * match the same rule; every Location is an absolute http(s) URL without
@@ -59,7 +65,17 @@ static const char own_rules[] =
     "/p/*                   /\n"
     "/old-root/*            /*                                   308\n"
     "/with%20space/*\t/spaced/*\t# tab separated, trailing comment\n"
-    "/deep/1/2/3/4/5/6/*    https://deep.example.com/*?k=v       301\n";
+    "/deep/1/2/3/4/5/6/*    https://deep.example.com/*?k=v       301\n"
+    "//old.example.com/a    /from-old\n"
+    "//old.example.com/docs/* /old-docs/*                        308\n"
+    "https://old.example.com/s /secure                          301\n"
+    "//*.shop.example/sale  https://shop.example/sale            308\n"
+    "//*.b.shop.example/sale /deeper-sale\n"
+    "//[2001:db8::1]/v6     /six\n"
+    "//192.0.2.7/v4         /four?x=1\n"
+    "//old.example.com/p?id=3 /product-3                         301\n"
+    "/only-plain            /plain                               302 qsnone\n"
+    "/track?id=9            /tracked?sku=9\n";
 
 static const char inherited_rules[] =
     "/Strict/               /strict-slash\n"
@@ -100,6 +116,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     rr_options own_opt = { 0, 0 }, inh_opt = { 1, 1 };
     const rr_table *own, *inh;
+    const rr_ignore *ignore;
     apr_array_header_t *hosts;
     rr_diag *d;
     int k;
@@ -113,8 +130,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     inh = build("inherited.rules", inherited_rules, &inh_opt, d);
     hosts = apr_array_make(g_pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(hosts, const char *) = "example.com";
+    {
+        static const char *const dflt[] = { "default" };
+        const char *err;
+        ignore = rr_ignore_parse(g_pool, 1, dflt, &err);
+    }
     for (k = 0; k < 2; k++) {
         g_sets[k] = rr_set_create(g_pool, 2);
+        rr_set_ignore(g_sets[k], ignore);
         rr_set_add(g_sets[k], own);
         rr_set_mark_inherited(g_sets[k]);
         rr_set_add(g_sets[k], inh);
@@ -149,6 +172,44 @@ static void check_escape(apr_pool_t *p, const char *s, size_t n)
                (unsigned long)n, (unsigned long)raw);
 }
 
+/* A host rule answers only its own host, or a name below a wildcard's,
+ * compared without case, port or trailing dot; a scheme rule only its
+ * scheme. */
+static void check_host(apr_pool_t *p, const rr_match *m, const char *host,
+                       const char *scheme)
+{
+    rr_rule_info info;
+    char *h;
+    size_t n, rl;
+    rr_match_rule(m, p, &info);
+    if (!info.host)
+        return;
+    FUZZ_CHECK(host != NULL, "host rule %s%s answered a request without "
+               "a host", info.host, info.source);
+    h = apr_pstrdup(p, host);
+    if (h[0] == '[')
+        h[strcspn(h, "]") + (h[strcspn(h, "]")] ? 1 : 0)] = '\0';
+    else
+        h[strcspn(h, ":")] = '\0';
+    for (n = strlen(h); n > 0 && h[n - 1] == '.'; n--)
+        h[n - 1] = '\0';
+    for (n = 0; h[n]; n++)
+        h[n] = (char)tolower((unsigned char)h[n]);
+    if (info.host[0] == '*') {
+        rl = strlen(info.host) - 1;     /* ".suffix" */
+        n = strlen(h);
+        FUZZ_CHECK(n > rl && !strcmp(h + n - rl, info.host + 1),
+                   "wildcard rule %s answered host '%s'", info.host,
+                   fuzz_show(p, host, strlen(host)));
+    }
+    else {
+        FUZZ_CHECK(!strcmp(h, info.host), "host rule %s answered host '%s'",
+                   info.host, fuzz_show(p, host, strlen(host)));
+    }
+    FUZZ_CHECK(!info.scheme || !strcmp(info.scheme, scheme),
+               "%s rule answered a %s request", info.scheme, scheme);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const https_base[] = { "https", "://", "example.com",
@@ -156,11 +217,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_t *p;
     const uint8_t *sep;
     size_t plen;
-    char *path, *args = NULL;
+    char *path, *args = NULL, *host = NULL;
     rr_match m[2];
     int hit[2], k;
 
     p = fuzz_pool();
+    if (size > 0 && data[0] == '@') {
+        const uint8_t *slash = memchr(data, '/', size);
+        size_t hlen = slash ? (size_t)(slash - data) - 1 : size - 1;
+        host = apr_pstrmemdup(p, (const char *)data + 1, hlen);
+        data += hlen + 1;
+        size -= hlen + 1;
+    }
     sep = memchr(data, '\0', size);
     if (!sep)
         sep = memchr(data, '?', size);
@@ -183,10 +251,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     for (k = 0; k < 2; k++) {
-        hit[k] = rr_set_lookup(g_sets[k], path, plen, args, &m[k]);
-        if (hit[k])
+        hit[k] = rr_set_lookup_at(g_sets[k], k ? "https" : "http", host,
+                                  path, plen, args, &m[k]);
+        if (hit[k]) {
             fuzz_check_match(p, &m[k], path, plen, args,
                              k ? https_base : NULL, 0);
+            check_host(p, &m[k], host, k ? "https" : "http");
+        }
     }
     FUZZ_CHECK(hit[0] == hit[1]
                && (!hit[0] || (m[0].table == m[1].table

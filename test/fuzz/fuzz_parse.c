@@ -117,7 +117,10 @@ static void probe_rules(apr_pool_t *p, const rr_set *s, const rr_table *t)
         for (k = 0; k < 3; k++) {
             rr_match m;
             const char *args = ri.query ? ri.query : (k == 1 ? "a=1&b" : NULL);
-            if (rr_set_lookup(s, paths[k], strlen(paths[k]), args, &m))
+            const char *host = !ri.host ? NULL : ri.host[0] == '*'
+                ? apr_pstrcat(p, "w", ri.host + 1, NULL) : ri.host;
+            if (rr_set_lookup_at(s, ri.scheme ? ri.scheme : "http", host,
+                                 paths[k], strlen(paths[k]), args, &m))
                 fuzz_check_match(p, &m, paths[k], strlen(paths[k]), args,
                                  k == 2 ? https_base : NULL, 1);
         }

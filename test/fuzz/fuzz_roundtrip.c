@@ -38,16 +38,25 @@ static int same_str(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* A request host a rule's host selects: a name below a wildcard's. */
+static const char *host_of(apr_pool_t *p, const rr_rule_info *r)
+{
+    if (!r->host)
+        return NULL;
+    return r->host[0] == '*' ? apr_pstrcat(p, "w", r->host + 1, NULL)
+                             : r->host;
+}
+
 static void probe(apr_pool_t *p, const rr_set *s1, const rr_set *s2,
-                  const char *path, size_t len, const char *args,
-                  const char *dump)
+                  const char *scheme, const char *host, const char *path,
+                  size_t len, const char *args, const char *dump)
 {
     rr_match m1, m2;
     int h1, h2;
     if (len == 0 || path[0] != '/')
         return;
-    h1 = rr_set_lookup(s1, path, len, args, &m1);
-    h2 = rr_set_lookup(s2, path, len, args, &m2);
+    h1 = rr_set_lookup_at(s1, scheme, host, path, len, args, &m1);
+    h2 = rr_set_lookup_at(s2, scheme, host, path, len, args, &m2);
     FUZZ_CHECK(h1 == h2, "path '%s' args '%s': the input table %s, the "
                "dumped one %s; dump:\n%s", fuzz_show(p, path, len),
                args ? fuzz_show(p, args, strlen(args)) : "(null)",
@@ -163,6 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    && r1.status == r2.status && same_str(r1.source, r2.source)
                    && same_str(r1.query, r2.query)
                    && same_str(r1.target, r2.target)
+                   && same_str(r1.host, r2.host)
+                   && same_str(r1.scheme, r2.scheme)
                    && r2.line == i + 1,
                    "rule %u (%s:%u) '%s' '%s' '%s' kind %d flags %u status "
                    "%d came back as '%s' '%s' '%s' kind %d flags %u status %d "
@@ -207,7 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         argv[2] = "a=1&utm=%20x";
         for (k = 0; k < 4; k++) {
             for (a = 0; a < 3; a++)
-                probe(p, s1, s2, paths[k], strlen(paths[k]), argv[a], dump);
+                probe(p, s1, s2, r.scheme ? r.scheme : "http", host_of(p, &r),
+                      paths[k], strlen(paths[k]), argv[a], dump);
         }
     }
 
@@ -233,7 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tok[q] = '\0';
             args = tok + q + 1;
         }
-        probe(p, s1, s2, tok, q, args, dump);
+        probe(p, s1, s2, NULL, NULL, tok, q, args, dump);
         probes++;
         pos = end;
     }
