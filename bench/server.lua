@@ -1,5 +1,5 @@
 -- wrk script for bench/server_bench.py: cycles through the URL-paths in the
--- file $BENCH_PATHS (one a line), each wrk thread starting at its own
+-- file $BENCH_PATHS (one a line, "@HOST PATH" to name the Host), each wrk thread starting at its own
 -- offset, and counts the responses whose status is not the expected one
 -- ($BENCH_EXPECT: "3xx" for hits, a number such as "404" for misses).
 -- done() prints "BENCH_BAD <count>" for the driver to parse.
@@ -19,9 +19,16 @@ local lo, hi = 300, 399
 bad = 0
 
 function init(args)
+    -- A line "@HOST PATH" sends that Host header (host rules); a bare
+    -- PATH sends wrk's default.
     for line in io.lines(os.getenv("BENCH_PATHS")) do
         n = n + 1
-        reqs[n] = wrk.format("GET", line)
+        local host, path = line:match("^@(%S+) (.*)$")
+        if host then
+            reqs[n] = wrk.format("GET", path, { Host = host })
+        else
+            reqs[n] = wrk.format("GET", line)
+        end
     end
     -- Threads start half-way apart so they do not request in lock step.
     i = ((id or 0) * math.floor(n / 2)) % n

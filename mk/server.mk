@@ -7,6 +7,8 @@
 #   make bench-server BENCH_QUICK=1 BENCH_ONLY=ours BENCH_OUT=/tmp/b
 #                                     only our configurations; results to /tmp/b
 #   make bench-stats                  what Redirect307Stats On costs
+#   make bench-match                  what visitors' tracking parameters cost
+#                                     (1M rules, 10% host, 10% query; in make bench)
 #
 # bench/server_bench.py starts ours, mod_alias, mod_rewrite (txt:, dbm:),
 # nginx map and HAProxy map side by side on loopback, loads each with wrk
@@ -22,9 +24,9 @@ BENCH_SERVER_TOOLS = wrk:wrk nginx:nginx-light haproxy:haproxy \
 BENCH_QUICK ?=
 BENCH_OUT   ?= $(CURDIR)/bench
 
-.PHONY: bench bench-server bench-server-deps bench-stats
+.PHONY: bench bench-server bench-server-deps bench-stats bench-match
 
-bench: deps .libs/mod_redirect307.so bench-server
+bench: deps .libs/mod_redirect307.so bench-server bench-match
 
 bench-server-deps: deps
 	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)
@@ -37,4 +39,10 @@ bench-server: deps .libs/mod_redirect307.so bench-server-deps
 # What Redirect307Stats On costs in hit rps (paired alternating runs).
 bench-stats: deps .libs/mod_redirect307.so bench-server-deps
 	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/stats_cost.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
+
+# What tracking parameters cost: 1M rules (10% host, 10% query), hits with
+# two tracking parameters against the same hits without (paired runs).
+bench-match: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/match_cost.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
