@@ -17,8 +17,10 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_lib.h"
+#include "apr_optional.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "mod_status.h"
 
 #include "redirect_rules.h"
 
@@ -48,7 +50,22 @@ typedef struct r307_server_conf {
     apr_array_header_t *entries;        /* own r307_cached_table * */
     rr_set *set;            /* own tables, then the main server's */
     apr_array_header_t *counted;        /* r307_counted, own + inherited */
+    struct r307_metrics *metrics;       /* shared memory, every server */
 } r307_server_conf;
+
+/* What one server answered, in shared memory: counted with relaxed atomic
+ * adds by every child, read by the status page, mod_status and
+ * Prometheus.  Kept while the server is (same name, port and place), so a
+ * graceful restart does not reset them. */
+#define R307_STATUSES 6         /* 301 302 303 307 308 410 */
+static const int r307_status_codes[R307_STATUSES] = {
+    301, 302, 303, 307, 308, 410
+};
+
+typedef struct r307_metrics {
+    apr_uint64_t redirects[R307_STATUSES];
+    apr_uint64_t misses;        /* looked up, matched no rule */
+} r307_metrics;
 
 /* Per-rule hit counters of one table, in shared memory: two 64-bit words
  * per record (hits, last hit in seconds), indexed by rr_match_index(). */
@@ -332,17 +349,27 @@ typedef struct {
     apr_pool_t *pool;
     const char *key;
     rr_set *set;
-    apr_array_header_t *warnings;
     unsigned used_pass;
 } r307_cached_set;
+
+typedef struct {
+    apr_pool_t *pool;
+    r307_metrics *metrics;
+    unsigned used_pass;
+} r307_cached_metrics;
 
 typedef struct {
     apr_pool_t *pool;
     apr_hash_t *tables;         /* source key -> r307_cached_table */
     apr_hash_t *sets;           /* tables + hosts + mode -> r307_cached_set */
     apr_hash_t *last_good;      /* server name -> its last r307_cached_set */
+    apr_hash_t *metrics;        /* server id -> r307_cached_metrics */
     unsigned pass;
     unsigned serial;
+    /* the last configuration pass, for monitoring */
+    apr_time_t reloaded;
+    int reload_ok;              /* 0: some rules kept their last good table */
+    unsigned tables_parsed, tables_reused;
 } r307_state;
 
 #define R307_STATE_KEY "redirect307-state"
@@ -360,6 +387,7 @@ static r307_state *r307_get_state(server_rec *s)
     st->tables = apr_hash_make(st->pool);
     st->sets = apr_hash_make(st->pool);
     st->last_good = apr_hash_make(st->pool);
+    st->metrics = apr_hash_make(st->pool);
     apr_pool_userdata_set(st, R307_STATE_KEY, apr_pool_cleanup_null, pp);
     return st;
 }
@@ -556,14 +584,19 @@ static const r307_cached_table *r307_table_for(r307_state *st,
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30704)
                          "%s: unchanged, reusing its table (%u rules)", map,
                          rr_table_count(e->table));
+        /* its warnings were logged when it was parsed: each problem is
+         * logged once, not once per pass or per server using it */
         e->used_pass = st->pass;
-        r307_log_lines(s, e->warnings, APLOG_WARNING);
+        st->tables_reused++;
         return e;
     }
     fresh = r307_build_table(st, s, opt, map, lines, have_fi ? &fi : NULL,
                              ptemp);
-    if (!fresh)
+    if (!fresh) {
+        st->reload_ok = 0;
         return r307_keep_last_good(st, s, e, map);
+    }
+    st->tables_parsed++;
     if (map)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30706)
                      "%s: parsed %u rules in %.3f s", map,
@@ -635,6 +668,14 @@ static void r307_sweep(r307_state *st)
         r307_cached_set *e = apr_hash_this_val(hi);
         if (e->used_pass != st->pass) {
             apr_hash_set(st->sets, apr_hash_this_key(hi),
+                         APR_HASH_KEY_STRING, NULL);
+            apr_pool_destroy(e->pool);
+        }
+    }
+    for (hi = apr_hash_first(NULL, st->metrics); hi; hi = apr_hash_next(hi)) {
+        r307_cached_metrics *e = apr_hash_this_val(hi);
+        if (e->used_pass != st->pass) {
+            apr_hash_set(st->metrics, apr_hash_this_key(hi),
                          APR_HASH_KEY_STRING, NULL);
             apr_pool_destroy(e->pool);
         }
@@ -713,13 +754,11 @@ static rr_set *r307_keep_last_good_set(r307_state *st, server_rec *s,
 
 /* Caches a checked set under `key` and as this server's last good one. */
 static void r307_cache_set(r307_state *st, const char *key, const char *id,
-                           apr_pool_t *pool, rr_set *set,
-                           apr_array_header_t *warnings)
+                           apr_pool_t *pool, rr_set *set)
 {
     r307_cached_set *e = apr_pcalloc(pool, sizeof(*e));
     e->pool = pool;
     e->set = set;
-    e->warnings = warnings;
     e->used_pass = st->pass;
     e->key = apr_pstrdup(pool, key);
     apr_hash_set(st->sets, e->key, APR_HASH_KEY_STRING, e);
@@ -748,8 +787,7 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
     rr_diag *d;
 
     if (cached) {
-        cached->used_pass = st->pass;
-        r307_log_lines(s, cached->warnings, APLOG_WARNING);
+        cached->used_pass = st->pass;       /* warned about when checked */
         return cached->set;
     }
     pool = r307_own_pool(st->pool);
@@ -766,11 +804,12 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
         r307_log_lines(s, rr_diag_messages(d, 1, ptemp), APLOG_ERR);
         apr_pool_destroy(pool);
         good = r307_keep_last_good_set(st, s, id);
+        st->reload_ok = 0;
         if (!good)
             *failed = 1;
         return good;
     }
-    r307_cache_set(st, key, id, pool, set, rr_diag_messages(d, 0, pool));
+    r307_cache_set(st, key, id, pool, set);
     r307_log_lines(s, rr_diag_messages(d, 0, ptemp), APLOG_WARNING);
     return set;
 }
@@ -824,6 +863,39 @@ static apr_status_t r307_attach_counters(server_rec *s, apr_pool_t *pconf,
     return APR_SUCCESS;
 }
 
+/* The server's counters, kept across restarts by server id.  Anonymous
+ * shared memory made in the parent is inherited by every child. */
+static r307_metrics *r307_metrics_for(r307_state *st, server_rec *s,
+                                      apr_pool_t *ptemp)
+{
+    const char *id = r307_server_id(ptemp, s);
+    r307_cached_metrics *e = apr_hash_get(st->metrics, id,
+                                          APR_HASH_KEY_STRING);
+    apr_shm_t *shm;
+    apr_pool_t *pool;
+    apr_status_t rv;
+    if (e) {
+        e->used_pass = st->pass;
+        return e->metrics;
+    }
+    if (!(pool = r307_own_pool(st->pool)))
+        return NULL;
+    rv = apr_shm_create(&shm, sizeof(r307_metrics), NULL, pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(30709)
+                     "%s: cannot create shared memory for counters", id);
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+    e = apr_pcalloc(pool, sizeof(*e));
+    e->pool = pool;
+    e->metrics = apr_shm_baseaddr_get(shm);
+    memset(e->metrics, 0, sizeof(r307_metrics));
+    e->used_pass = st->pass;
+    apr_hash_set(st->metrics, apr_pstrdup(pool, id), APR_HASH_KEY_STRING, e);
+    return e->metrics;
+}
+
 static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *main_s)
 {
@@ -834,9 +906,18 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
 
     st->pass++;
+    st->reload_ok = 1;
+    st->tables_parsed = st->tables_reused = 0;
     for (s = main_s; s; s = s->next) {
         r307_server_conf *c = r307_conf(s);
         const char *sig = "";
+        /* A vhost without any Redirect307* directive shares the main
+         * server's configuration record (httpd merges nothing into it):
+         * it answers with the main server's set, built once. */
+        if (s != main_s && c == r307_conf(main_s))
+            continue;
+        if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL)
+            c->metrics = r307_metrics_for(st, s, ptemp);
         if (r307_build_own(st, s, pconf, ptemp, c, &sig) != APR_SUCCESS) {
             failed = 1;
             continue;
@@ -854,6 +935,7 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     if (failed)
         return HTTP_INTERNAL_SERVER_ERROR;
+    st->reloaded = apr_time_now();
     r307_sweep(st);
     return OK;
 }
@@ -877,6 +959,17 @@ static void r307_count_hit(const r307_server_conf *c, const rr_match *m,
     }
 }
 
+static void r307_count_redirect(r307_metrics *mt, int status)
+{
+    int k;
+    for (k = 0; k < R307_STATUSES; k++) {
+        if (r307_status_codes[k] == status) {
+            __atomic_fetch_add(&mt->redirects[k], 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
+
 static int r307_translate_name(request_rec *r)
 {
     const r307_server_conf *c = r307_conf(r->server);
@@ -891,6 +984,8 @@ static int r307_translate_name(request_rec *r)
         return DECLINED;
     if (!rr_set_lookup_at(c->set, ap_http_scheme(r), r->hostname, r->uri,
                           strlen(r->uri), r->args, &m)) {
+        if (c->metrics)
+            __atomic_fetch_add(&c->metrics->misses, 1, __ATOMIC_RELAXED);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "no rule for %s",
                       r->uri);
         return DECLINED;
@@ -902,6 +997,8 @@ static int r307_translate_name(request_rec *r)
     apr_table_setn(r->subprocess_env, "REDIRECT307_RULE", origin);
     if (c->counted)
         r307_count_hit(c, &m, r->request_time);
+    if (c->metrics)
+        r307_count_redirect(c->metrics, status);
     if (status != HTTP_GONE) {
         p = ap_get_server_port(r);
         port[0] = '\0';
@@ -993,7 +1090,8 @@ static const char *r307_rule_text(request_rec *r, const rr_rule_info *in)
     const char *host = !in->host ? ""
         : apr_pstrcat(r->pool, in->scheme ? in->scheme : "",
                       in->scheme ? "://" : "//", in->host, NULL);
-    return apr_psprintf(r->pool, "%s%s%s%s%s -> %s%s%s%s", host, in->source,
+    return apr_psprintf(r->pool, "%s%s%s%s%s -> %s%s%s%s", host,
+                        in->written ? in->written : in->source,
                         in->kind == RR_KIND_PREFIX ? "/*" : "",
                         in->query ? "?" : "", in->query ? in->query : "",
                         in->target ? in->target : "-",
@@ -1089,6 +1187,216 @@ static void r307_status_table(request_rec *r, const r307_cached_table *e,
     ap_rputs("</table>\n", r);
 }
 
+/* A vhost with no Redirect307* directive of its own shares the main
+ * server's record, tables and counters. */
+static int r307_shares_main(const server_rec *s, const r307_server_conf *c)
+{
+    return s != ap_server_conf && c == r307_conf(ap_server_conf);
+}
+
+/* What the status page says of a server's rules. */
+static const char *r307_server_role(const server_rec *s,
+                                    const r307_server_conf *c)
+{
+    if (c->engine == 0)
+        return " (Redirect307Engine Off: answers no redirects)";
+    if (s == ap_server_conf)
+        return " (main server)";
+    if (r307_shares_main(s, c))
+        return " (no rules of its own: answers with the main server's rules)";
+    return " (its own rules, then the main server's)";
+}
+
+/* ---- monitoring: Prometheus and mod_status ---------------------------- */
+
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static const char *r307_prom_label(apr_pool_t *p, const char *v)
+{
+    char *out = apr_palloc(p, 2 * strlen(v) + 1), *o = out;
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') {
+            *o++ = '\\';
+            *o++ = *v;
+        }
+        else if (*v == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        }
+        else {
+            *o++ = *v;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *r307_server_label(apr_pool_t *p, const server_rec *s)
+{
+    return r307_prom_label(p, s->port ? apr_psprintf(p, "%s:%u",
+                                                     s->server_hostname,
+                                                     (unsigned)s->port)
+                                      : s->server_hostname);
+}
+
+static void r307_prom_head(request_rec *r, const char *name,
+                           const char *type, const char *help)
+{
+    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void r307_prom_counters(request_rec *r)
+{
+    server_rec *s;
+    int k;
+    r307_prom_head(r, "redirect307_redirects_total", "counter",
+                   "Requests answered with a redirect, by server and status.");
+    for (s = ap_server_conf; s; s = s->next) {
+        const r307_server_conf *c = r307_conf(s);
+        if (r307_shares_main(s, c) || !c->metrics)
+            continue;
+        for (k = 0; k < R307_STATUSES; k++)
+            ap_rprintf(r, "redirect307_redirects_total{server=\"%s\","
+                       "status=\"%d\"} %" APR_UINT64_T_FMT "\n",
+                       r307_server_label(r->pool, s), r307_status_codes[k],
+                       __atomic_load_n(&c->metrics->redirects[k],
+                                       __ATOMIC_RELAXED));
+    }
+    r307_prom_head(r, "redirect307_misses_total", "counter",
+                   "Requests looked up that matched no rule, by server.");
+    for (s = ap_server_conf; s; s = s->next) {
+        const r307_server_conf *c = r307_conf(s);
+        if (r307_shares_main(s, c) || !c->metrics)
+            continue;
+        ap_rprintf(r, "redirect307_misses_total{server=\"%s\"} %"
+                   APR_UINT64_T_FMT "\n", r307_server_label(r->pool, s),
+                   __atomic_load_n(&c->metrics->misses, __ATOMIC_RELAXED));
+    }
+}
+
+static void r307_prom_tables(request_rec *r, const char *name,
+                             const char *help, int bytes)
+{
+    server_rec *s;
+    int k;
+    r307_prom_head(r, name, "gauge", help);
+    for (s = ap_server_conf; s; s = s->next) {
+        const r307_server_conf *c = r307_conf(s);
+        if (r307_shares_main(s, c))
+            continue;
+        for (k = 0; c->entries && k < c->entries->nelts; k++) {
+            const r307_cached_table *e = APR_ARRAY_IDX(c->entries, k,
+                                                       r307_cached_table *);
+            rr_stats st;
+            rr_table_stats(e->table, &st);
+            ap_rprintf(r, "%s{server=\"%s\",table=\"%s\"} %lu\n", name,
+                       r307_server_label(r->pool, s),
+                       r307_prom_label(r->pool, e->name),
+                       bytes ? (unsigned long)st.bytes
+                             : (unsigned long)st.rules);
+        }
+    }
+}
+
+/* redirect307-status?metrics: the Prometheus text exposition format. */
+static void r307_metrics_page(request_rec *r)
+{
+    const r307_state *st = r307_get_state(r->server);
+    r307_prom_counters(r);
+    r307_prom_tables(r, "redirect307_rules", "Rules loaded, by server and "
+                     "table (a rules file or a run of inline rules).", 0);
+    r307_prom_tables(r, "redirect307_table_bytes", "Memory held by a table, "
+                     "in bytes.", 1);
+    r307_prom_head(r, "redirect307_last_reload_timestamp_seconds", "gauge",
+                   "When the configuration was last read (start or "
+                   "restart), in seconds since the epoch.");
+    ap_rprintf(r, "redirect307_last_reload_timestamp_seconds %.3f\n",
+               (double)st->reloaded / APR_USEC_PER_SEC);
+    r307_prom_head(r, "redirect307_last_reload_success", "gauge",
+                   "1 if the last reload loaded every rules file, 0 if some "
+                   "kept their last good rules.");
+    ap_rprintf(r, "redirect307_last_reload_success %d\n", st->reload_ok);
+    r307_prom_head(r, "redirect307_tables_reused", "gauge",
+                   "Tables reused unchanged at the last reload.");
+    ap_rprintf(r, "redirect307_tables_reused %u\n", st->tables_reused);
+    r307_prom_head(r, "redirect307_tables_parsed", "gauge",
+                   "Tables parsed anew at the last reload.");
+    ap_rprintf(r, "redirect307_tables_parsed %u\n", st->tables_parsed);
+}
+
+/* Sums over the servers for mod_status: each table once. */
+typedef struct {
+    apr_uint64_t redirects[R307_STATUSES];
+    apr_uint64_t misses;
+    unsigned long rules, bytes;
+} r307_totals;
+
+static void r307_sum(apr_pool_t *p, r307_totals *t)
+{
+    apr_hash_t *seen = apr_hash_make(p);
+    server_rec *s;
+    int k;
+    memset(t, 0, sizeof(*t));
+    for (s = ap_server_conf; s; s = s->next) {
+        const r307_server_conf *c = r307_conf(s);
+        if (r307_shares_main(s, c))
+            continue;
+        for (k = 0; c->metrics && k < R307_STATUSES; k++)
+            t->redirects[k] += __atomic_load_n(&c->metrics->redirects[k],
+                                               __ATOMIC_RELAXED);
+        if (c->metrics)
+            t->misses += __atomic_load_n(&c->metrics->misses,
+                                         __ATOMIC_RELAXED);
+        for (k = 0; c->entries && k < c->entries->nelts; k++) {
+            const r307_cached_table *e = APR_ARRAY_IDX(c->entries, k,
+                                                       r307_cached_table *);
+            rr_stats st;
+            if (apr_hash_get(seen, &e->table, sizeof(e->table)))
+                continue;
+            apr_hash_set(seen, &e->table, sizeof(e->table), e);
+            rr_table_stats(e->table, &st);
+            t->rules += st.rules;
+            t->bytes += (unsigned long)st.bytes;
+        }
+    }
+}
+
+/* mod_status's hook: a section on /server-status, Redirect307* lines on
+ * /server-status?auto. */
+static int r307_mod_status(request_rec *r, int flags)
+{
+    const r307_state *st = r307_get_state(r->server);
+    r307_totals t;
+    int k;
+    r307_sum(r->pool, &t);
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "Redirect307Rules: %lu\nRedirect307TableBytes: %lu\n",
+                   t.rules, t.bytes);
+        for (k = 0; k < R307_STATUSES; k++)
+            ap_rprintf(r, "Redirect307Redirects%d: %" APR_UINT64_T_FMT "\n",
+                       r307_status_codes[k], t.redirects[k]);
+        ap_rprintf(r, "Redirect307Misses: %" APR_UINT64_T_FMT "\n"
+                   "Redirect307TablesReused: %u\n"
+                   "Redirect307TablesParsed: %u\n"
+                   "Redirect307LastReloadOK: %d\n", t.misses,
+                   st->tables_reused, st->tables_parsed, st->reload_ok);
+        return OK;
+    }
+    ap_rputs("<hr /><h2>mod_redirect307</h2>\n<table><tr><th>rules</th>"
+             "<th>table memory</th>", r);
+    for (k = 0; k < R307_STATUSES; k++)
+        ap_rprintf(r, "<th>%d</th>", r307_status_codes[k]);
+    ap_rprintf(r, "<th>misses</th><th>tables reused / parsed at the last "
+               "reload</th></tr>\n<tr><td>%lu</td><td>%.1f MiB</td>",
+               t.rules, (double)t.bytes / (1024.0 * 1024.0));
+    for (k = 0; k < R307_STATUSES; k++)
+        ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td>", t.redirects[k]);
+    ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td><td>%u / %u%s</td></tr>"
+               "</table>\n", t.misses, st->tables_reused,
+               st->tables_parsed, st->reload_ok ? ""
+               : " (some rules kept their last good table)");
+    return OK;
+}
+
 static int r307_status_handler(request_rec *r)
 {
     server_rec *s;
@@ -1099,6 +1407,15 @@ static int r307_status_handler(request_rec *r)
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     json = r->args && !strcmp(r->args, "json");
+    /* Prometheus's params: {metrics: [""]} asks for "?metrics=" */
+    if (r->args && (!strcmp(r->args, "metrics")
+                    || !strcmp(r->args, "metrics="))) {
+        ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+        if (!r->header_only)
+            r307_metrics_page(r);
+        return OK;
+    }
     ap_set_content_type(r, json ? "application/json"
                                 : "text/html; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -1124,11 +1441,11 @@ static int r307_status_handler(request_rec *r)
         }
         else {
             ap_rprintf(r, "<h2>%s%s</h2>\n", ap_escape_html2(r->pool, name, 0),
-                       s == ap_server_conf ? " (main server)"
-                       : " (also answers with the main server's rules)");
+                       r307_server_role(s, c));
         }
         first = 0;
-        for (k = 0; c->entries && k < c->entries->nelts; k++) {
+        for (k = 0; !r307_shares_main(s, c) && c->entries
+                    && k < c->entries->nelts; k++) {
             if (json && k)
                 ap_rputs(",", r);
             r307_status_table(r, APR_ARRAY_IDX(c->entries, k,
@@ -1152,6 +1469,8 @@ static void r307_register_hooks(apr_pool_t *p)
     ap_hook_translate_name(r307_translate_name, NULL, succ,
                            APR_HOOK_FIRST);
     ap_hook_handler(r307_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, r307_mod_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(redirect307) = {

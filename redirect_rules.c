@@ -31,6 +31,7 @@
 
 #include "apr_strings.h"
 #include "apr_hash.h"
+#include "apr_lib.h"
 
 #include "redirect_rules.h"
 #include "engine/rr_internal.h"
@@ -65,17 +66,20 @@ static const unsigned char byte_class[256] = {
 
 const char rr_hexdigits[] = "0123456789ABCDEF";
 
-#define ESC_URL  1
-#define ESC_PATH 2
+/* A '%' that starts no %XX would make the URL invalid. */
+static int lone_percent(const char *s, size_t n, size_t i)
+{
+    return s[i] == '%' && !(i + 2 < n && apr_isxdigit(s[i + 1])
+                            && apr_isxdigit(s[i + 2]));
+}
 
-/* Escapes the bytes of class `cls` (ESC_URL or ESC_PATH) into out (NULL:
- * only count); returns the escaped length. */
 size_t rr_escape_into(char *out, const char *s, size_t n, unsigned cls)
 {
     size_t i, o = 0;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (byte_class[c] & cls) {
+        if ((byte_class[c] & cls)
+            || ((cls & ESC_LONE_PCT) && lone_percent(s, n, i))) {
             if (out) {
                 out[o] = '%';
                 out[o + 1] = rr_hexdigits[c >> 4];
@@ -884,7 +888,7 @@ static size_t pass_through(char *out, const rr_ignore *ig, const char *args,
             }
             sep = SEP_AMP;
             o += rr_escape_into(out ? out + o : NULL, args + i, j - i,
-                                ESC_URL);
+                                ESC_QUERY);
         }
         i = j + 1;
     }
@@ -940,15 +944,15 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
 
     for (k = 0; base_parts[k]; k++)
         n += rr_escape_into(NULL, base_parts[k], strlen(base_parts[k]),
-                         ESC_URL);
+                         ESC_QUERY);
     n += tlen + carry_len + 1
-         + (carry_args ? rr_escape_into(NULL, args, alen, ESC_URL) : 0)
+         + (carry_args ? rr_escape_into(NULL, args, alen, ESC_QUERY) : 0)
          + (pass_args ? pass_through(NULL, m->set->ignore, args, alen,
                                      SEP_QUERY) : 0);
     out = apr_palloc(pool, n + 1);
     for (k = 0; base_parts[k]; k++)
         o += rr_escape_into(out + o, base_parts[k], strlen(base_parts[k]),
-                         ESC_URL);
+                         ESC_QUERY);
     memcpy(out + o, target, mainlen - (star ? 1 : 0));
     o += mainlen - (star ? 1 : 0);
     if (star)
@@ -960,7 +964,7 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
             out[o++] = '?';
         else if (qend - mainlen > 1)
             out[o++] = '&';
-        o += rr_escape_into(out + o, args, alen, ESC_URL);
+        o += rr_escape_into(out + o, args, alen, ESC_QUERY);
     }
     if (pass_args)
         o += pass_through(out + o, m->set->ignore, args, alen,

@@ -159,6 +159,11 @@ typedef struct {
     int status;             /* 301..308, 410, or 0: "use the default" */
     const char *source;     /* normalised (decoded) path, NUL-terminated
                                copy in the caller's pool */
+    const char *written;    /* the decoded path as the rules file wrote it
+                               (without a prefix rule's slash-star) when
+                               normalising changed it (case folded for
+                               nocase, trailing slashes trimmed), else
+                               NULL; for display */
     const char *query;      /* normalised query or NULL */
     const char *host;       /* a host rule's host ("*.example.com" for a
                                wildcard), or NULL */

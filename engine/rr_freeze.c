@@ -194,6 +194,38 @@ static int collect_groups(rr_table *t, apr_pool_t *pool)
     return 1;
 }
 
+/* Spellings move to the table keyed by record offset, in record order. */
+static void copy_spellings(rr_table *t, const rr_builder *b, apr_pool_t *pool)
+{
+    rr_spelling *sp;
+    int k;
+    t->nspellings = (uint32_t)b->spellings->nelts;
+    sp = apr_palloc(pool, sizeof(*sp) * (t->nspellings ? t->nspellings : 1));
+    for (k = 0; k < b->spellings->nelts; k++) {
+        const rr_spelling *from = &APR_ARRAY_IDX(b->spellings, k,
+                                                 rr_spelling);
+        sp[k].rec = t->offs[from->rec];
+        sp[k].text = apr_pstrdup(pool, from->text);
+    }
+    t->spellings = sp;
+}
+
+/* The spelling of the record at `off`, or NULL. */
+static const char *spelling_of(const rr_table *t, uint32_t off)
+{
+    uint32_t lo = 0, hi = t->nspellings;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->spellings[mid].rec == off)
+            return t->spellings[mid].text;
+        if (t->spellings[mid].rec < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
 {
     rr_table *t;
@@ -226,6 +258,7 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     t->nfiles = (uint32_t)b->files->nelts;
     t->ranges = pool_copy(pool, b->ranges, sizeof(rr_range) * b->nranges);
     t->nranges = b->nranges;
+    copy_spellings(t, b, pool);
 
     /* n / 0.875 home slots: a probe scans a run of sorted hashes and stops
      * at the first larger one, so runs stay short at this load (measured
@@ -258,7 +291,8 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     t->stats.bytes = sizeof(*t) + t->arena_len + sizeof(uint32_t) * t->nrec
                      + sizeof(uint64_t) * t->stats.slots
                      + sizeof(rr_range) * t->nranges
-                     + sizeof(uint64_t) * t->ngroups;
+                     + sizeof(uint64_t) * t->ngroups
+                     + sizeof(rr_spelling) * t->nspellings;
     return t;
 }
 
@@ -310,6 +344,7 @@ void rr_rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
                    ? NULL : apr_pstrmemdup(pool, r.target, r.tgt_len);
     info->file = rr_table_file_of(t, off);
     info->line = r.line;
+    info->written = spelling_of(t, off);
 }
 
 /* Rule i counts live rules only, in file order. */

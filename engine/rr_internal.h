@@ -383,6 +383,13 @@ typedef struct {
     uint32_t file;
 } rr_range;
 
+/* A source whose key no longer reads as written (case folded, trailing
+ * slashes trimmed): its spelling, kept for display only. */
+typedef struct {
+    uint32_t rec;           /* record index (builder), offset (table) */
+    const char *text;
+} rr_spelling;
+
 struct rr_table {
     rr_options opt;
     const char *arena;
@@ -402,6 +409,8 @@ struct rr_table {
     int has_qsnone;
     const uint64_t *groups;     /* seeds of the host groups, sorted */
     uint32_t ngroups;
+    const rr_spelling *spellings;   /* by record offset, ascending */
+    uint32_t nspellings;
     rr_stats stats;
 };
 
@@ -428,10 +437,12 @@ struct rr_builder {
     uint32_t nranges;
     size_t ranges_cap;
     apr_array_header_t *files;
+    apr_array_header_t *spellings;  /* rr_spelling, by record index */
     uint32_t max_prefix_depth;
     int errors;
     int spent;
 };
+
 
 /* Makes room for `more` arena bytes (and the pad byte at offset 0). */
 int rr_builder_arena_reserve(rr_builder *b, size_t more);
@@ -545,11 +556,14 @@ static inline int source_names_host(const char *s, size_t n)
 
 #define ESC_URL  1      /* bytes a Location may not hold raw */
 #define ESC_PATH 2      /* and % ? #, which are data in a carried path */
+#define ESC_LONE_PCT 4  /* a '%' not starting a %XX */
+#define ESC_QUERY (ESC_URL | ESC_LONE_PCT)  /* a query or a target as
+                                               written: keeps its %XX */
 
 extern const char rr_hexdigits[];
 
-/* Escapes the bytes of class `cls` into out (NULL: only count); returns
- * the escaped length. */
+/* Escapes the bytes of class `cls` (ESC_*) into out (NULL: only count);
+ * returns the escaped length. */
 size_t rr_escape_into(char *out, const char *s, size_t n, unsigned cls);
 
 /* ---- what one engine file provides another -------------------------- */

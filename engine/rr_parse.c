@@ -43,6 +43,7 @@ rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt)
     if (opt)
         b->opt = *opt;
     b->files = apr_array_make(scratch, 2, sizeof(const char *));
+    b->spellings = apr_array_make(scratch, 0, sizeof(rr_spelling));
     apr_pool_cleanup_register(scratch, b, builder_cleanup,
                               apr_pool_cleanup_null);
     return b;
@@ -378,11 +379,11 @@ static apr_status_t parse_target(const rr_where *w, apr_pool_t *p,
                                    "into the target's path", (int)t->n, t->s);
         }
     }
-    n = rr_escape_into(NULL, t->s, t->n, ESC_URL);
+    n = rr_escape_into(NULL, t->s, t->n, ESC_QUERY);
     if (n > 65535)
         return PARSE_ERROR(w, "target too long");
     esc = apr_palloc(p, n + 1);
-    rr_escape_into(esc, t->s, t->n, ESC_URL);
+    rr_escape_into(esc, t->s, t->n, ESC_QUERY);
     esc[n] = '\0';
     mainlen = target_main_len(esc, n);
     if (is_prefix && mainlen > 0 && esc[mainlen - 1] == '*')
@@ -462,6 +463,8 @@ typedef struct {
     size_t tlen;
     char *key;              /* the normalised source */
     size_t klen;
+    const char *written;    /* the decoded source path as written, if the
+                               key reads otherwise (rr_spelling) */
 } rr_line;
 
 #define STATUS_HELP "(use 301, 302, 303, 307, 308 or 410)"
@@ -679,9 +682,24 @@ static apr_status_t resolve_target(rr_builder *b, const rr_where *w,
 
 /* The source decoded and normalised into its key; notes a rule that
  * canonicalises its own spelling (RB_SELF). */
+/* A copy of the decoded source (without a prefix rule's slash-star) when
+ * normalising could change it: folding an upper-case letter, trimming a
+ * slash.  Most sources need none. */
+static const char *keep_spelling(rr_builder *b, const rr_line *l, int nocase)
+{
+    size_t n = l->kind == RR_KIND_PREFIX ? l->klen - 2 : l->klen, i;
+    int upper = 0;
+    for (i = 0; nocase && i < n && !upper; i++)
+        upper = l->key[i] >= 'A' && l->key[i] <= 'Z';
+    if (!upper && !(n > 1 && l->key[n - 1] == '/'))
+        return NULL;
+    return apr_pstrmemdup(b->scratch, l->key, n);
+}
+
 static apr_status_t make_key(rr_builder *b, const rr_where *w, rr_line *l)
 {
     int nocase, same_spelling;
+    const char *written;
     apr_status_t rv;
     l->key = apr_palloc(b->scratch, l->pathlen + 1);
     if ((rv = decode_source(w, l->src.s, l->pathlen, l->key, &l->klen)))
@@ -697,7 +715,11 @@ static apr_status_t make_key(rr_builder *b, const rr_where *w, rr_line *l)
                                  (l->bits & RB_STAR) != 0, l->key,
                                  l->kind == RR_KIND_PREFIX ? l->klen - 1
                                                            : l->klen, 0);
+    written = keep_spelling(b, l, nocase);
     l->klen = normalise_key(b, l->key, l->klen, l->kind, nocase);
+    if (written && (strlen(written) != l->klen
+                    || memcmp(written, l->key, l->klen) != 0))
+        l->written = written;
     if (l->kind == RR_KIND_PREFIX
         && path_depth(l->key, l->klen) > RR_MAX_PREFIX_DEPTH)
         return PARSE_ERROR(w, "prefix rule deeper than %d segments",
@@ -744,6 +766,11 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
         return rv;
     rec_encode(b->arena + off, &r);
     b->arena_len += need;
+    if (l->written) {
+        rr_spelling *sp = apr_array_push(b->spellings);
+        sp->rec = b->nrec;
+        sp->text = l->written;
+    }
     b->offs[b->nrec] = off;
     b->hashes[b->nrec] = key_hash(group_seed(l->xbits, l->host, l->hlen),
                                   l->kind, (l->bits & RB_NOCASE) != 0,

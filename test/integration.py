@@ -590,6 +590,31 @@ class Suite:
         c.add("</VirtualHost>")
         self.start("hosts", root, c, [port])
 
+    # -- monitoring: mod_status, Prometheus, the status page's texts -------
+
+    def setup_monitor(self):
+        root = self.new_root("monitor")
+        port = free_port()
+        write_file(os.path.join(root, "monitor.map"), MONITOR_RULES)
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("LoadModule status_module %s/mod_status.so" % hh.MODULE_DIR)
+        c.add("ServerName monitor.test")
+        c.add("Redirect307Stats On", tag="module")
+        c.add("Redirect307Map monitor.map", tag="module")
+        c.add("<Location /server-status>\n    SetHandler server-status\n"
+              "</Location>")
+        c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+              "</Location>", tag="module")
+        for name, body in (("shared.test", ""),
+                           ("own.test", "    Redirect307 301 /own /own-target"),
+                           ("off.test", "    Redirect307Engine Off")):
+            c.add("<VirtualHost %s:%d>" % (LOOPBACK, port))
+            c.add("    ServerName %s" % name)
+            if body:
+                c.add(body, tag="module")
+            c.add("</VirtualHost>")
+        self.start("monitor", root, c, [port])
+
     # -- reload -----------------------------------------------------------
 
     def setup_reload(self):
@@ -1778,6 +1803,161 @@ def _():
                  "https://old.example.com/s -> /secure-only",
                  "//*.shop.example/sale -> https://shop.example/sale 308"):
         expect(rule in text, "status page lacks %r" % rule)
+
+
+# ---------------------------------------------------------------------------
+# Checks: monitoring and a new admin's findings (issue 16)
+# ---------------------------------------------------------------------------
+
+MONITOR_RULES = """\
+/Legal          /legal          301  nocase
+/old/           /new            308
+/dup            /first          301
+/dup            /second         302
+/hop1           /hop2           301
+/hop2           /hop3           301
+/gone           -
+"""
+
+
+def monitor_get(path, host="monitor.test"):
+    srv = S.server("monitor")
+    return request(srv.port, path, host=host)
+
+
+def auto_values():
+    r = monitor_get("/server-status?auto")
+    expect_eq(r.status, 200, "status of /server-status?auto")
+    vals = {}
+    for line in r.body.decode("utf-8", "replace").splitlines():
+        if line.startswith("Redirect307") and ": " in line:
+            k, v = line.split(": ", 1)
+            vals[k] = v
+    return vals
+
+
+@check("mod_status_auto_has_redirect307_lines")
+def _():
+    before = auto_values()
+    for key in ("Redirect307Rules", "Redirect307TableBytes",
+                "Redirect307Redirects301", "Redirect307Redirects308",
+                "Redirect307Redirects410", "Redirect307Misses",
+                "Redirect307TablesReused", "Redirect307TablesParsed",
+                "Redirect307LastReloadOK"):
+        expect(key in before, "no %s: line in ?auto: %r" % (key, before))
+    expect_eq(before["Redirect307Rules"], "7", "rules (the duplicate "
+              "ignored, the vhost's inline rule counted)")
+    monitor_get("/Legal")
+    monitor_get("/gone")
+    monitor_get("/not-a-rule")
+    after = auto_values()
+    for key, more in (("Redirect307Redirects301", 1),
+                      ("Redirect307Redirects410", 1),
+                      ("Redirect307Misses", 1)):
+        expect(int(after[key]) >= int(before[key]) + more,
+               "%s: %s then %s" % (key, before[key], after[key]))
+
+
+@check("mod_status_html_has_a_redirect307_section")
+def _():
+    r = monitor_get("/server-status")
+    expect("<h2>mod_redirect307</h2>" in r.body.decode("utf-8", "replace"),
+           "no mod_redirect307 section on /server-status")
+
+
+PROM_LINE = re.compile(r'^[a-z_][a-z0-9_]*(\{([a-z_]+="([^"\\\n]|\\.)*",?)*\})? '
+                       r'-?[0-9.]+(e[+-]?[0-9]+)?$')
+
+
+@check("metrics_prometheus_text_format")
+def _():
+    r = monitor_get("/r307-status?metrics")
+    expect_eq(r.status, 200, "status")
+    ctype = r.get("Content-Type") or ""
+    expect(ctype.startswith("text/plain; version=0.0.4"),
+           "Content-Type %r" % ctype)
+    text = r.body.decode("utf-8")
+    typed = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            expect(kind in ("counter", "gauge"), line)
+            expect(kind != "counter" or name.endswith("_total"), line)
+            typed.add(name)
+        elif line.startswith("# HELP "):
+            continue
+        else:
+            expect(PROM_LINE.match(line), "not exposition format: %r" % line)
+            expect(line.split("{")[0].split(" ")[0] in typed,
+                   "sample before its TYPE: %r" % line)
+    for name in ("redirect307_redirects_total", "redirect307_misses_total",
+                 "redirect307_rules", "redirect307_table_bytes",
+                 "redirect307_last_reload_timestamp_seconds",
+                 "redirect307_last_reload_success"):
+        expect(name in typed, "no %s" % name)
+
+
+@check("metrics_count_redirects_by_server_and_status")
+def _():
+    def value(text, sample):
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return int(line.split()[-1])
+        raise Failure("no sample %s" % sample)
+    own = 'redirect307_redirects_total{server="own.test",status="301"}'
+    main = 'redirect307_redirects_total{server="monitor.test",status="308"}'
+    t0 = monitor_get("/r307-status?metrics").body.decode("utf-8")
+    monitor_get("/own", host="own.test")
+    monitor_get("/old", host="monitor.test")
+    monitor_get("/old", host="shared.test")     # counted with the main's
+    t1 = monitor_get("/r307-status?metrics").body.decode("utf-8")
+    expect_eq(value(t1, own) - value(t0, own), 1, "own.test 301s")
+    expect_eq(value(t1, main) - value(t0, main), 2, "main server 308s")
+    expect('server="shared.test"' not in t1,
+           "a vhost sharing the main server's rules is counted apart")
+
+
+@check("status_page_engine_off_vhost_answers_nothing")
+def _():
+    r = monitor_get("/r307-status")
+    html = r.body.decode("utf-8", "replace")
+    m = re.search(r"<h2>off\.test[^<]*</h2>", html)
+    expect(m, "no heading for off.test")
+    expect("answers no redirects" in m.group(0)
+           and "main server" not in m.group(0), m.group(0))
+    r = monitor_get("/own", host="off.test")
+    expect_eq(r.status, 404, "Engine Off vhost answers")
+
+
+@check("status_page_shows_sources_as_written")
+def _():
+    r = monitor_get("/r307-status?json")
+    text = r.body.decode("utf-8")
+    expect("/Legal -> /legal 301 nocase" in text, "no '/Legal -> /legal'")
+    expect("/old/ -> /new 308" in text, "no '/old/ -> /new'")
+
+
+@check("warnings_logged_once_with_vhosts_inheriting_the_map")
+def _():
+    srv = S.server("monitor")
+    rc, out = srv.config_test()
+    expect_eq(rc, 0, "apache2 -t")
+    dups = [l for l in out.splitlines() if "monitor.map:4" in l
+            and "duplicate" in l]
+    chains = [l for l in out.splitlines() if "redirect chain" in l]
+    expect_eq(len(dups), 1, "duplicate warnings in apache2 -t:\n" + out)
+    expect_eq(len(chains), 1, "chain warnings in apache2 -t:\n" + out)
+
+
+@check("malformed_percent_in_query_escaped_in_location")
+def _():
+    for query, tail in (("x=%", "?x=%25"), ("x=%zz", "?x=%25zz"),
+                        ("x=%41%", "?x=%41%25")):
+        r = monitor_get("/old?" + query)
+        expect_eq(r.status, 308, "status")
+        expect(r.location.endswith("/new" + tail),
+               "?%s -> %s" % (query, r.location))
+        expect_clean_location(r)
 
 
 class ConfigTests:

@@ -204,6 +204,32 @@ START_TEST(loops_follow_bracketed_ipv6_host)
 }
 END_TEST
 
+/* The status page shows sources as written: a nocase or trailing-slash
+ * source keeps its spelling next to its key. */
+START_TEST(rule_info_keeps_the_spelling_normalising_changed)
+{
+    rr_table *t = table_from("rules.map", LIT("/Legal /legal 301 nocase\n"
+                                              "/a/ /b\n/docs//* /x/*\n"
+                                              "/plain /p\n/Case /c\n"),
+                             &opt_default, NULL);
+    static const char *const want[][2] = {
+        { "/legal", "/Legal" }, { "/a", "/a/" }, { "/docs", "/docs/" },
+        { "/plain", NULL }, { "/Case", NULL },
+    };
+    rr_rule_info info;
+    uint32_t i;
+
+    for (i = 0; i < NELTS(want); i++) {
+        rr_table_rule(t, i, tp, &info);
+        ck_assert_str_eq(info.source, want[i][0]);
+        if (want[i][1])
+            ck_assert_pstr_eq(info.written, want[i][1]);
+        else
+            ck_assert_ptr_null(info.written);
+    }
+}
+END_TEST
+
 Suite *diag_suite(void)
 {
     Suite *s = suite_create("diagnostics");
@@ -222,6 +248,7 @@ Suite *diag_suite(void)
     tcase_add_test(tc, chains_follow_bracketed_ipv6_host_with_port);
     tcase_add_test(tc, chains_ipv6_host_of_another_server_is_no_chain);
     tcase_add_test(tc, loops_follow_bracketed_ipv6_host);
+    tcase_add_test(tc, rule_info_keeps_the_spelling_normalising_changed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -219,9 +219,10 @@ END_TEST
 
 /* Which args bytes README says are escaped ('#' is left out: r->args
  * never holds one). */
+/* Byte c of a query, between 'a' and 'z': a '%' there starts no %XX. */
 static int args_byte_escaped(unsigned c)
 {
-    return c < 0x21 || c >= 0x7f || strchr("\"<>\\^`{|}", (int)c) != NULL;
+    return c < 0x21 || c >= 0x7f || strchr("%\"<>\\^`{|}", (int)c) != NULL;
 }
 
 static int path_byte_escaped(unsigned c)
@@ -335,6 +336,25 @@ START_TEST(location_args_bytes_escaped_exactly)
 }
 END_TEST
 
+/* A '%' that starts no %XX would make the Location invalid; a %XX the
+ * client sent stays as sent. */
+START_TEST(location_malformed_percent_in_query_escaped)
+{
+    static const lookup_case cases[] = {
+        { "/a", "x=%", "307 " BASE "/b?x=%25" },
+        { "/a", "x=%zz", "307 " BASE "/b?x=%25zz" },
+        { "/a", "x=%4", "307 " BASE "/b?x=%254" },
+        { "/a", "x=%41%2f&y=%", "307 " BASE "/b?x=%41%2f&y=%25" },
+        { "/q", "x=%", "307 " BASE "/t?k=%25v&x=%25" },
+        { "/p", "id=1&gclid=%z", "307 " BASE "/pp?gclid=%25z" },
+    };
+    rr_set *s = set_ignoring("/a /b\n/q /t?k=%v qsappend\n/p?id=1 /pp\n",
+                             "default");
+
+    check_answers(s, cases);
+}
+END_TEST
+
 START_TEST(location_origin_names_rule)
 {
     rr_set *s = set_from("/a /b\n\n/c /d\n");
@@ -410,6 +430,7 @@ Suite *location_suite(void)
     tcase_add_test(tc, location_origin_names_rule);
     tcase_add_test(tc, location_parts_join_like_base);
     tcase_add_test(tc, location_base_bytes_escaped);
+    tcase_add_test(tc, location_malformed_percent_in_query_escaped);
     suite_add_tcase(s, tc);
     return s;
 }
