@@ -693,7 +693,8 @@ static int lookup_wildcards(const rr_set *s, unsigned scheme,
         const char *suffix = host + i + 1;
         size_t slen = hlen - i - 1;
         rr_group g;
-        if (host[i] != '.' || slen == 0)
+        /* a name below the wildcard's: a non-empty label before the dot */
+        if (host[i] != '.' || slen == 0 || i == 0 || host[i - 1] == '.')
             continue;
         if (scheme) {
             group_init(&g, XB_HOST | XB_WILD | scheme, suffix, slen);
@@ -753,8 +754,8 @@ int rr_set_has_host(const rr_set *s, const char *scheme, const char *host)
     if ((sb && set_has_group(s, group_seed(XB_HOST | sb, hbuf, hlen)))
         || set_has_group(s, group_seed(XB_HOST, hbuf, hlen)))
         return 1;
-    for (i = 0; i + 1 < hlen; i++) {
-        if (hbuf[i] == '.'
+    for (i = 1; i + 1 < hlen; i++) {
+        if (hbuf[i] == '.' && hbuf[i - 1] != '.'
             && ((sb && set_has_group(s, group_seed(XB_HOST | XB_WILD | sb,
                                                    hbuf + i + 1,
                                                    hlen - i - 1)))

@@ -98,8 +98,12 @@ START_TEST(hosts_wildcard_below_exact_longest_first)
         { "http", "a.b.example.com", "/a", NULL, "307 " BASE "/w2" },
         { "http", "c.a.b.example.com", "/a", NULL, "307 " BASE "/w2" },
         { "http", "b.example.com", "/a", NULL, "307 " BASE "/w1" },
-        /* not the name itself */
+        /* not the name itself, nor an empty label before it (found by
+         * fuzz_lookup) */
         { "http", "example.com", "/a", NULL, "307 " BASE "/none" },
+        { "http", ".example.com", "/a", NULL, "307 " BASE "/none" },
+        { "http", ".b.example.com", "/a", NULL, "307 " BASE "/w1" },
+        { "http", "x..b.example.com", "/a", NULL, "307 " BASE "/w1" },
         { "http", "badexample.com", "/a", NULL, "307 " BASE "/none" },
     };
 
