@@ -43,6 +43,7 @@ typedef struct r307_server_conf {
     int trailing_strict;
     int chains;             /* rr_chains_mode or R307_UNSET */
     int stats;              /* Redirect307Stats */
+    long max_age;           /* Redirect307MaxAge, R307_UNSET: no header */
     const rr_ignore *ignore;            /* Redirect307IgnoreParams, or NULL:
                                            unset (the built-in list) */
     apr_array_header_t *sources;        /* r307_source, this server's own */
@@ -83,6 +84,7 @@ static void *r307_create_server_conf(apr_pool_t *p, server_rec *s)
     c->trailing_strict = R307_UNSET;
     c->chains = R307_UNSET;
     c->stats = R307_UNSET;
+    c->max_age = R307_UNSET;
     c->sources = apr_array_make(p, 4, sizeof(r307_source));
     return c;
 }
@@ -102,6 +104,7 @@ static void *r307_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                          ? add->trailing_strict : base->trailing_strict;
     c->chains = add->chains != R307_UNSET ? add->chains : base->chains;
     c->stats = add->stats != R307_UNSET ? add->stats : base->stats;
+    c->max_age = add->max_age != R307_UNSET ? add->max_age : base->max_age;
     c->ignore = add->ignore ? add->ignore : base->ignore;
     c->sources = add->sources;
     c->parent = base;
@@ -299,6 +302,21 @@ static const char *r307_cmd_ignore(cmd_parms *cmd, void *dummy, int argc,
     return NULL;
 }
 
+static const char *r307_cmd_max_age(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    r307_server_conf *c = r307_conf(cmd->server);
+    char *end;
+    long v = strtol(arg, &end, 10);
+    (void)dummy;
+    if (!r307_all_digits(arg) || *end || v < 0 || v > 315360000)
+        return apr_psprintf(cmd->pool, "%s: Redirect307MaxAge takes seconds "
+                            "(0 to 315360000), not '%s'", r307_where(cmd),
+                            arg);
+    c->max_age = v;
+    return NULL;
+}
+
 static const command_rec r307_cmds[] = {
     AP_INIT_TAKE_ARGV("Redirect307", r307_cmd_rule, NULL, RSRC_CONF,
         "[STATUS] SOURCE TARGET [FLAGS]: one rule, as a rules-file line"),
@@ -319,6 +337,9 @@ static const command_rec r307_cmds[] = {
         RSRC_CONF, "request parameters query rules leave out and Locations "
         "pass through: names, NAME*, default (the built-in tracking list) "
         "or none"),
+    AP_INIT_TAKE1("Redirect307MaxAge", r307_cmd_max_age, NULL, RSRC_CONF,
+        "seconds: Cache-Control max-age on 301 and 308 answers, so that a "
+        "wrong permanent redirect does not stay in browsers forever"),
     AP_INIT_FLAG("Redirect307Stats", r307_cmd_stats, NULL, RSRC_CONF,
         "On or Off (default): count hits per rule for redirect307-status"),
     { NULL }
@@ -1011,6 +1032,11 @@ static int r307_translate_name(request_rec *r)
         base[4] = NULL;
         loc = rr_match_location_parts(&m, r->pool, r->uri, r->args, base);
         apr_table_setn(r->headers_out, "Location", loc);
+        if (c->max_age >= 0 && (status == HTTP_MOVED_PERMANENTLY
+                                || status == HTTP_PERMANENT_REDIRECT))
+            /* httpd sends err_headers_out with the redirect it builds */
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           apr_psprintf(r->pool, "max-age=%ld", c->max_age));
     }
     /* The body stays unread for the client to send to the new URL; httpd
      * must not wait for it to keep the connection alive. */

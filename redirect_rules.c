@@ -364,6 +364,11 @@ void rr_set_ignore(rr_set *s, const rr_ignore *ig)
     s->ignore = ig;
 }
 
+void rr_set_clock(rr_set *s, apr_time_t now)
+{
+    s->clock = now;
+}
+
 int rr_set_own_count(const rr_set *s)
 {
     return s->own < 0 ? s->ntables : s->own;
@@ -483,12 +488,30 @@ typedef struct {
                                when it has none (or the set needs none) */
     int has_params;         /* it has parameters besides ignored ones */
     const char *args;
+    apr_time_t clock;       /* the set's clock: 0 for the current time */
 } rr_request;
 
-/* A qsnone rule answers only requests without (unignored) parameters. */
+/* Is the rule's window open at the request's time?  Only rules with a
+ * window read the clock. */
+static int window_open(const rr_table *t, uint32_t off, const rr_request *rq)
+{
+    rr_rec r;
+    apr_time_t now;
+    rec_decode(t->arena, off, &r);
+    now = apr_time_sec(rq->clock ? rq->clock : apr_time_now());
+    return (apr_time_t)r.from <= now
+           && (r.until == WINDOW_OPEN_END || now < (apr_time_t)r.until);
+}
+
+/* A rule refuses a request it matched: qsnone with (unignored)
+ * parameters, or outside its window; the lookup goes on as if the rule
+ * were not there. */
 static int rule_refuses(const rr_table *t, uint32_t off, const rr_request *rq)
 {
-    return rq->has_params && (rec_xbits(t->arena, off) & XB_QSNONE);
+    if (rq->has_params && (rec_xbits(t->arena, off) & XB_QSNONE))
+        return 1;
+    return t->has_windows && rec_has_window(t->arena, off)
+           && !window_open(t, off, rq);
 }
 
 /* An exact or query rule of t in group g for the path: case-sensitive
@@ -781,6 +804,7 @@ int rr_set_lookup_at(const rr_set *s, const char *scheme, const char *host,
     rq.q = NULL;
     rq.has_params = 0;
     rq.args = args;
+    rq.clock = s->clock;
     if (args && *args && s->needs_params
         && params_split_ignoring(args, strlen(args), s->ignore, &q)) {
         rq.has_params = q.count > 0;
@@ -805,10 +829,32 @@ int rr_set_lookup(const rr_set *s, const char *path, size_t len,
     return rr_set_lookup_at(s, NULL, NULL, path, len, args, m);
 }
 
+/* A collapsed chain answers 303 if any hop does; otherwise permanent
+ * only if every hop is, and method-preserving only if every hop is. */
+static int collapsed_status(unsigned statuses, int default_status)
+{
+    int k, any303 = 0, permanent = 1, preserving = 1;
+    for (k = 0; k < RR_STATUS_COUNT; k++) {
+        int code;
+        if (!(statuses & (1u << k)))
+            continue;
+        code = k ? rr_status_codes[k] : default_status;
+        any303 |= code == 303;
+        permanent &= code == 301 || code == 308;
+        preserving &= code == 307 || code == 308;
+    }
+    if (any303)
+        return 303;
+    return permanent ? (preserving ? 308 : 301) : (preserving ? 307 : 302);
+}
+
 int rr_match_status(const rr_match *m, int default_status)
 {
     unsigned st = rec_status(m->table->arena, m->rule);
-    return st ? rr_status_codes[st] : default_status;
+    const rr_collapsed *cl;
+    if (st == RR_STATUS_410 || !(cl = rr_set_collapsed(m->set, m)))
+        return st ? rr_status_codes[st] : default_status;
+    return collapsed_status(cl->statuses, default_status);
 }
 
 const char *rr_match_origin(const rr_match *m, apr_pool_t *pool)
@@ -832,7 +878,7 @@ int rr_set_table_index(const rr_set *s, const rr_table *t)
     return k;
 }
 
-static const char *collapsed_target(const rr_set *s, const rr_match *m)
+const rr_collapsed *rr_set_collapsed(const rr_set *s, const rr_match *m)
 {
     rr_rule_key key;
     if (!s->collapsed)
@@ -900,6 +946,7 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
                                     const char *path, const char *args,
                                     const char *const *base_parts)
 {
+    const rr_collapsed *cl;
     rr_rec r;
     const char *target, *over;
     size_t tlen, mainlen, qend, carry_len = 0, carry = 0, plen = 0, n = 0;
@@ -911,7 +958,8 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
     rec_decode(m->table->arena, m->rule, &r);
     if (r.status == RR_STATUS_410)
         return NULL;
-    over = collapsed_target(m->set, m);
+    cl = rr_set_collapsed(m->set, m);
+    over = cl ? cl->target : NULL;
     target = over ? over : r.target;
     tlen = over ? strlen(over) : r.tgt_len;
     star = !over && (r.bits & RB_STAR);

@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include "apr_pools.h"
 #include "apr_tables.h"
+#include "apr_time.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +89,7 @@ typedef enum {
     RR_DIAG_LOOP,           /* a redirect loop (error) */
     RR_DIAG_UNMATCHABLE,    /* a query rule names an ignored parameter,
                                so no request can match it (warning) */
+    RR_DIAG_EXPIRED,        /* a rule whose until= has passed (warning) */
     RR_DIAG_KINDS           /* number of kinds */
 } rr_diag_kind;
 
@@ -128,7 +130,7 @@ rr_diag *rr_diag_create(apr_pool_t *pool);
 int rr_diag_is_error(rr_diag_kind kind);
 
 /* A stable lower-case name for a kind ("error", "duplicate", "chain",
- * "uncollapsed", "loop", "unmatchable"), for JSON and logs. */
+ * "uncollapsed", "loop", "unmatchable", "expired"), for JSON and logs. */
 const char *rr_diag_kind_name(rr_diag_kind kind);
 
 /* The i-th entry (0 <= i < d->entries->nelts). */
@@ -172,6 +174,8 @@ typedef struct {
     const char *target;     /* as stored (non-ASCII escaped), NULL for 410 */
     const char *file;
     unsigned line;
+    apr_time_t from;        /* from= of the rule's window, or 0 */
+    apr_time_t until;       /* until= of the rule's window, or 0: none */
 } rr_rule_info;
 
 /* Figures for one table. */
@@ -247,6 +251,16 @@ int rr_table_record(const rr_table *t, uint32_t idx, apr_pool_t *pool,
  * percent-encoded where needed) that parses to the same answers. */
 const char *rr_table_dump(const rr_table *t, apr_pool_t *pool);
 
+/* ---- times (rule windows: from=TIME, until=TIME) -------------------- */
+
+/* Parses ISO 8601 as rules files write it: 2026-12-01, 2026-12-01T09:30,
+ * 2026-12-01T09:30:00Z, 2026-12-01T09:30:00+01:00 (UTC unless an offset
+ * is given; a date alone is its 00:00).  Returns 1 and sets *t, or 0. */
+int rr_time_parse(const char *s, size_t n, apr_time_t *t);
+
+/* t as 2026-12-01T09:30:00Z, in `pool`. */
+const char *rr_time_format(apr_pool_t *pool, apr_time_t t);
+
 /* ---- ignored parameters --------------------------------------------- */
 
 /* The request parameters left out when query rules are compared and
@@ -287,6 +301,11 @@ int rr_set_table_count(const rr_set *s);
  * default of a new set) ignores none.  httpd and the CLI set the
  * built-in list unless told otherwise.  Call before rr_set_check(). */
 void rr_set_ignore(rr_set *s, const rr_ignore *ig);
+
+/* Rule windows are evaluated at `now` instead of the current time (0:
+ * the current time, the default).  For `--at` and tests; not for a set
+ * that serves requests in several threads. */
+void rr_set_clock(rr_set *s, apr_time_t now);
 const rr_table *rr_set_table(const rr_set *s, int i);
 
 /* Configuration-time analysis of the whole set:

@@ -328,7 +328,7 @@ static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
 }
 
 /* Follows a chain from rule `id` to the URL its last hop answers. */
-static const char *chain_final(rr_graph *g, uint32_t id)
+static const char *chain_final(rr_graph *g, uint32_t id, unsigned *statuses)
 {
     int tk, hops;
     uint32_t off;
@@ -337,16 +337,21 @@ static const char *chain_final(rr_graph *g, uint32_t id)
     global_split(g, id, &tk, &off);
     rec_decode(g->s->tables[tk]->arena, off, &r);
     url = apr_pstrmemdup(g->tmp, r.target, r.tgt_len);
+    *statuses = 1u << r.status;
     for (hops = 0; hops < 64; hops++) {
         rr_hop hop;
         rr_match m;
+        const rr_collapsed *cl;
         if (!target_on_host(g->s, g->tmp, &r, url, strlen(url), g->hosts,
                             &hop)
             || !hop_lookup(g->s, &hop, &m)
-            || rr_match_status(&m, 307) == 410)
+            || rec_status(m.table->arena, m.rule) == RR_STATUS_410)
             break;
         url = rr_match_location(&m, g->tmp, hop.path, hop.query, NULL);
         rec_decode(m.table->arena, m.rule, &r);
+        *statuses |= 1u << r.status;
+        if ((cl = rr_set_collapsed(g->s, &m)))
+            *statuses |= cl->statuses;  /* already collapsed: its hops too */
     }
     return url;
 }
@@ -466,6 +471,35 @@ static void check_unmatchable(const rr_set *s, rr_diag *d)
     }
 }
 
+/* A rule whose window has closed answers nothing any more: time to
+ * remove it (redirect307 prune --expired does). */
+static void check_expired(const rr_set *s, rr_diag *d)
+{
+    apr_time_t now = apr_time_sec(s->clock ? s->clock : apr_time_now());
+    int k, own = rr_set_own_count(s);
+    for (k = 0; k < own; k++) {
+        const rr_table *t = s->tables[k];
+        uint32_t i;
+        if (!t->has_windows)
+            continue;
+        for (i = 0; i < t->nrec; i++) {
+            rr_rec r;
+            rr_diag_place pl;
+            rec_decode(t->arena, t->offs[i], &r);
+            if (!r.window || (r.bits & RB_SHADOWED)
+                || r.until == WINDOW_OPEN_END || (apr_time_t)r.until > now)
+                continue;
+            pl.file = rr_table_file_of(t, t->offs[i]);
+            pl.line = r.line;
+            rr_diag_push(d, RR_DIAG_EXPIRED, &pl, 1, "%s:%u: expired at %s "
+                         "(until=): this rule answers no more requests",
+                         pl.file, pl.line,
+                         rr_time_format(d ? d->pool : s->pool,
+                                        apr_time_from_sec(r.until)));
+        }
+    }
+}
+
 /* Walks from every own rule; loops are errors.  Returns APR_EINVAL if
  * there was one. */
 static apr_status_t find_loops(rr_graph *g, rr_diag *d)
@@ -539,17 +573,23 @@ static void collapse_chains(rr_graph *g)
         int tk;
         uint32_t off;
         rr_rule_key *key;
+        rr_collapsed *cl;
+        const char *final;
+        unsigned statuses;
         if (!g->next[id] || (g->state[id] & GS_IN_LOOP)
             || carries_path(g, id))
             continue;
         global_split(g, id, &tk, &off);
+        final = chain_final(g, id, &statuses);
         if (!s->collapsed)
             s->collapsed = apr_hash_make(s->pool);
         key = apr_pcalloc(s->pool, sizeof(*key));
         key->table = tk;
         key->off = off;
-        apr_hash_set(s->collapsed, key, sizeof(*key),
-                     apr_pstrdup(s->pool, chain_final(g, id)));
+        cl = apr_palloc(s->pool, sizeof(*cl));
+        cl->target = apr_pstrdup(s->pool, final);
+        cl->statuses = statuses;
+        apr_hash_set(s->collapsed, key, sizeof(*key), cl);
     }
 }
 
@@ -570,6 +610,7 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
     }
     check_duplicates_across(s, d);
     check_unmatchable(s, d);
+    check_expired(s, d);
     rv = find_loops(g, d);
     if (mode != RR_CHAINS_OFF)
         report_chains(g, mode, d);

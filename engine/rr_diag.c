@@ -18,7 +18,8 @@
 #define DIAG_WARNINGS_PER_ERROR 50
 
 static const char *const kind_names[RR_DIAG_KINDS] = {
-    "error", "duplicate", "chain", "uncollapsed", "loop", "unmatchable"
+    "error", "duplicate", "chain", "uncollapsed", "loop", "unmatchable",
+    "expired"
 };
 
 rr_diag *rr_diag_create(apr_pool_t *pool)

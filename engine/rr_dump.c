@@ -126,6 +126,15 @@ const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
                             (r.bits & RB_QSDROP) ? ",qsdrop" : "",
                             (r.bits & RB_QSAPPEND) ? ",qsappend" : "",
                             (r.xbits & XB_QSNONE) ? ",qsnone" : "",
+                            r.window && r.from ? ",from=" : "",
+                            r.window && r.from
+                                ? rr_time_format(pool, apr_time_from_sec(
+                                                           r.from)) : "",
+                            r.window && r.until != WINDOW_OPEN_END
+                                ? ",until=" : "",
+                            r.window && r.until != WINDOW_OPEN_END
+                                ? rr_time_format(pool, apr_time_from_sec(
+                                                           r.until)) : "",
                             NULL);
         APR_ARRAY_PUSH(parts, char *) = apr_pstrcat(pool, source,
             (r.bits & RB_KIND_MASK) == RR_KIND_QUERY ? "?" : "",

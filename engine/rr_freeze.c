@@ -72,6 +72,8 @@ static void stats_count(rr_table *t, const rr_rec *r)
         t->stats.host++;
     if (r->xbits & XB_QSNONE)
         t->has_qsnone = 1;
+    if (r->window)
+        t->has_windows = 1;
     if (r->bits & RB_NOCASE)
         t->has_nocase = 1;
     else
@@ -345,6 +347,9 @@ void rr_rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
     info->file = rr_table_file_of(t, off);
     info->line = r.line;
     info->written = spelling_of(t, off);
+    info->from = r.window && r.from ? apr_time_from_sec(r.from) : 0;
+    info->until = r.window && r.until != WINDOW_OPEN_END
+                  ? apr_time_from_sec(r.until) : 0;
 }
 
 /* Rule i counts live rules only, in file order. */

@@ -23,7 +23,11 @@
  *
  *   u32 line | u8 bits | u8 xbits | u16 src_len | u16 tgt_len |
  *   [u16 query_len, query rules only] | [u8 host_len, host rules only] |
+ *   [u32 from | u32 until, rules with a window only] |
  *   source | query | target | host
+ *
+ * A source is at most a line (8 KiB), so src_len's top bit is free: it
+ * says the record has a window (SRC_WINDOW).
  *
  * Offsets into it are 32-bit; offset 0 is a pad byte and means "empty".
  * Only the functions below read or write a record's bytes. */
@@ -49,6 +53,9 @@
 #define XB_GROUP_MASK  (XB_HOST | XB_WILD | XB_HTTP | XB_HTTPS)
 
 #define REC_FIXED     10u     /* bytes before the optional lengths */
+#define SRC_WINDOW    0x8000u /* in src_len: from/until follow */
+#define SRC_LEN_MASK  0x3fffu
+#define WINDOW_OPEN_END UINT32_MAX  /* until: no end */
 #define RR_MAX_HOST   253u    /* longest DNS name */
 
 /* Status codes by the index a record stores; 0 is "use the default". */
@@ -62,6 +69,8 @@ typedef struct {
     unsigned xbits;         /* XB_* */
     unsigned status;        /* index into rr_status_codes */
     uint32_t src_len, tgt_len, q_len, h_len;
+    int window;             /* answers only from <= now < until */
+    uint32_t from, until;   /* seconds since the epoch (UTC) */
     const char *src, *query, *target, *host;
 } rr_rec;
 
@@ -76,16 +85,25 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
     r->xbits = (unsigned char)p[5];
     r->status = r->xbits & XB_STATUS_MASK;
     r->src_len = rd16(p + 6);
+    r->window = (r->src_len & SRC_WINDOW) != 0;
+    r->src_len &= SRC_LEN_MASK;
     r->tgt_len = rd16(p + 8);
     p += REC_FIXED;
     r->q_len = 0;
     r->h_len = 0;
+    r->from = 0;
+    r->until = WINDOW_OPEN_END;
     if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
         r->q_len = rd16(p);
         p += 2;
     }
     if (r->xbits & XB_HOST)
         r->h_len = (unsigned char)*p++;
+    if (r->window) {
+        r->from = rd32(p);
+        r->until = rd32(p + 4);
+        p += 8;
+    }
     r->src = p;
     r->query = p + r->src_len;
     r->target = r->query + r->q_len;
@@ -96,8 +114,8 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
 static inline size_t rec_size(const rr_rec *r)
 {
     return REC_FIXED + ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY ? 2 : 0)
-           + ((r->xbits & XB_HOST) ? 1 : 0) + r->src_len + r->q_len
-           + r->tgt_len + r->h_len;
+           + ((r->xbits & XB_HOST) ? 1 : 0) + (r->window ? 8 : 0)
+           + r->src_len + r->q_len + r->tgt_len + r->h_len;
 }
 
 /* Writes the record r describes at p (rec_size bytes); its lengths fit
@@ -108,7 +126,7 @@ static inline void rec_encode(char *p, const rr_rec *r)
     memcpy(p, &r->line, 4);
     p[4] = (char)(unsigned char)r->bits;
     p[5] = (char)(unsigned char)((r->xbits & ~XB_STATUS_MASK) | r->status);
-    v16 = (uint16_t)r->src_len;
+    v16 = (uint16_t)(r->src_len | (r->window ? SRC_WINDOW : 0));
     memcpy(p + 6, &v16, 2);
     v16 = (uint16_t)r->tgt_len;
     memcpy(p + 8, &v16, 2);
@@ -120,6 +138,11 @@ static inline void rec_encode(char *p, const rr_rec *r)
     }
     if (r->xbits & XB_HOST)
         *p++ = (char)(unsigned char)r->h_len;
+    if (r->window) {
+        memcpy(p, &r->from, 4);
+        memcpy(p + 4, &r->until, 4);
+        p += 8;
+    }
     memcpy(p, r->src, r->src_len);
     p += r->src_len;
     memcpy(p, r->query, r->q_len);
@@ -148,6 +171,12 @@ static inline unsigned rec_status(const char *arena, uint32_t off)
 static inline uint32_t rec_line(const char *arena, uint32_t off)
 {
     return rd32(arena + off);
+}
+
+/* Does the record answer only within a window? */
+static inline int rec_has_window(const char *arena, uint32_t off)
+{
+    return (rd16(arena + off + 6) & SRC_WINDOW) != 0;
 }
 
 /* Sets `bits` in a record's flags: freezing marks shadowed duplicates. */
@@ -407,6 +436,7 @@ struct rr_table {
     unsigned has_kind[3];
     int has_case, has_nocase;
     int has_qsnone;
+    int has_windows;
     const uint64_t *groups;     /* seeds of the host groups, sorted */
     uint32_t ngroups;
     const rr_spelling *spellings;   /* by record offset, ascending */
@@ -452,7 +482,7 @@ int rr_builder_arena_reserve(rr_builder *b, size_t more);
 struct rr_set {
     const rr_table **tables;
     int ntables, max, own;
-    apr_hash_t *collapsed;      /* (table, offset) -> final target */
+    apr_hash_t *collapsed;      /* (table, offset) -> rr_collapsed */
     apr_pool_t *pool;
     const rr_ignore *ignore;
     /* what every lookup needs to know of the tables, kept by rr_set_add */
@@ -460,6 +490,7 @@ struct rr_set {
     long maxdepth;              /* deepest prefix rule, -1: none */
     int has_hosts;              /* some table has host rules */
     int needs_params;           /* query or qsnone rules: split args */
+    apr_time_t clock;           /* rr_set_clock(), 0: the current time */
 };
 
 typedef struct {
@@ -476,6 +507,18 @@ typedef struct {
     size_t klen;
     const rr_params *q;     /* a query rule's parameters */
 } rr_key;
+
+/* What a rule answers under Redirect307Chains Collapse: its chain's last
+ * target, and the statuses of every hop on the way (a bit per status
+ * index, 0 for "the default"), which decide the status (SPEC: Collapsed
+ * status). */
+typedef struct {
+    const char *target;
+    unsigned statuses;
+} rr_collapsed;
+
+/* The collapsed answer of a matched rule, or NULL (redirect_rules.c). */
+const rr_collapsed *rr_set_collapsed(const rr_set *s, const rr_match *m);
 
 /* Tables [0, rr_set_own_count) are the set's own, the rest inherited. */
 int rr_set_own_count(const rr_set *s);

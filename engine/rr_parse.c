@@ -252,9 +252,53 @@ static int status_index(const rr_tok *t)
     return -1;
 }
 
-static apr_status_t parse_flags(const rr_where *w, const rr_tok *t,
-                                unsigned *bits, unsigned *xbits)
+/* One rule line on its way into the builder. */
+typedef struct {
+    rr_tok src, tgt;        /* src: its path, once a host is split off */
+    int status;             /* index into rr_status_codes; -1: none given */
+    unsigned bits;          /* RB_*, the kind included once known */
+    unsigned xbits;         /* XB_* but the status */
+    char host[RR_MAX_HOST + 1];     /* a host rule's, lower-case; a
+                                       wildcard's without its "*." */
+    size_t hlen;
+    unsigned kind;          /* RR_KIND_* */
+    size_t pathlen;         /* of the source, before any '?' */
+    const char *query;      /* after the '?', or "" */
+    size_t qlen;
+    uint64_t qsum;          /* order-insensitive hash of the parameters */
+    const char *target;     /* escaped, or "" for a 410 */
+    size_t tlen;
+    char *key;              /* the normalised source */
+    size_t klen;
+    const char *written;    /* the decoded source path as written, if the
+                               key reads otherwise (rr_spelling) */
+    int window;             /* from= or until= given */
+    uint32_t from, until;   /* seconds; until WINDOW_OPEN_END: none */
+} rr_line;
+
+/* from=TIME or until=TIME: the window's end, in whole seconds. */
+static apr_status_t parse_window(const rr_where *w, const rr_tok *f,
+                                 size_t name_len, uint32_t *out)
 {
+    apr_time_t t;
+    apr_time_t sec;
+    if (!rr_time_parse(f->s + name_len, f->n - name_len, &t))
+        return PARSE_ERROR(w, "'%.*s': not a time (2026-12-01, "
+                           "2026-12-01T09:30, 2026-12-01T09:30:00Z or "
+                           "2026-12-01T09:30:00+01:00)", (int)f->n, f->s);
+    sec = apr_time_sec(t);
+    if (sec < 0 || sec >= (apr_time_t)WINDOW_OPEN_END)
+        return PARSE_ERROR(w, "'%.*s': before 1970 or after 2105",
+                           (int)f->n, f->s);
+    *out = (uint32_t)sec;
+    return APR_SUCCESS;
+}
+
+static apr_status_t parse_flags(const rr_where *w, const rr_tok *t,
+                                rr_line *l)
+{
+    unsigned *bits = &l->bits, *xbits = &l->xbits;
+    apr_status_t rv;
     size_t i = 0;
     while (i <= t->n) {
         size_t j = i;
@@ -271,13 +315,27 @@ static apr_status_t parse_flags(const rr_where *w, const rr_tok *t,
             *bits |= RB_QSAPPEND;
         else if (tok_is(&f, "qsnone"))
             *xbits |= XB_QSNONE;
+        else if (f.n > 5 && !memcmp(f.s, "from=", 5)) {
+            if ((rv = parse_window(w, &f, 5, &l->from)))
+                return rv;
+            l->window = 1;
+        }
+        else if (f.n > 6 && !memcmp(f.s, "until=", 6)) {
+            if ((rv = parse_window(w, &f, 6, &l->until)))
+                return rv;
+            l->window = 1;
+        }
         else
             return PARSE_ERROR(w, "unknown flag '%.*s' (known: nocase, "
-                               "qsdrop, qsappend, qsnone)", (int)f.n, f.s);
+                               "qsdrop, qsappend, qsnone, from=TIME, "
+                               "until=TIME)", (int)f.n, f.s);
         i = j + 1;
     }
     if ((*bits & RB_QSDROP) && (*bits & RB_QSAPPEND))
         return PARSE_ERROR(w, "flags qsdrop and qsappend exclude each other");
+    if (l->window && l->from >= l->until)
+        return PARSE_ERROR(w, "from= is not before until=: the rule would "
+                           "never answer");
     return APR_SUCCESS;
 }
 
@@ -445,28 +503,6 @@ int rr_target_is_own_source(const rr_options *opt, const char *target,
     return 1;
 }
 
-/* One rule line on its way into the builder. */
-typedef struct {
-    rr_tok src, tgt;        /* src: its path, once a host is split off */
-    int status;             /* index into rr_status_codes; -1: none given */
-    unsigned bits;          /* RB_*, the kind included once known */
-    unsigned xbits;         /* XB_* but the status */
-    char host[RR_MAX_HOST + 1];     /* a host rule's, lower-case; a
-                                       wildcard's without its "*." */
-    size_t hlen;
-    unsigned kind;          /* RR_KIND_* */
-    size_t pathlen;         /* of the source, before any '?' */
-    const char *query;      /* after the '?', or "" */
-    size_t qlen;
-    uint64_t qsum;          /* order-insensitive hash of the parameters */
-    const char *target;     /* escaped, or "" for a 410 */
-    size_t tlen;
-    char *key;              /* the normalised source */
-    size_t klen;
-    const char *written;    /* the decoded source path as written, if the
-                               key reads otherwise (rr_spelling) */
-} rr_line;
-
 #define STATUS_HELP "(use 301, 302, 303, 307, 308 or 410)"
 
 /* SOURCE TARGET [STATUS] [FLAGS]: fills src, tgt, status and flag bits.
@@ -492,14 +528,12 @@ static apr_status_t split_fields(const rr_where *w, const char *s, size_t n,
         if (l->status < 0)
             return PARSE_ERROR(w, "unknown status '%.*s' " STATUS_HELP,
                                (int)tok[2].n, tok[2].s);
-        return ntok == 4 ? parse_flags(w, &tok[3], &l->bits, &l->xbits)
-                         : APR_SUCCESS;
+        return ntok == 4 ? parse_flags(w, &tok[3], l) : APR_SUCCESS;
     }
     if (ntok == 4)
         return PARSE_ERROR(w, "unknown status '%.*s' " STATUS_HELP,
                            (int)tok[2].n, tok[2].s);
-    return ntok == 3 ? parse_flags(w, &tok[2], &l->bits, &l->xbits)
-                     : APR_SUCCESS;
+    return ntok == 3 ? parse_flags(w, &tok[2], l) : APR_SUCCESS;
 }
 
 /* Is s[0..n) a DNS name's label: letters, digits and inner hyphens? */
@@ -755,6 +789,9 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
     r.tgt_len = (uint32_t)l->tlen;
     r.host = l->host;
     r.h_len = (uint32_t)l->hlen;
+    r.window = l->window;
+    r.from = l->from;
+    r.until = l->until;
     need = rec_size(&r);
     if (!rr_builder_arena_reserve(b, need)
         || !offs_reserve(b, (size_t)b->nrec + 1, 0)
@@ -790,6 +827,7 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
     rr_line l;
     apr_status_t rv;
     memset(&l, 0, sizeof(l));
+    l.until = WINDOW_OPEN_END;
     rv = split_fields(w, s, n, &l);
     if (rv == APR_EOF)
         return APR_SUCCESS;

@@ -615,6 +615,29 @@ class Suite:
             c.add("</VirtualHost>")
         self.start("monitor", root, c, [port])
 
+    # -- lifecycle: rule windows, Cache-Control on permanent redirects -----
+
+    def setup_lifecycle(self):
+        root = self.new_root("lifecycle")
+        port = free_port()
+        now = int(time.time())
+        # whole seconds, as the rules file writes them; the closing check
+        # runs first and waits for its window, then the opening one
+        closes, opens = now + 5, now + 10
+        rules = LIFECYCLE_RULES.format(
+            opens=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opens)),
+            closes=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(closes)))
+        write_file(os.path.join(root, "life.map"), rules)
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        c.add("Redirect307MaxAge 3600", tag="module")
+        c.add("Redirect307Map life.map", tag="module")
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, port))
+        c.add("    ServerName nocache.test")
+        c.add("    Redirect307 301 /own-301 /t", tag="module")
+        c.add("</VirtualHost>")
+        self.start("lifecycle", root, c, [port],
+                   info={"opens": opens, "closes": closes})
+
     # -- reload -----------------------------------------------------------
 
     def setup_reload(self):
@@ -1088,7 +1111,9 @@ OPTS_CASES = [
     ("trailing_slash_strict_request_slash_misses", "/strict/", 404, None),
     ("trailing_slash_strict_source_slash", "/strict2/", 301, "/strict2-target"),
     ("trailing_slash_strict_source_slash_misses", "/strict2", 404, None),
-    ("chains_collapse_first_hop", "/c1", 301, "/c-final"),
+    # SPEC "Collapsed status": 301, 302, 308 hops are neither all
+    # permanent nor all method-preserving: 302
+    ("chains_collapse_first_hop", "/c1", 302, "/c-final"),
     ("chains_collapse_middle_hop", "/c2", 302, "/c-final"),
     ("chains_collapse_last_hop", "/c3", 308, "/c-final"),
 ]
@@ -1960,6 +1985,92 @@ def _():
         expect_clean_location(r)
 
 
+# ---------------------------------------------------------------------------
+# Checks: rule windows and caching permanent redirects (issue 15)
+# ---------------------------------------------------------------------------
+
+LIFECYCLE_RULES = """\
+/closing        /sale              307  until={closes}
+/opening        /launch            307  from={opens}
+/expired        /old-sale          307  from=2020-01-01,until=2020-02-01
+/window/*       /open/*            302  from=2020-01-01,until=2099-01-01
+/window/closed  /closed            302  until=2020-01-01
+/perm301        /p                 301
+/perm308        /p                 308
+/temp302        /p                 302
+/temp307        /p                 307
+/gone           -                  410
+"""
+
+
+def life_get(path, host=None):
+    srv = S.server("lifecycle")
+    return srv, request(srv.port, path, host=host)
+
+
+@check("window_closes_while_the_server_runs")
+def _():
+    srv, r = life_get("/closing")
+    info = S.info["lifecycle"]
+    expect(time.time() < info["closes"], "setup took too long")
+    expect_redirect(r, 307, "%s/sale" % main_base(srv.port))
+    # no restart: the rule stops answering once until= has passed
+    def closed():
+        return life_get("/closing")[1].status == 404
+    expect(poll(closed, info["closes"] - time.time() + 10, interval=0.2),
+           "still answering 10 s after until=")
+    expect(time.time() >= info["closes"] - 1, "closed before until=")
+
+
+@check("window_opens_while_the_server_runs")
+def _():
+    info = S.info["lifecycle"]
+    srv, r = life_get("/opening")
+    if time.time() < info["opens"] - 0.5:
+        expect_eq(r.status, 404, "before from=")
+    def opened():
+        return life_get("/opening")[1].status == 307
+    expect(poll(opened, info["opens"] - time.time() + 10, interval=0.2),
+           "not answering 10 s after from=")
+    expect(time.time() >= info["opens"] - 1, "opened before from=")
+
+
+@check("window_outside_falls_through_to_other_rules")
+def _():
+    srv, r = life_get("/expired")
+    expect_eq(r.status, 404, "expired rule")
+    srv, r = life_get("/window/closed")
+    expect_redirect(r, 302, "%s/open/closed" % main_base(srv.port))
+    srv, r = life_get("/window/a")
+    expect_redirect(r, 302, "%s/open/a" % main_base(srv.port))
+
+
+@check("max_age_only_on_301_and_308")
+def _():
+    for path, status, cache in (("/perm301", 301, "max-age=3600"),
+                                ("/perm308", 308, "max-age=3600"),
+                                ("/temp302", 302, None),
+                                ("/temp307", 307, None),
+                                ("/gone", 410, None)):
+        srv, r = life_get(path)
+        expect_eq(r.status, status, "status of %s" % path)
+        expect_eq(r.get("Cache-Control"), cache, "Cache-Control of %s" % path)
+
+
+@check("max_age_inherited_by_vhost")
+def _():
+    srv, r = life_get("/own-301", host="nocache.test")
+    expect_eq(r.status, 301, "status")
+    expect_eq(r.get("Cache-Control"), "max-age=3600", "Cache-Control")
+
+
+@check("expired_rule_warned_about_at_start")
+def _():
+    text = startup_messages("lifecycle")
+    expect(re.search(r"life\.map:3: expired at 2020-02-01T00:00:00Z", text),
+           "no expired warning for life.map:3")
+
+
 class ConfigTests:
     """Small configs in one temp dir, checked with apache2 -t."""
 
@@ -2078,6 +2189,9 @@ def inline_error(name, directive):
 
 
 INLINE_ERROR_CASES = [
+    ("max_age_not_a_number", "Redirect307MaxAge soon"),
+    ("window_bad_time", "Redirect307 301 /a /b until=2026-13-01"),
+    ("window_from_after_until", "Redirect307 301 /a /b from=2027-01-01,until=2026-01-01"),
     ("ignore_params_star_inside", "Redirect307IgnoreParams utm_*x"),
     ("ignore_params_none_not_alone", "Redirect307IgnoreParams none gclid"),
     ("ignore_params_empty", "Redirect307IgnoreParams"),

@@ -21,6 +21,8 @@ typedef struct {
     int default_status;         /* --default */
     rr_chains_mode chains;      /* --chains */
     apr_array_header_t *hosts;  /* const char *: --host */
+    apr_time_t at;              /* --at: rule windows at this time, 0: now */
+    int soon_days;              /* check --soon: list rules expiring within */
     const rr_ignore *ignore;    /* --ignore-params, as httpd's
                                    Redirect307IgnoreParams (default: the
                                    built-in list) */

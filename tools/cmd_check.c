@@ -239,16 +239,64 @@ static json_t *json_files(apr_pool_t *p, const cli_args *a)
     return files;
 }
 
+/* Calls fn for every live rule whose until= falls in [now, now + soon). */
+static void each_expiring(apr_pool_t *p, const cli_args *a,
+                          const loaded_rules *l,
+                          void (*fn)(void *ctx, const rr_rule_info *r),
+                          void *ctx)
+{
+    apr_time_t now = a->at ? a->at : apr_time_now();
+    apr_time_t end = now + apr_time_from_sec((apr_time_t)a->soon_days
+                                             * 86400);
+    int k;
+    for (k = 0; l->set && k < rr_set_table_count(l->set); k++) {
+        const rr_table *t = rr_set_table(l->set, k);
+        uint32_t i, n = rr_table_records(t);
+        for (i = 0; i < n; i++) {
+            rr_rule_info r;
+            if (rr_table_record(t, i, p, &r) && r.until && r.until > now
+                && r.until <= end)
+                fn(ctx, &r);
+        }
+    }
+}
+
+static void note_expiring(void *ctx, const rr_rule_info *r)
+{
+    apr_pool_t *p = ctx;
+    fprintf(stderr, "note: %s:%u: expires at %s (until=)\n", r->file,
+            r->line, rr_time_format(p, r->until));
+}
+
+typedef struct {
+    apr_pool_t *p;
+    json_t *list;
+} expiring_json;
+
+static void json_expiring_one(void *ctx, const rr_rule_info *r)
+{
+    expiring_json *x = ctx;
+    json_array_append_new(x->list, json_pack(
+        "{s:o, s:i, s:s}", "file", json_text(x->p, r->file), "line",
+        (int)r->line, "until", rr_time_format(x->p, r->until)));
+}
+
 /* The whole result as one document on stdout, nothing on stderr. */
 static int print_json(apr_pool_t *p, const cli_args *a,
                       const loaded_rules *l)
 {
-    json_t *doc = json_pack("{s:o, s:b, s:o, s:o}",
-                            "files", json_files(p, a),
-                            "ok", l->set != NULL,
-                            "diagnostics", json_diagnostics(p, l->diag),
-                            "summary", json_summary(a, l));
+    expiring_json x;
+    json_t *doc;
     int rc;
+    x.p = p;
+    x.list = json_array();
+    each_expiring(p, a, l, json_expiring_one, &x);
+    doc = json_pack("{s:o, s:b, s:o, s:o, s:o}",
+                    "files", json_files(p, a),
+                    "ok", l->set != NULL,
+                    "diagnostics", json_diagnostics(p, l->diag),
+                    "expiring", x.list,
+                    "summary", json_summary(a, l));
     if (!doc) {
         cli_say("out of memory building the JSON document");
         return EXIT_USAGE;
@@ -270,5 +318,6 @@ int cmd_check(apr_pool_t *p, const cli_args *a)
     if (a->json)
         return print_json(p, a, &l);
     rules_print_diag(l.diag);
+    each_expiring(p, a, &l, note_expiring, p);
     return l.set ? print_summary(p, a, &l) : print_failed(a, &l);
 }

@@ -15,6 +15,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apr_general.h"
@@ -62,6 +63,10 @@ static const char help_check[] =
     "  --ignore-params LIST        Redirect307IgnoreParams: names, NAME*, default\n"
     "                              or none, separated by commas (default: the\n"
     "                              built-in tracking list)\n"
+    "  --at TIME                   evaluate rule windows (from=, until=) at TIME\n"
+    "                              instead of now (2026-12-01T09:30:00Z)\n"
+    "  --soon DAYS                 list rules whose until= falls within DAYS\n"
+    "                              (default 14) on stderr as notes\n"
     "  --json                      print the diagnostics and the summary as one\n"
     "                              JSON document on stdout, for scripts, and\n"
     "                              nothing on stderr (see redirect307(1))\n"
@@ -103,6 +108,7 @@ static const char help_test[] =
     "  -v, --verbose               with --expect, print every result line too\n"
     "  --default STATUS            Redirect307Default: 301 302 303 307 308\n"
     "  --ignore-params LIST        Redirect307IgnoreParams, as for check\n"
+    "  --at TIME                   answer as at TIME (rule windows), as for check\n"
     "  --allow-encoded-slashes M   AllowEncodedSlashes off|on|nodecode (off)\n"
     "  --case-insensitive, --trailing-slash MODE, --chains MODE, --host NAME\n"
     "                              as for 'check'\n"
@@ -271,6 +277,25 @@ static int set_ignore_params(cli_args *a, const char *v)
     return ARGS_GO_ON;
 }
 
+static int set_at(cli_args *a, const char *v)
+{
+    if (!rr_time_parse(v, strlen(v), &a->at))
+        return bad_usage(a->cmd, "--at takes a time such as 2026-12-01 or "
+                         "2026-12-01T09:30:00Z, not '%s'", v);
+    return ARGS_GO_ON;
+}
+
+static int set_soon(cli_args *a, const char *v)
+{
+    char *end;
+    long days = strtol(v, &end, 10);
+    if (!*v || *end || days < 0 || days > 36500)
+        return bad_usage(a->cmd, "--soon takes a number of days, not '%s'",
+                         v);
+    a->soon_days = (int)days;
+    return ARGS_GO_ON;
+}
+
 static int set_expect(cli_args *a, const char *v)
 {
     a->expect = v;
@@ -315,6 +340,8 @@ static const struct {
     { "--status", FOR_IMPORT, set_status },
     { "--host", FOR_ALL, set_host },
     { "--ignore-params", FOR_CHECK | FOR_TEST, set_ignore_params },
+    { "--at", FOR_CHECK | FOR_TEST, set_at },
+    { "--soon", FOR_CHECK, set_soon },
     { "--expect", FOR_TEST, set_expect },
     { "--allow-encoded-slashes", FOR_TEST, set_encoded_slashes },
     { "--from", FOR_IMPORT, set_from },
@@ -401,6 +428,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *p,
     int i, rc, after_dashes = 0;
 
     a->default_status = CLI_DEFAULT_STATUS;
+    a->soon_days = 14;
     a->hosts = apr_array_make(p, 2, sizeof(const char *));
     a->files = apr_array_make(p, 4, sizeof(const char *));
     a->urls = apr_array_make(p, 4, sizeof(const char *));

@@ -64,6 +64,7 @@ void rules_load(apr_pool_t *p, const cli_args *a, loaded_rules *l)
     memset(l, 0, sizeof(*l));
     l->diag = rr_diag_create(p);
     rr_set_ignore(set, a->ignore);
+    rr_set_clock(set, a->at);
     ok = load_tables(p, a, set, l->diag)
          && rr_set_check(set, hosts, a->chains, l->diag) == APR_SUCCESS;
     l->took = apr_time_now() - t0;

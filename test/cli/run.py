@@ -215,7 +215,7 @@ def t_check_json(b, tmp, rules):
     if d is None:
         return
     check("check --json: top-level keys",
-          sorted(d) == ["diagnostics", "files", "ok", "summary"], repr(d))
+          sorted(d) == ["diagnostics", "expiring", "files", "ok", "summary"], repr(d))
     check("check --json: files and ok", d["files"] == [rules]
           and d["ok"] is True, repr(d))
     s = d["summary"]

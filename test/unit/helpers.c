@@ -234,8 +234,8 @@ void check_answers_at(const char *file, int line, const rr_set *s,
         const char *got = answer(s, c[i].path, c[i].args);
 
         if (strcmp(got, c[i].expect) != 0)
-            bad = apr_psprintf(tp, "%s\n  [%zu] %s%s%s: got \"%s\", "
-                               "expected \"%s\"", bad, i, show0(c[i].path),
+            bad = apr_psprintf(tp, "%s\n  [%lu] %s%s%s: got \"%s\", "
+                               "expected \"%s\"", bad, (unsigned long)i, show0(c[i].path),
                                c[i].args ? "?" : "",
                                c[i].args ? show0(c[i].args) : "",
                                show0(got), show0(c[i].expect));

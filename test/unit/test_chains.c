@@ -69,11 +69,12 @@ END_TEST
 
 START_TEST(chains_collapse_answers_final_target)
 {
+    /* statuses as SPEC "Collapsed status" combines the hops' */
     static const lookup_case cases[] = {
-        { "/a", NULL, "301 " BASE "/d" },
+        { "/a", NULL, "302 " BASE "/d" },
         { "/b", NULL, "302 " BASE "/d" },
         { "/c", NULL, "307 " BASE "/d" },
-        { "/x", NULL, "308 https://ext.example/final" },
+        { "/x", NULL, "301 https://ext.example/final" },
     };
     rr_diag *d = diag_new();
     rr_set *s = checked_set("/a /b 301\n/b /c 302\n/c /d\n"
@@ -82,6 +83,42 @@ START_TEST(chains_collapse_answers_final_target)
 
     ck_assert_msg(diag_nwarnings(d) == 0, "%s", diag_dump(d));
     check_answers(s, cases);
+}
+END_TEST
+
+/* SPEC "Collapsed status": 303 if any hop is 303; otherwise permanent
+ * only if every hop is (301, 308) and method-preserving only if every hop
+ * is (307, 308); a hop without a status has the default. */
+START_TEST(chains_collapsed_status_combines_every_hop)
+{
+    static const struct {
+        const char *first, *second;
+        int dflt;
+        int want;
+    } cases[] = {
+        { "308", "308", 307, 308 }, { "301", "308", 307, 301 },
+        { "308", "301", 307, 301 }, { "307", "308", 307, 307 },
+        { "301", "307", 307, 302 }, { "302", "308", 307, 302 },
+        { "303", "308", 307, 303 }, { "308", "303", 307, 303 },
+        { "301", "301", 307, 301 }, { "307", "307", 307, 307 },
+        { "", "308", 308, 308 }, { "", "308", 307, 307 },
+        { "", "", 301, 301 },
+    };
+    size_t i;
+
+    for (i = 0; i < NELTS(cases); i++) {
+        rr_diag *d = diag_new();
+        const char *text = apr_psprintf(tp, "/a /b %s\n/b /c %s\n",
+                                        cases[i].first, cases[i].second);
+        rr_set *s = checked_set(text, NULL, RR_CHAINS_COLLAPSE, APR_SUCCESS,
+                                d);
+        rr_match m = lookup_or_fail(s, "/a", NULL);
+
+        ck_assert_msg(rr_match_status(&m, cases[i].dflt) == cases[i].want,
+                      "hops '%s' '%s' default %d: got %d, want %d",
+                      cases[i].first, cases[i].second, cases[i].dflt,
+                      rr_match_status(&m, cases[i].dflt), cases[i].want);
+    }
 }
 END_TEST
 
@@ -336,6 +373,7 @@ Suite *chains_suite(void)
     tcase_add_test(tc, chains_warn_names_every_hop);
     tcase_add_test(tc, chains_warn_one_per_maximal_chain);
     tcase_add_test(tc, chains_collapse_answers_final_target);
+    tcase_add_test(tc, chains_collapsed_status_combines_every_hop);
     tcase_add_test(tc, chains_off_no_warning_no_change);
     tcase_add_test(tc, chains_no_chain_no_warning);
     tcase_add_test(tc, chains_loop_is_error_in_every_mode);
