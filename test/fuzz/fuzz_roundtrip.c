@@ -174,6 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    && same_str(r1.target, r2.target)
                    && same_str(r1.host, r2.host)
                    && same_str(r1.scheme, r2.scheme)
+                   && r1.from == r2.from && r1.until == r2.until
                    && r2.line == i + 1,
                    "rule %u (%s:%u) '%s' '%s' '%s' kind %d flags %u status "
                    "%d came back as '%s' '%s' '%s' kind %d flags %u status %d "

@@ -120,5 +120,6 @@ Suite *regressions_suite(void);
 Suite *diag_suite(void);
 Suite *ignore_suite(void);
 Suite *hosts_suite(void);
+Suite *windows_suite(void);
 
 #endif /* UNIT_HELPERS_H */
