@@ -279,8 +279,18 @@ static FUZZ_UNUSED void fuzz_check_match(apr_pool_t *p, const rr_match *m,
     FUZZ_CHECK(status == 301 || status == 302 || status == 303
                || status == 307 || status == 308 || status == 410,
                "status %d", status);
-    FUZZ_CHECK(ri.status == 0 || ri.status == status, "status %d vs rule %d",
-               status, ri.status);
+    {
+        /* Its own status, or under Collapse its chain's: permanent or
+         * method-preserving only if this first hop is, 303 if it is. */
+        int own = ri.status ? ri.status : 307;
+        int perm = status == 301 || status == 308;
+        int keep = status == 307 || status == 308;
+        FUZZ_CHECK((own == 410) == (status == 410)
+                   && (!perm || own == 301 || own == 308)
+                   && (!keep || own == 307 || own == 308)
+                   && (own != 303 || status == 303),
+                   "status %d vs rule %d", status, ri.status);
+    }
     if (base_parts)
         loc = rr_match_location_parts(m, p, path, args, base_parts);
     else
