@@ -20,6 +20,9 @@ static const struct {
     { "alias", import_alias },
     { "nginx", import_nginx },
     { "csv", import_csv },
+    { "haproxy", import_haproxy },
+    { "netlify", import_netlify },
+    { "cloudflare", import_cloudflare },
     { NULL, NULL }
 };
 

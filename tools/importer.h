@@ -47,6 +47,16 @@ void import_nginx(importer *im, char *buf, size_t len);
 /* WordPress Redirection CSV exports (import_csv.c). */
 void import_csv(importer *im, char *buf, size_t len);
 
+/* HAProxy map files used by "redirect location %[path,map(...)]"
+ * (import_haproxy.c). */
+void import_haproxy(importer *im, char *buf, size_t len);
+
+/* Netlify _redirects files (import_netlify.c). */
+void import_netlify(importer *im, char *buf, size_t len);
+
+/* Cloudflare Bulk Redirects CSV lists (import_cloudflare.c). */
+void import_cloudflare(importer *im, char *buf, size_t len);
+
 /* Sets up an importer with no rules yet, in `p`. */
 void imp_init(importer *im, apr_pool_t *p, int status,
               const apr_array_header_t *hosts);

@@ -5,7 +5,8 @@
  *
  *   redirect307 check  [OPTIONS] FILE...
  *   redirect307 test   [OPTIONS] FILE... [--] URL...
- *   redirect307 import --from alias|nginx|csv FILE...
+ *   redirect307 import --from FORMAT FILE...
+ *       (alias, nginx, haproxy, netlify, cloudflare, csv)
  *
  * Exit status: 0 fine, 1 a validation failure (an error in a rules file,
  * a failed expectation, an input line not imported), 2 bad usage or an
@@ -33,13 +34,15 @@
 static const char help_main[] =
     "usage: redirect307 check  [OPTIONS] FILE...\n"
     "       redirect307 test   [OPTIONS] FILE... [--] URL...\n"
-    "       redirect307 import --from alias|nginx|csv [OPTIONS] FILE...\n"
+    "       redirect307 import --from FORMAT [OPTIONS] FILE...\n"
     "       redirect307 COMMAND --help\n"
     "\n"
     "check   validates rules files as httpd would load them; prints a summary\n"
     "test    prints the status and Location httpd would answer for URLs\n"
-    "import  converts mod_alias, nginx map or WordPress Redirection CSV\n"
-    "        redirects into the rules format, on stdout\n"
+    "import  converts redirects into the rules format, on stdout; FORMAT:\n"
+    "        alias (mod_alias), nginx (map), haproxy (map), netlify\n"
+    "        (_redirects), cloudflare (Bulk Redirects CSV), csv (WordPress\n"
+    "        Redirection)\n"
     "\n"
     "Exit status: 0 ok, 1 validation failure, 2 usage or I/O error.\n"
     "See redirect307(1).\n";
@@ -118,7 +121,7 @@ static const char help_test[] =
     "fails, 2 bad usage, an unreadable file, a malformed URL or expectation.\n";
 
 static const char help_import[] =
-    "usage: redirect307 import --from alias|nginx|csv [OPTIONS] FILE...\n"
+    "usage: redirect307 import --from FORMAT [OPTIONS] FILE...\n"
     "\n"
     "Converts other servers' redirects into rules (SOURCE TARGET [STATUS]) on\n"
     "stdout; FILE '-' reads stdin.  What cannot be converted is listed on\n"
@@ -141,6 +144,24 @@ static const char help_import[] =
     "          with $variables and include are not converted.  The status is\n"
     "          taken from 'return CODE $var' or 'rewrite ... $var permanent'\n"
     "          in the same file, else --status, else none (Redirect307Default).\n"
+    "  haproxy HAProxy map of 'redirect location %[path,map(FILE)]': 'KEY\n"
+    "          VALUE' lines become exact rules with qsdrop (HAProxy never\n"
+    "          carries the query) and --status, else 302 (HAProxy's default).\n"
+    "          Keys are raw paths; not converted: keys no request matches\n"
+    "          the same way in httpd ('?', '//', '.', %2F, bad %-escapes).\n"
+    "  netlify _redirects: FROM [NAME=VALUE...] TO [STATUS][!]; '/a/*'\n"
+    "          (a splat) becomes a prefix rule, :splat ending TO's path\n"
+    "          the carried rest; http(s)://HOST/ sources become host rules;\n"
+    "          literal NAME=VALUE fields a query rule.  Not converted:\n"
+    "          200 (rewrites, proxies), 404, placeholders, conditions\n"
+    "          (Country=, Language=, Role=, Cookie=), rules an earlier one\n"
+    "          always answers first (Netlify: first match wins).\n"
+    "  cloudflare  Bulk Redirects CSV: source_url,target_url,status_code,\n"
+    "          preserve_query_string,include_subdomains,subpath_matching,\n"
+    "          preserve_path_suffix (or a header naming them); rows become\n"
+    "          host rules (include_subdomains: also //*.HOST/path),\n"
+    "          subpath_matching prefix rules, preserve_path_suffix a carry,\n"
+    "          preserve_query_string FALSE qsdrop.\n"
     "  csv     WordPress Redirection export (source,target,regex,code,type,\n"
     "          hits,title,status, ',' ';' or '|' separated, quoted fields);\n"
     "          without a header the columns are source,target,regex,code.\n"
@@ -148,8 +169,10 @@ static const char help_import[] =
     "          410, non-url actions; disabled rows are skipped with a note.\n"
     "\n"
     "options:\n"
-    "  --from FORMAT               alias, nginx or csv (required)\n"
-    "  --status STATUS             status for entries that give none\n"
+    "  --from FORMAT               alias, nginx, haproxy, netlify, cloudflare\n"
+    "                              or csv (required)\n"
+    "  --status STATUS             status for entries that give none (an\n"
+    "                              HAProxy map's: its redirect's 'code')\n"
     "  --host NAME                 this site's host name(s), to find loops\n"
     "                              through absolute targets (repeatable)\n"
     "  -h, --help                  this text\n"
@@ -317,7 +340,8 @@ static int set_encoded_slashes(cli_args *a, const char *v)
 static int set_from(cli_args *a, const char *v)
 {
     if (!cmd_import_has_format(v))
-        return bad_usage(a->cmd, "--from takes alias, nginx or csv, not "
+        return bad_usage(a->cmd, "--from takes alias, nginx, haproxy, "
+                         "netlify, cloudflare or csv, not "
                          "'%s'", v);
     a->from = v;
     return ARGS_GO_ON;
@@ -411,7 +435,8 @@ static int check_args(const cli_args *a)
         return bad_usage(a->cmd, a->cmd == CMD_IMPORT ? "no input file given"
                                                      : "no rules file given");
     if (a->cmd == CMD_IMPORT && !a->from)
-        return bad_usage(a->cmd, "--from alias|nginx|csv is required");
+        return bad_usage(a->cmd, "--from alias|nginx|haproxy|netlify|"
+                         "cloudflare|csv is required");
     for (k = 0; k < a->urls->nelts; k++)
         stdin_urls |= !strcmp(APR_ARRAY_IDX(a->urls, k, const char *), "-");
     if (stdin_urls && a->expect && !strcmp(a->expect, "-"))

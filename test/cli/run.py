@@ -7,6 +7,7 @@ with realistic input, and a 100k-line import.  Standard library only; prints
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,9 @@ def run_all(b, man, tmp):
     t_import_nginx(b, tmp)
     t_import_csv(b, tmp)
     t_import_corners(b, tmp)
+    t_import_haproxy(b, tmp)
+    t_import_netlify(b, tmp)
+    t_import_cloudflare(b, tmp)
     t_import_big(b, tmp)
     t_hosts_and_params(b, tmp)
     t_man(man)
@@ -727,6 +731,367 @@ def t_import_corners(b, tmp):
           r.rc == 2 and "'http://h:4294967376/a': bad port" in r.err
           and answers(r.out) == [["http://h:0080/a", "307", "http://h/b",
                                   ab + ":1"]], repr(r))
+
+
+def rules_of(out):
+    """The rules an import wrote, without its comment line."""
+    return [l for l in out.splitlines() if l and not l.startswith("#")]
+
+
+def said(err, where, kind, word):
+    """Did the importer say `kind` ("not converted", "note") at `where`
+    (FILE:LINE), with `word` in it?"""
+    return any(l.startswith("%s: %s:" % (where, kind)) and word in l
+               for l in err.splitlines())
+
+
+HOST_SOURCE = re.compile(r"^(?:(https?):)?//(\*\.)?([^/\s]+)(/\S*)(\s.*)$")
+
+
+def host_view(rules, host=None, scheme="http"):
+    """The rules a request for scheme://host consults, as hostless rules:
+    `redirect307 test` answers hostless rules only, so a host's rules are
+    tested with their host cut off.  host None: the hostless rules.  In
+    httpd the exact host's rules come first (its scheme's before those for
+    any), then the wildcards', longest first: the view keeps that order,
+    and of one path the first (check's duplicate rule) answers."""
+    groups = {}
+    for r in rules:
+        m = HOST_SOURCE.match(r)
+        if not m:
+            if host is None:
+                groups.setdefault((0,), []).append(r)
+            continue
+        sch, wild, h, path, rest = m.groups()
+        if host is None or (sch and sch != scheme):
+            continue
+        if wild:
+            if not host.endswith("." + h):
+                continue
+            rank = (2, -len(h), 0 if sch else 1)
+        elif h == host:
+            rank = (1, 0, 0 if sch else 1)
+        else:
+            continue
+        groups.setdefault(rank, []).append(path + rest)
+    return "".join(r + "\n" for k in sorted(groups) for r in groups[k])
+
+
+def test_view(b, tmp, name, rules, host, urls, scheme="http", opts=()):
+    """`redirect307 test` on host_view(): [[url, status, location], ...]."""
+    view = write(tmp, name, host_view(rules, host, scheme))
+    t = Run([b, "test"] + list(opts) + [view, "--"] + urls)
+    return [a[:3] for a in answers(t.out)], t
+
+
+HAPROXY_MAP = """\
+# HAProxy map: redirect location %[path,map(this)] if { ... -m found }
+/old-page      /new-page
+  /promo       https://shop.example.com/sale
+/caf%C3%A9     /coffee
+/dup           /first
+/dup           /second
+/sp            http://x.example/a b\t
+relative       /x
+/q?x=1         /y
+/100%          /p
+/a%2Fb         /slash
+/a/./b         /dot
+/novalue
+/rel           new-page
+/x/%2E%2e/z    /dots
+/dir/          /dir-target
+"""
+
+
+def t_import_haproxy(b, tmp):
+    src = write(tmp, "redirects.map", HAPROXY_MAP)
+    r = Run([b, "import", "--from", "haproxy", "--status", "301", src])
+    check("import haproxy with skipped lines: exit 1", r.rc == 1, repr(r))
+    want = [
+        "/old-page /new-page 301 qsdrop",
+        "/promo https://shop.example.com/sale 301 qsdrop",
+        "/caf%C3%A9 /coffee 301 qsdrop",
+        "/dup /first 301 qsdrop",
+        "/sp http://x.example/a%20b 301 qsdrop",
+        "/dir/ /dir-target 301 qsdrop",
+    ]
+    check("import haproxy output", rules_of(r.out) == want,
+          "\n".join(rules_of(r.out)) + "\n" + r.err)
+    for ln, word in ((8, "not a path"), (9, "never matches"),
+                     (10, "no %XX"), (11, "encoded '/'"),
+                     (12, "not a normalised path"), (13, "no value"),
+                     (14, "neither an absolute URL nor a path"),
+                     (15, "not a normalised path")):
+        check("import haproxy: line %d not converted (%s)" % (ln, word),
+              said(r.err, "%s:%d" % (src, ln), "not converted", word), r.err)
+    for ln, word in ((2, "compares paths exactly"), (4, "raw path"),
+                     (6, "duplicate source"), (7, "%-escaped")):
+        check("import haproxy: line %d noted (%s)" % (ln, word),
+              said(r.err, "%s:%d" % (src, ln), "note", word), r.err)
+    check("import haproxy: no status note with --status",
+          "no --status" not in r.err, r.err)
+    check("import haproxy: summary", "6 rules written, 8 entries not "
+          "converted" in r.err, r.err)
+    out = write(tmp, "haproxy.rules", r.out)
+    c = Run([b, "check", out])
+    check("import haproxy output passes check", c.rc == 0, repr(c))
+    # As haproxy answers (test/import/diff_haproxy.py compares them live):
+    # the path is exact, the query never carried.
+    t = Run([b, "test", "--trailing-slash", "strict", out, "--",
+             "/old-page?x=1", "/old-page/", "/caf%C3%A9?utm_source=a",
+             "/dup", "/dir/?a=b", "/dir", "/promo"])
+    check("imported haproxy answers", [a[:3] for a in answers(t.out)] == [
+        ["/old-page?x=1", "301", "/new-page"], ["/old-page/", "no match"],
+        ["/caf%C3%A9?utm_source=a", "301", "/coffee"],
+        ["/dup", "301", "/first"], ["/dir/?a=b", "301", "/dir-target"],
+        ["/dir", "no match"],
+        ["/promo", "301", "https://shop.example.com/sale"]], repr(t))
+    r = Run([b, "import", "--from", "haproxy", "-"],
+            stdin=b"# no code\n/a /b\n/c https://d.example/e\n")
+    check("import haproxy without --status: 302 (haproxy's default), noted",
+          r.rc == 0 and rules_of(r.out) == ["/a /b 302 qsdrop",
+                                            "/c https://d.example/e 302 "
+                                            "qsdrop"]
+          and said(r.err, "-:2", "note", "no --status"), repr(r))
+
+
+NETLIFY = """\
+# Netlify _redirects
+/home              /                      301
+/old-page          /new-page
+/promo             https://shop.example.com/sale   302!
+/news/*            /blog/:splat
+/docs/*            https://docs.example.com/v2/:splat  301!
+/blog/:year/:month/:slug   /posts/:slug
+/store id=:id      /blog/:id  301
+/store id=42       /blog/42   301
+/app/*             /index.html   200
+/api/*             https://api.example.com/:splat  200
+/ecommerce         /store-closed  404
+/gone              /gone.html     410
+/pricing           /fr/pricing    302  Country=fr
+/admin/*           200!  Role=admin
+https://old.example.com/*  https://new.example.com/:splat  301!
+http://old.example.com/*   https://new.example.com/:splat  301!
+/news/special      /special
+/blog-x/*          /blog-:splat
+/caf%C3%A9         /coffee
+/with-q            /target?a=1
+/temp              /elsewhere  307
+/perm/*            https://x.example/alias  308!
+/store             /shop
+/shop              /store-front   301 # comment
+/deep/*            /d/:splat/index.html
+/cond/*            /c/:splat  301!  Language=de
+"""
+
+
+def t_import_netlify(b, tmp):
+    src = write(tmp, "_redirects", NETLIFY)
+    r = Run([b, "import", "--from", "netlify", src])
+    check("import netlify with skipped lines: exit 1", r.rc == 1, repr(r))
+    rules = rules_of(r.out)
+    want = [
+        "/home / 301",
+        "/old-page /new-page 301",
+        "/promo https://shop.example.com/sale 302",
+        "/news/* /blog/* 301",
+        "/docs/* https://docs.example.com/v2/* 301",
+        "/store?id=42 /blog/42 301",
+        "/gone - 410",
+        "https://old.example.com/* https://new.example.com/* 301",
+        "http://old.example.com/* https://new.example.com/* 301",
+        "/caf%C3%A9 /coffee 301",
+        "/with-q /target?a=1 301 qsappend",
+        "/temp /elsewhere 307",
+        "/perm/* https://x.example/alias 308",
+        "/store /shop 301",
+    ]
+    check("import netlify output", rules == want,
+          "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((7, "placeholders"), (8, "captures a placeholder"),
+                     (10, "rewrite"), (11, "proxies"), (12, "404"),
+                     (14, "condition 'Country=fr'"), (15, "no target"),
+                     (18, "never reached in Netlify: the rule at line 5"),
+                     (19, "elsewhere than at the end"),
+                     (25, "unexpected '#'"), (26, "elsewhere than at the end"),
+                     (27, "condition 'Language=de'")):
+        check("import netlify: line %d not converted (%s)" % (ln, word),
+              said(r.err, "%s:%d" % (src, ln), "not converted", word), r.err)
+    for ln, word in ((2, "without '!'"), (9, "exactly these"),
+                     (13, "410"), (16, "Netlify answers with them")):
+        check("import netlify: line %d noted (%s)" % (ln, word),
+              said(r.err, "%s:%d" % (src, ln), "note", word), r.err)
+    check("import netlify: the shadowing note is given once",
+          r.err.count("without '!'") == 1, r.err)
+    out = write(tmp, "netlify.rules", r.out)
+    c = Run([b, "check", out])
+    check("import netlify output passes check", c.rc == 0, repr(c))
+    # What Netlify documents: splats carry the rest, the query is passed
+    # on, /a and /a/ are alike, the first matching rule answers.
+    t = Run([b, "test", out, "--", "/news", "/news/a/b?c=d",
+             "/news/special", "/old-page/", "/home?x=1",
+             "/store?id=42", "/store?id=43", "/with-q?b=2", "/gone",
+             "/perm", "/perm/a/b", "/caf%C3%A9", "/News/a", "/store"])
+    check("imported netlify answers", [a[:3] for a in answers(t.out)] == [
+        ["/news", "301", "/blog/"], ["/news/a/b?c=d", "301", "/blog/a/b?c=d"],
+        ["/news/special", "301", "/blog/special"],
+        ["/old-page/", "301", "/new-page"], ["/home?x=1", "301", "/?x=1"],
+        ["/store?id=42", "301", "/blog/42"], ["/store?id=43", "301", "/shop?id=43"],
+        ["/with-q?b=2", "301", "/target?a=1&b=2"], ["/gone", "410", "-"],
+        ["/perm", "308", "https://x.example/alias"],
+        ["/perm/a/b", "308", "https://x.example/alias"],
+        ["/caf%C3%A9", "301", "/coffee"], ["/News/a", "no match"],
+        ["/store", "301", "/shop"]], repr(t))
+    a, t = test_view(b, tmp, "netlify-old.rules", rules, "old.example.com",
+                     ["/", "/a/b?x=1"], scheme="https")
+    check("imported netlify domain-level rule", a == [
+        ["/", "301", "https://new.example.com/"],
+        ["/a/b?x=1", "301", "https://new.example.com/a/b?x=1"]], repr(t))
+    r = Run([b, "import", "--from", "netlify", "-"],
+            stdin=b"/a /b 302!\n/c/* https://d.example/:splat 301!\n")
+    check("import netlify all forced: exit 0, no shadowing note",
+          r.rc == 0 and "note" not in r.err and rules_of(r.out) == [
+              "/a /b 302", "/c/* https://d.example/* 301"], repr(r))
+    r = Run([b, "import", "--from", "netlify", "-"],
+            stdin=b"/x/deep /d\nhttps://h.example/x/* /hx 301!\n"
+                  b"/* https://n.example/:splat 301!\n/y/* /why\n"
+                  b"/y id=1 /q\n")
+    check("import netlify: a later host rule overlapping an earlier rule "
+          "is noted; a later rule reached only after an earlier one is not "
+          "converted", r.rc == 1
+          and said(r.err, "-:2", "note", "the rule at line 1")
+          and said(r.err, "-:4", "not converted", "line 3")
+          and said(r.err, "-:5", "not converted", "line 3")
+          and "-:3: not converted" not in r.err, repr(r))
+
+
+CLOUDFLARE = (
+    b"example.com/contacts,https://example.net/contact-us,301,,,,\r\n"
+    b"example.com/about,https://example.net/about-us,,FALSE,TRUE,,\r\n"
+    b"example.com/docs,https://example.com/draft-docs,302,,TRUE\r\n"
+    b"https://example.com/a,https://b.example/x,308,TRUE,FALSE,TRUE,TRUE\r\n"
+    b"example.com/folder/,https://example.com/other/,307,true,false,true,"
+    b"true\r\n"
+    b'"example.com/with,comma","https://example.net/q?x=1",301,FALSE,,,\r\n'
+    b"example.com/keep,https://example.net/k?x=1,301,TRUE\r\n"
+    b"ftp://example.com/x,https://y.example/\r\n"
+    b"example.com:8080/x,https://y.example/\r\n"
+    b"example.com/q?x=1,https://y.example/\r\n"
+    b"example.com/m,magnet:?xt=urn:btih:abc\r\n"
+    b"example.com/s,https://y.example/,303\r\n"
+    b"example.com/b,https://y.example/,301,maybe\r\n"
+    b"example.com/nosuffix,https://y.example/n,301,,,TRUE\r\n"
+    b"example.com/host-only,https://y.example,301,,,TRUE,TRUE\r\n"
+    b"Example.COM/caf%C3%A9,https://y.example/coffee,301,1,0,0,0\r\n"
+    b"\r\n"
+    b"example.com/keepq,https://y.example/kept,302,TRUE\r\n"
+    b"example.com/x,https://y.example/,301,,,,,extra\r\n"
+    b'"example.com/multi\r\nline",https://y.example/,301\r\n'
+    b"caf\xc3\xa9.example/x,https://y.example/\r\n")
+
+
+def t_import_cloudflare(b, tmp):
+    src = write(tmp, "bulk.csv", CLOUDFLARE, "wb")
+    r = Run([b, "import", "--from", "cloudflare", src])
+    check("import cloudflare with skipped rows: exit 1", r.rc == 1, repr(r))
+    rules = rules_of(r.out)
+    want = [
+        "//example.com/contacts https://example.net/contact-us 301 qsdrop",
+        "//example.com/about https://example.net/about-us 301 qsdrop",
+        "//*.example.com/about https://example.net/about-us 301 qsdrop",
+        "//example.com/docs https://example.com/draft-docs 302 qsdrop",
+        "//*.example.com/docs https://example.com/draft-docs 302 qsdrop",
+        "https://example.com/a/* https://b.example/x* 308",
+        "//example.com/folder/* https://example.com/other/* 307",
+        "//example.com/with,comma https://example.net/q?x=1 301 qsdrop",
+        "//example.com/nosuffix/* https://y.example/n 301 qsdrop",
+        "//example.com/host-only/* https://y.example/* 301 qsdrop",
+        "//example.com/caf%C3%A9 https://y.example/coffee 301",
+        "//example.com/keepq https://y.example/kept 302",
+    ]
+    check("import cloudflare output", rules == want,
+          "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((7, "preserve_query_string is TRUE"), (8, "scheme"),
+                     (9, "port"), (10, "query"), (11, "magnet"),
+                     (12, "303"), (13, "'maybe'"), (19, "8 fields"),
+                     (20, "control character"), (22, "IDNA")):
+        check("import cloudflare: line %d not converted (%s)" % (ln, word),
+              said(r.err, "%s:%d" % (src, ln), "not converted", word), r.err)
+    for ln, word in ((1, "compares paths exactly"),
+                     (14, "preserve_path_suffix not given")):
+        check("import cloudflare: line %d noted (%s)" % (ln, word),
+              said(r.err, "%s:%d" % (src, ln), "note", word), r.err)
+    out = write(tmp, "cloudflare.rules", r.out)
+    c = Run([b, "check", out])
+    check("import cloudflare output passes check", c.rc == 0, repr(c))
+    # What Cloudflare documents, per host (`test` answers hostless rules:
+    # see host_view).
+    a, t = test_view(b, tmp, "cf-example.rules", rules, "example.com", [
+        "/contacts?x=1", "/about?utm_source=a", "/docs/", "/folder/foo?z=1",
+        "/folder", "/nosuffix/deep/er", "/host-only/x/y?q=1", "/a/b/c?k=1",
+        "/caf%C3%A9?x=1", "/keepq?a=1", "/with,comma?x=2"],
+        opts=["--trailing-slash", "strict"])
+    check("imported cloudflare answers on example.com over http", a == [
+        ["/contacts?x=1", "301", "https://example.net/contact-us"],
+        ["/about?utm_source=a", "301", "https://example.net/about-us"],
+        ["/docs/", "no match"],
+        ["/folder/foo?z=1", "307", "https://example.com/other/foo?z=1"],
+        ["/folder", "307", "https://example.com/other/"],
+        ["/nosuffix/deep/er", "301", "https://y.example/n"],
+        ["/host-only/x/y?q=1", "301", "https://y.example/x/y"],
+        ["/a/b/c?k=1", "no match"],
+        ["/caf%C3%A9?x=1", "301", "https://y.example/coffee?x=1"],
+        ["/keepq?a=1", "302", "https://y.example/kept?a=1"],
+        ["/with,comma?x=2", "301", "https://example.net/q?x=1"]], repr(t))
+    a, t = test_view(b, tmp, "cf-example-s.rules", rules, "example.com",
+                     ["/a", "/a/", "/a/b/c?k=1"], scheme="https")
+    check("imported cloudflare answers on https://example.com (subpath, "
+          "path suffix with its slash, query kept)", a == [
+              ["/a", "308", "https://b.example/x"],
+              ["/a/", "308", "https://b.example/x/"],
+              ["/a/b/c?k=1", "308", "https://b.example/x/b/c?k=1"]], repr(t))
+    a, t = test_view(b, tmp, "cf-sub.rules", rules, "a.b.example.com",
+                     ["/about", "/docs?x=1", "/contacts"])
+    check("imported cloudflare include_subdomains", a == [
+        ["/about", "301", "https://example.net/about-us"],
+        ["/docs?x=1", "302", "https://example.com/draft-docs"],
+        ["/contacts", "no match"]], repr(t))
+    check("include_subdomains does not reach other hosts",
+          host_view(rules, "example.net") == ""
+          and "contacts" not in host_view(rules, "x.example.com"))
+    head = (b"target_url,source_url,include_subdomains,status_code\n"
+            b"https://n.example/,old.example/p,true,308\n")
+    r = Run([b, "import", "--from", "cloudflare", "-"], stdin=head)
+    check("import cloudflare with a header, columns by name", r.rc == 0
+          and rules_of(r.out) == ["//old.example/p https://n.example/ 308 "
+                                  "qsdrop", "//*.old.example/p "
+                                  "https://n.example/ 308 qsdrop"], repr(r))
+    r = Run([b, "import", "--from", "cloudflare", "-"],
+            stdin=b"\xef\xbb\xbfsource_url,target_url\r\n"
+                  b"old.example/p,https://n.example/\r\n")
+    check("import cloudflare: a spreadsheet's byte order mark", r.rc == 0
+          and rules_of(r.out) == ["//old.example/p https://n.example/ 301 "
+                                  "qsdrop"], repr(r))
+    r = Run([b, "import", "--from", "cloudflare", "-"],
+            stdin=b"source_url,to\nx.example/a,https://y.example/\n")
+    check("import cloudflare header without target_url: exit 1", r.rc == 1
+          and said(r.err, "-:1", "not converted", "target_url")
+          and rules_of(r.out) == [], repr(r))
+    r = Run([b, "import", "--from", "cloudflare", "-"], stdin=(
+        b"example.com/shop,https://s.example/,301,,TRUE,TRUE,TRUE\n"
+        b"x.example.com/,https://x.example/,301,,,TRUE,TRUE\n"
+        b"https://example.com/p,https://p.example/,301,,,TRUE\n"
+        b"example.com/p/deep,https://deep.example/,301\n"
+        b"example.com/p/other,https://o.example/,301\n"))
+    check("import cloudflare: where rules would prefer a host or scheme to "
+          "Cloudflare's more specific path, a note", r.rc == 0
+          and said(r.err, "-:1", "note", "row at line 2")
+          and said(r.err, "-:4", "note", "row at line 3")
+          and said(r.err, "-:5", "note", "row at line 3")
+          and "-:2: note" not in r.err and "-:3: note: where" not in r.err,
+          repr(r))
 
 
 def t_import_big(b, tmp):
