@@ -626,14 +626,52 @@ static void set_match(rr_match *m, const rr_set *s, int k, uint32_t off,
 
 /* The rules of group g for the path: query, then exact, then the longest
  * prefix rule; own tables before inherited ones within each. */
+/* The longest prefix rule of group g for the path, across the tables. */
+static int set_lookup_prefix(const rr_set *s, const rr_group *g,
+                             const rr_path_hash *ph, const char *path,
+                             size_t len, const rr_request *rq, rr_match *m)
+{
+    int k, best_table = -1, hostless = !(g->xbits & XB_HOST);
+    long best_len = -1;
+    uint32_t off = 0, best_off = 0;
+    for (k = 0; k < s->ntables; k++) {
+        const rr_table *t = s->tables[k];
+        long l;
+        if (!t->has_kind[RR_KIND_PREFIX]
+            || !(hostless || table_has_group(t, g->seed)))
+            continue;
+        l = table_lookup_prefix(t, g, ph, path, rq, &off);
+        if (l > best_len) {
+            best_len = l;
+            best_off = off;
+            best_table = k;
+        }
+    }
+    if (best_table < 0)
+        return 0;
+    set_match(m, s, best_table, best_off,
+              (size_t)best_len < len ? (size_t)best_len + 1 : len);
+    return 1;
+}
+
+int rr_set_prefix_rule_for(const rr_set *s, const rr_group *g,
+                           const char *path, size_t len, rr_match *m)
+{
+    rr_path_hash ph;
+    rr_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.clock = s->clock;
+    path_hash(&ph, g->seed, path, len, s->folded, s->maxdepth);
+    return set_lookup_prefix(s, g, &ph, path, len, &rq, m);
+}
+
 static int set_lookup_group(const rr_set *s, const rr_group *g,
                             const char *path, size_t len,
                             const rr_request *rq, rr_match *m)
 {
     rr_path_hash ph;
-    int k, best_table = -1, hostless = !(g->xbits & XB_HOST);
-    long best_len = -1;
-    uint32_t off = 0, best_off = 0;
+    int k, hostless = !(g->xbits & XB_HOST);
+    uint32_t off = 0;
 
     path_hash(&ph, g->seed, path, len, s->folded, s->maxdepth);
     if (rq->q) {
@@ -658,24 +696,7 @@ static int set_lookup_group(const rr_set *s, const rr_group *g,
             return 1;
         }
     }
-    for (k = 0; k < s->ntables; k++) {
-        const rr_table *t = s->tables[k];
-        long l;
-        if (!t->has_kind[RR_KIND_PREFIX]
-            || !(hostless || table_has_group(t, g->seed)))
-            continue;
-        l = table_lookup_prefix(t, g, &ph, path, rq, &off);
-        if (l > best_len) {
-            best_len = l;
-            best_off = off;
-            best_table = k;
-        }
-    }
-    if (best_table < 0)
-        return 0;
-    set_match(m, s, best_table, best_off,
-              (size_t)best_len < len ? (size_t)best_len + 1 : len);
-    return 1;
+    return set_lookup_prefix(s, g, &ph, path, len, rq, m);
 }
 
 static int set_has_group(const rr_set *s, uint64_t seed)

@@ -90,6 +90,8 @@ typedef enum {
     RR_DIAG_UNMATCHABLE,    /* a query rule names an ignored parameter,
                                so no request can match it (warning) */
     RR_DIAG_EXPIRED,        /* a rule whose until= has passed (warning) */
+    RR_DIAG_REDUNDANT,      /* a rule another answers the same way:
+                               removing it changes nothing (warning) */
     RR_DIAG_KINDS           /* number of kinds */
 } rr_diag_kind;
 
@@ -130,7 +132,8 @@ rr_diag *rr_diag_create(apr_pool_t *pool);
 int rr_diag_is_error(rr_diag_kind kind);
 
 /* A stable lower-case name for a kind ("error", "duplicate", "chain",
- * "uncollapsed", "loop", "unmatchable", "expired"), for JSON and logs. */
+ * "uncollapsed", "loop", "unmatchable", "expired", "redundant"), for JSON
+ * and logs. */
 const char *rr_diag_kind_name(rr_diag_kind kind);
 
 /* The i-th entry (0 <= i < d->entries->nelts). */

@@ -500,6 +500,123 @@ static void check_expired(const rr_set *s, rr_diag *d)
     }
 }
 
+/* Do two matches answer a request for `path` alike, with and without a
+ * query?  Status first, then the Location with an empty base. */
+static int same_answer(apr_pool_t *p, const rr_match *a, const rr_match *b,
+                       const char *path)
+{
+    static const char *const args[] = { NULL, "x=1" };
+    int k;
+    if (rr_match_status(a, 0) != rr_match_status(b, 0))
+        return 0;
+    for (k = 0; k < 2; k++) {
+        const char *la = rr_match_location(a, p, path, args[k], NULL);
+        const char *lb = rr_match_location(b, p, path, args[k], NULL);
+        if ((la == NULL) != (lb == NULL) || (la && strcmp(la, lb)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Rules whose answer depends on more than the path never stand in for
+ * another: windows, qsnone. */
+static int answers_by_path_alone(const rr_rec *r)
+{
+    return !r->window && !(r->xbits & XB_QSNONE) && !(r->bits & RB_SHADOWED);
+}
+
+/* A case-sensitive exact rule of t with a nocase twin answering alike. */
+static int nocase_twin(const rr_set *s, const rr_rec *r, const rr_group *g,
+                       rr_match *twin)
+{
+    char folded[RR_MAX_LINE];
+    rr_key k;
+    int t;
+    uint32_t i, off;
+    if (!s->folded || r->src_len > sizeof(folded))
+        return 0;
+    for (i = 0; i < r->src_len; i++)
+        folded[i] = (char)fold((unsigned char)r->src[i]);
+    k.group = g;
+    k.kind = RR_KIND_EXACT;
+    k.nocase = 1;
+    k.key = folded;
+    k.klen = r->src_len;
+    k.q = NULL;
+    for (t = 0; t < s->ntables; t++) {
+        off = rr_table_probe(s->tables[t], key_hash(g->seed, RR_KIND_EXACT,
+                                                    1, folded, r->src_len,
+                                                    0), &k);
+        if (off) {
+            twin->set = s;
+            twin->table = s->tables[t];
+            twin->rule = off;
+            twin->tail = r->src_len;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void report_redundant(const rr_table *t, uint32_t off,
+                             const rr_rec *r, const rr_match *other,
+                             rr_diag *d)
+{
+    rr_diag_place pl[2];
+    pl[0].file = rr_table_file_of(t, off);
+    pl[0].line = r->line;
+    pl[1].file = rr_table_file_of(other->table, other->rule);
+    pl[1].line = rec_line(other->table->arena, other->rule);
+    rr_diag_push(d, RR_DIAG_REDUNDANT, pl, 2, "%s:%u: redundant: %s:%u "
+                 "answers every request this rule does, the same way",
+                 pl[0].file, pl[0].line, pl[1].file, pl[1].line);
+}
+
+/* Exact rules that can never answer differently from another rule: one
+ * below a prefix rule giving the same Location, or with a nocase twin.
+ * Costs a prefix lookup per exact rule, and only where the set has
+ * prefix rules or nocase rules at all. */
+static void check_redundant(const rr_set *s, apr_pool_t *tmp, rr_diag *d)
+{
+    int k, own = rr_set_own_count(s);
+    if (s->maxdepth < 0 && !s->folded)
+        return;
+    for (k = 0; k < own; k++) {
+        const rr_table *t = s->tables[k];
+        uint32_t i;
+        if (!t->has_kind[RR_KIND_EXACT])
+            continue;
+        for (i = 0; i < t->nrec; i++) {
+            uint32_t off = t->offs[i];
+            rr_rec r;
+            rr_group g;
+            rr_match self, other;
+            const char *path;
+            rec_decode(t->arena, off, &r);
+            if ((r.bits & RB_KIND_MASK) != RR_KIND_EXACT
+                || (r.bits & RB_NOCASE) || !answers_by_path_alone(&r))
+                continue;
+            group_init(&g, r.xbits, r.host, r.h_len);
+            path = apr_pstrmemdup(tmp, r.src, r.src_len);
+            self.set = s;
+            self.table = t;
+            self.rule = off;
+            self.tail = r.src_len;
+            if ((nocase_twin(s, &r, &g, &other)
+                 || (s->maxdepth >= 0
+                     && rr_set_prefix_rule_for(s, &g, path, r.src_len,
+                                               &other)))
+                && other.rule != off) {
+                rr_rec o;
+                rec_decode(other.table->arena, other.rule, &o);
+                if (answers_by_path_alone(&o)
+                    && same_answer(tmp, &self, &other, path))
+                    report_redundant(t, off, &r, &other, d);
+            }
+        }
+    }
+}
+
 /* Walks from every own rule; loops are errors.  Returns APR_EINVAL if
  * there was one. */
 static apr_status_t find_loops(rr_graph *g, rr_diag *d)
@@ -611,6 +728,7 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
     check_duplicates_across(s, d);
     check_unmatchable(s, d);
     check_expired(s, d);
+    check_redundant(s, tmp, d);
     rv = find_loops(g, d);
     if (mode != RR_CHAINS_OFF)
         report_chains(g, mode, d);

@@ -642,6 +642,11 @@ uint32_t rr_table_probe(const rr_table *t, uint64_t hash, const rr_key *k);
  * this scheme (or any)?  (redirect_rules.c) */
 int rr_set_has_host(const rr_set *s, const char *scheme, const char *host);
 
+/* The longest prefix rule of group g that the path falls under, as a
+ * lookup would find it were there no exact rule (redirect_rules.c). */
+int rr_set_prefix_rule_for(const rr_set *s, const rr_group *g,
+                           const char *path, size_t len, rr_match *m);
+
 /* Warms the slots a lookup of path would probe first (redirect_rules.c). */
 void rr_table_prefetch(const rr_table *t, const char *path, size_t len);
 

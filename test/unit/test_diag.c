@@ -230,6 +230,54 @@ START_TEST(rule_info_keeps_the_spelling_normalising_changed)
 }
 END_TEST
 
+/* Only the entries of kind `kind`, as "FILE:LINE FILE:LINE;..." */
+static const char *places_of_kind(const rr_diag *d, rr_diag_kind kind)
+{
+    const char *out = "";
+    int k;
+
+    for (k = 0; k < d->entries->nelts; k++) {
+        const rr_diag_entry *e = rr_diag_get(d, k);
+        if (e->kind == kind)
+            out = apr_pstrcat(tp, out, *out ? ";" : "", diag_places(e),
+                              NULL);
+    }
+    return out;
+}
+
+START_TEST(redundant_rules_name_both_places)
+{
+    rr_diag *d = diag_new();
+    rr_set *s = set_from("/docs/* /v2/* 301\n"
+                         "/docs/a /v2/a 301\n"            /* redundant */
+                         "/docs/b /other 301\n"           /* differs */
+                         "/docs/c /v2/c 302\n"            /* status differs */
+                         "/Legal /legal 301 nocase\n"
+                         "/LEGAL /legal 301\n"            /* nocase twin */
+                         "/x/* https://n.example/x* 302\n"
+                         "/x/y https://n.example/x/y 302\n" /* redundant */
+                         "/x/z https://n.example/x/z 302 qsnone\n"
+                         "/x/w https://n.example/x/w 302 until=2099-01-01\n");
+
+    ck_assert_int_eq(rr_set_check(s, NULL, RR_CHAINS_WARN, d), APR_SUCCESS);
+    ck_assert_str_eq(places_of_kind(d, RR_DIAG_REDUNDANT),
+                     "rules.map:2 rules.map:1;rules.map:6 rules.map:5;"
+                     "rules.map:8 rules.map:7");
+    ck_assert_str_eq(rr_diag_kind_name(RR_DIAG_REDUNDANT), "redundant");
+}
+END_TEST
+
+START_TEST(redundant_query_carry_must_match_too)
+{
+    rr_diag *d = diag_new();
+    /* the prefix carries the query, the exact rule drops it: they differ */
+    rr_set *s = set_from("/p/* /q/* 301\n/p/a /q/a 301 qsdrop\n");
+
+    rr_set_check(s, NULL, RR_CHAINS_WARN, d);
+    ck_assert_str_eq(places_of_kind(d, RR_DIAG_REDUNDANT), "");
+}
+END_TEST
+
 Suite *diag_suite(void)
 {
     Suite *s = suite_create("diagnostics");
@@ -249,6 +297,8 @@ Suite *diag_suite(void)
     tcase_add_test(tc, chains_ipv6_host_of_another_server_is_no_chain);
     tcase_add_test(tc, loops_follow_bracketed_ipv6_host);
     tcase_add_test(tc, rule_info_keeps_the_spelling_normalising_changed);
+    tcase_add_test(tc, redundant_rules_name_both_places);
+    tcase_add_test(tc, redundant_query_carry_must_match_too);
     suite_add_tcase(s, tc);
     return s;
 }
