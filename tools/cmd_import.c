@@ -20,6 +20,8 @@ static const struct {
     { "alias", import_alias },
     { "nginx", import_nginx },
     { "csv", import_csv },
+    { "rewrite", import_rewrite },
+    { "rewritemap", import_rewritemap },
     { "haproxy", import_haproxy },
     { "netlify", import_netlify },
     { "cloudflare", import_cloudflare },

@@ -56,6 +56,25 @@ void import_netlify(importer *im, char *buf, size_t len);
 
 /* Cloudflare Bulk Redirects CSV lists (import_cloudflare.c). */
 void import_cloudflare(importer *im, char *buf, size_t len);
+/* mod_rewrite RewriteRule, RewriteCond, RewriteBase, RewriteEngine
+ * (import_rewrite.c). */
+void import_rewrite(importer *im, char *buf, size_t len);
+
+/* mod_rewrite RewriteMap txt: files (import_rewritemap.c). */
+void import_rewritemap(importer *im, char *buf, size_t len);
+
+/* A mod_rewrite substitution s[0..n), expanded (no backreference or
+ * variable left), as a TARGET escaped the way mod_rewrite escapes it for
+ * a redirect: unless `noescape` ([NE]), every byte of its path and query
+ * but letters, digits and $-_.+!*'(),:;@&=/~ is percent-encoded.  With
+ * `carry`, a '*' ends its path, for the rest a prefix rule carries.
+ * *query: 0 no query, 1 a query of its own, 2 a bare '?' (which drops the
+ * request's).  NULL, with *why in `p`, unless s is an http(s) URL or a
+ * /path.  The result still needs imp_escape(..., IMP_ENCODED) to be a
+ * rules-file field (import_rewrite.c). */
+const char *rw_redirect_target(apr_pool_t *p, const char *s, size_t n,
+                               int carry, int noescape, int *query,
+                               const char **why);
 
 /* Sets up an importer with no rules yet, in `p`. */
 void imp_init(importer *im, apr_pool_t *p, int status,

@@ -6,7 +6,8 @@
  *   redirect307 check  [OPTIONS] FILE...
  *   redirect307 test   [OPTIONS] FILE... [--] URL...
  *   redirect307 import --from FORMAT FILE...
- *       (alias, nginx, haproxy, netlify, cloudflare, csv)
+ *       (alias, rewrite, rewritemap, nginx, haproxy, netlify, cloudflare,
+ *       csv)
  *
  * Exit status: 0 fine, 1 a validation failure (an error in a rules file,
  * a failed expectation, an input line not imported), 2 bad usage or an
@@ -40,9 +41,9 @@ static const char help_main[] =
     "check   validates rules files as httpd would load them; prints a summary\n"
     "test    prints the status and Location httpd would answer for URLs\n"
     "import  converts redirects into the rules format, on stdout; FORMAT:\n"
-    "        alias (mod_alias), nginx (map), haproxy (map), netlify\n"
-    "        (_redirects), cloudflare (Bulk Redirects CSV), csv (WordPress\n"
-    "        Redirection)\n"
+    "        alias (mod_alias), rewrite (mod_rewrite), rewritemap (RewriteMap\n"
+    "        txt:), nginx (map), haproxy (map), netlify (_redirects),\n"
+    "        cloudflare (Bulk Redirects CSV), csv (WordPress Redirection)\n"
     "\n"
     "Exit status: 0 ok, 1 validation failure, 2 usage or I/O error.\n"
     "See redirect307(1).\n";
@@ -137,6 +138,22 @@ static const char help_import[] =
     "          mod_alias, also matches /a itself).  Not converted: RedirectMatch\n"
     "          and RewriteRule [R] (regexes), lines inside <If>, <Location>,\n"
     "          <Files> and similar (conditions), other statuses.\n"
+    "  rewrite httpd.conf or .htaccess (so named, or holding a RewriteBase):\n"
+    "          RewriteRule with a literal pattern, ^/old$ in server context or\n"
+    "          ^old$ per directory, also ^old/?$, ^old/(.*)$ and ^old(/.*)?$\n"
+    "          (prefix rules, $1 at the end of the target's path); flags R,\n"
+    "          R=STATUS|permanent|temp|seeother (R alone: 302), G, L, END, NC,\n"
+    "          QSA, QSD, NE; an http(s) target without R is a 302; one\n"
+    "          RewriteCond %{QUERY_STRING} ^q=1$ (or =q=1) makes a query rule.\n"
+    "          RewriteEngine and RewriteBase hold for their whole context.\n"
+    "          Not converted: other regexes and conditions, internal rewrites,\n"
+    "          RewriteMap lookups, rules an earlier rule may answer first in\n"
+    "          mod_rewrite, rules without [L] a later regex may rewrite.\n"
+    "          Notes say where a converted rule still answers otherwise.\n"
+    "  rewritemap  a RewriteMap txt: file: 'KEY VALUE' lines become exact\n"
+    "          rules from the path KEY ('/' prepended if missing, as ^(.*)$\n"
+    "          in .htaccess looks keys up) to VALUE, escaped as mod_rewrite\n"
+    "          escapes it; status --status, else 302 (what [R] answers).\n"
     "  nginx   map $uri $var { ... } and map $request_uri $var { ... }\n"
     "          blocks: 'SOURCE TARGET;' entries (quotes allowed) become exact,\n"
     "          nocase rules (nginx map keys ignore case); 'default',\n"
@@ -169,12 +186,14 @@ static const char help_import[] =
     "          410, non-url actions; disabled rows are skipped with a note.\n"
     "\n"
     "options:\n"
-    "  --from FORMAT               alias, nginx, haproxy, netlify, cloudflare\n"
-    "                              or csv (required)\n"
+    "  --from FORMAT               alias, rewrite, rewritemap, nginx, haproxy,\n"
+    "                              netlify, cloudflare or csv (required)\n"
     "  --status STATUS             status for entries that give none (an\n"
     "                              HAProxy map's: its redirect's 'code')\n"
     "  --host NAME                 this site's host name(s), to find loops\n"
-    "                              through absolute targets (repeatable)\n"
+    "                              through absolute targets (repeatable);\n"
+    "                              rewrite: an http(s) target without R on\n"
+    "                              NAME is an internal rewrite\n"
     "  -h, --help                  this text\n"
     "\n"
     "Exit status: 0 everything converted, 1 some lines not converted (the\n"
@@ -340,8 +359,8 @@ static int set_encoded_slashes(cli_args *a, const char *v)
 static int set_from(cli_args *a, const char *v)
 {
     if (!cmd_import_has_format(v))
-        return bad_usage(a->cmd, "--from takes alias, nginx, haproxy, "
-                         "netlify, cloudflare or csv, not "
+        return bad_usage(a->cmd, "--from takes alias, rewrite, rewritemap, "
+                         "nginx, haproxy, netlify, cloudflare or csv, not "
                          "'%s'", v);
     a->from = v;
     return ARGS_GO_ON;
@@ -435,8 +454,8 @@ static int check_args(const cli_args *a)
         return bad_usage(a->cmd, a->cmd == CMD_IMPORT ? "no input file given"
                                                      : "no rules file given");
     if (a->cmd == CMD_IMPORT && !a->from)
-        return bad_usage(a->cmd, "--from alias|nginx|haproxy|netlify|"
-                         "cloudflare|csv is required");
+        return bad_usage(a->cmd, "--from alias|rewrite|rewritemap|nginx|"
+                         "haproxy|netlify|cloudflare|csv is required");
     for (k = 0; k < a->urls->nelts; k++)
         stdin_urls |= !strcmp(APR_ARRAY_IDX(a->urls, k, const char *), "-");
     if (stdin_urls && a->expect && !strcmp(a->expect, "-"))

@@ -96,6 +96,10 @@ def run_all(b, man, tmp):
     t_import_cloudflare(b, tmp)
     t_import_big(b, tmp)
     t_hosts_and_params(b, tmp)
+    t_import_rewrite(b, tmp)
+    t_import_rewrite_htaccess(b, tmp)
+    t_import_rewrite_contexts(b, tmp)
+    t_import_rewritemap(b, tmp)
     t_man(man)
 
 
@@ -1201,6 +1205,239 @@ def t_man(man):
           and "EXIT STATUS" in out, p.stderr.decode())
     check("man page renders without warnings", p.stderr == b"",
           p.stderr.decode())
+
+
+REWRITE = """\
+# redirects.conf
+RewriteEngine On
+RewriteRule ^/old-page$ /new-page [R=307,L]
+RewriteRule ^/docs/(.*)$ https://docs.example.com/v2/$1 [R=301,L]
+RewriteRule ^/perm(/.*)?$ http://x.example/alias$1 [R=permanent,L]
+RewriteRule ^/retired$ - [G]
+RewriteRule ^/Legal$ /legal [R=301,NC,L]
+RewriteRule ^/promo/?$ https://shop.example.com/sale? [R,L]
+RewriteCond %{QUERY_STRING} ^id=42$
+RewriteRule ^/index\\.php$ /products/blue [R=308,L]
+RewriteRule ^/caf\u00e9$ "/new target" [R=303,L]
+RewriteRule ^/ext$ http://other.example/x
+RewriteRule ^/int$ /other.html [L]
+RewriteCond %{HTTP_HOST} ^old\\.example$
+RewriteRule ^/hosted$ /h [R,L]
+RewriteRule ^/blog/(\\d+)/(.*)$ /posts/$2 [R=301,L]
+RewriteRule ^/docs/special$ /special [R,L]
+RewriteRule ^/dash/(.*)$ /new-$1 [R,L]
+RewriteRule ^/r404$ /x [R=404,L]
+RewriteRule ^/cookie$ /x [R,CO=a:b:.example.com,L]
+RewriteRule old-page /x [R,L]
+RewriteRule ^/bad$ /x [R=301, L]
+RewriteRule ^/nol$ /nol-target [R]
+RewriteRule ^/nol2$ /x/index.html [R]
+RewriteRule (.*)/index\\.html$ $1/ [R=301,L]
+RewriteRule ^/map$ ${moved:$1} [R,L]
+"""
+
+
+def said_at(err, src, ln, label, word):
+    """Does stderr hold "src:ln: label: ...word..."?"""
+    head = "%s:%d: %s:" % (src, ln, label)
+    return any(l.startswith(head) and word in l for l in err.splitlines())
+
+
+def t_import_rewrite(b, tmp):
+    src = write(tmp, "redirects.conf", REWRITE)
+    r = Run([b, "import", "--from", "rewrite", src])
+    check("import rewrite with skipped lines: exit 1", r.rc == 1, repr(r))
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    want = [
+        "/old-page /new-page 307",
+        "/docs/* https://docs.example.com/v2/* 301",
+        "/perm/* http://x.example/alias* 301",
+        "/retired - 410",
+        "/Legal /legal 301 nocase",
+        "/promo https://shop.example.com/sale 302 qsdrop",
+        "/index.php?id=42 /products/blue 308 qsappend",
+        "/caf%C3%A9 /new%20target 303",
+        "/ext http://other.example/x 302",
+        "/nol /nol-target 302",
+    ]
+    check("import rewrite output", rules == want,
+          "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((13, "not a redirect"), (15, "%{HTTP_HOST}"),
+                     (16, "regular expression"), (17, "line 4 comes first"),
+                     (18, "after a '/'"), (19, "404"), (20, "[CO]"),
+                     (21, "not anchored"), (22, "httpd would refuse"),
+                     (24, "no [L]"), (25, "regular expression"),
+                     (26, "rewritemap")):
+        check("import rewrite: %d not converted (%s)" % (ln, word),
+              said_at(r.err, src, ln, "not converted", word), r.err)
+    for ln, word in ((3, "trailing slash"), (3, "empty query"),
+                     (4, "carrying $1"), (4, "/docs itself"),
+                     (7, "to itself"), (10, "query string as sent"),
+                     (12, "--host")):
+        check("import rewrite: %d note (%s)" % (ln, word),
+              said_at(r.err, src, ln, "note", word), r.err)
+    check("import rewrite: summary", "10 rules written, 12 entries not "
+          "converted" in r.err, r.err)
+    out = write(tmp, "rewrite.rules", r.out)
+    c = Run([b, "check", out])
+    check("import rewrite output passes check", c.rc == 0
+          and "warning" not in c.err, repr(c))
+    t = Run([b, "test", out, "--", "/docs/a?x=1", "/docs", "/perm",
+             "/perm/a", "/promo/?x=1", "/index.php?id=42", "/caf%C3%A9",
+             "/legal"])
+    check("imported rewrite answers", [x[1:3] for x in answers(t.out)] == [
+        ["301", "https://docs.example.com/v2/a?x=1"],
+        ["301", "https://docs.example.com/v2/"],
+        ["301", "http://x.example/alias"],
+        ["301", "http://x.example/alias/a"],
+        ["302", "https://shop.example.com/sale"],
+        ["308", "/products/blue?id=42"], ["303", "/new%20target"],
+        ["no match"]], repr(t))
+    r = Run([b, "import", "--from", "rewrite", "--host", "other.example",
+             src])
+    check("import rewrite --host: an own absolute target without R is an "
+          "internal rewrite",
+          said_at(r.err, src, 12, "not converted", "own host")
+          and "/ext " not in r.out, r.err)
+
+
+HTACCESS = """\
+# BEGIN redirects
+<IfModule mod_rewrite.c>
+RewriteEngine On
+RewriteBase /blog/
+RewriteRule ^old-post$ new-post [R=301,L]
+RewriteRule ^archive/(.*)$ /blog/posts/$1 [R=301,L]
+RewriteRule ^/never$ /x [R,L]
+RewriteRule ^index\\.php$ - [L]
+RewriteCond %{REQUEST_FILENAME} !-f
+RewriteCond %{REQUEST_FILENAME} !-d
+RewriteRule . /blog/index.php [L]
+RewriteRule ^late$ /blog/late-target [R=301,L]
+</IfModule>
+<IfModule !mod_rewrite.c>
+RewriteRule ^x$ /y [R]
+</IfModule>
+"""
+
+
+def t_import_rewrite_htaccess(b, tmp):
+    r = Run([b, "import", "--from", "rewrite", "-"], stdin=HTACCESS.encode())
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    check("import rewrite .htaccess from stdin (RewriteBase: per "
+          "directory)", r.rc == 1 and rules == [
+              "/blog/old-post /blog/new-post 301",
+              "/blog/archive/* /blog/posts/* 301"], repr(r))
+    for ln, word in ((7, "never matches"), (8, "not a redirect"),
+                     (11, "not a redirect"), (12, "line 11 comes first")):
+        check("import rewrite .htaccess: %d not converted (%s)" % (ln, word),
+              said_at(r.err, "-", ln, "not converted", word), r.err)
+    check("import rewrite .htaccess: base and <IfModule !...> noted",
+          said_at(r.err, "-", 5, "note", "/blog/, their RewriteBase")
+          and said_at(r.err, "-", 15, "note", "never applied"), r.err)
+    path = write(tmp, ".htaccess", "RewriteEngine on\n"
+                 "RewriteRule ^a/?$ /b [R=302,L]\n"
+                 "RewriteRule ^rel$ rel-target [R,L]\n")
+    r = Run([b, "import", "--from", "rewrite", path])
+    check("import rewrite: a file named .htaccess is per directory, at the "
+          "document root without a RewriteBase", r.rc == 1
+          and "\n/a /b 302\n" in r.out
+          and said_at(r.err, path, 2, "note", "document root")
+          and said_at(r.err, path, 3, "not converted", "RewriteBase"),
+          repr(r))
+
+
+def t_import_rewrite_contexts(b, tmp):
+    conf = ("RewriteEngine On\n"
+            "RewriteRule ^/a$ /b [R,L]\n"
+            "<VirtualHost *:80>\n"
+            "ServerName www.example.com\n"
+            "RewriteRule ^/v$ /w [R=301,L]\n"
+            "RewriteRule ^/self$ http://www.example.com/other\n"
+            "</VirtualHost>\n"
+            "<VirtualHost *:80>\n"
+            "RewriteEngine Off\n"
+            "RewriteRule ^/off$ /x [R,L]\n"
+            "</VirtualHost>\n"
+            "<Directory /srv/www/old>\n"
+            "RewriteRule ^x$ /y [R,L]\n"
+            "</Directory>\n"
+            "DocumentRoot /srv/www\n"
+            "<If \"%{HTTP_HOST} == 'a'\">\n"
+            "RewriteRule ^/if$ /x [R,L]\n"
+            "</If>\n")
+    src = write(tmp, "vhosts.conf", conf)
+    r = Run([b, "import", "--from", "rewrite", src])
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    check("import rewrite contexts: output", rules == [
+        "/a /b 302", "/v /w 301", "/old/x /y 302"], repr(r))
+    check("import rewrite contexts: vhost inherits RewriteEngine, noted",
+          said_at(r.err, src, 5, "note", "<VirtualHost> at line 3"), r.err)
+    check("import rewrite contexts: ServerName target is internal",
+          said_at(r.err, src, 6, "not converted", "own host"), r.err)
+    check("import rewrite contexts: RewriteEngine Off holds for the vhost",
+          said_at(r.err, src, 10, "note", "inactive"), r.err)
+    check("import rewrite contexts: <Directory> below DocumentRoot",
+          said_at(r.err, src, 13, "note", "below the URL-path /old/"),
+          r.err)
+    check("import rewrite contexts: <If> is a condition",
+          said_at(r.err, src, 17, "not converted", "<If>"), r.err)
+    r = Run([b, "import", "--from", "rewrite", "-"],
+            stdin=b"RewriteRule ^/a$ /b [R,L]\nRewriteEngine Off\n")
+    check("import rewrite: RewriteEngine Off after the rules still holds",
+          r.rc == 0 and r.out.count("\n") == 1
+          and said_at(r.err, "-", 1, "note", "RewriteEngine Off (line 2)"),
+          repr(r))
+    r = Run([b, "import", "--from", "rewrite", "-"],
+            stdin=b"RewriteRule ^/a$ /b [R,L]\n")
+    check("import rewrite: no RewriteEngine at all: active, noted",
+          r.rc == 0 and "/a /b 302" in r.out
+          and said_at(r.err, "-", 1, "note", "no RewriteEngine"), repr(r))
+
+
+REWRITEMAP = """\
+# moved pages
+/old-a /new-a
+old-b https://b.example/new
+/q /x?y=1
+/dup /first
+/dup /second
+  /indented /x
+/novalue
+/rel relative
+/pct%41 /a%20b  # comment
+/caf\u00e9 /coffee
+"""
+
+
+def t_import_rewritemap(b, tmp):
+    src = write(tmp, "moved.map", REWRITEMAP)
+    r = Run([b, "import", "--from", "rewritemap", src])
+    rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    check("import rewritemap output (302 without --status)", r.rc == 1
+          and rules == ["/old-a /new-a 302",
+                        "/old-b https://b.example/new 302",
+                        "/dup /first 302", "/pct%2541 /a%2520b 302",
+                        "/caf%C3%A9 /coffee 302"], repr(r))
+    for ln, word in ((4, "403"), (8, "no value"), (9, "neither")):
+        check("import rewritemap: %d not converted (%s)" % (ln, word),
+              said_at(r.err, src, ln, "not converted", word), r.err)
+    for ln, word in ((2, "no --status"), (2, "trailing slash"),
+                     (2, "with and without a leading '/'"),
+                     (6, "duplicate source"), (7, "skips the line"),
+                     (10, "literal '%'"), (10, "'%25'")):
+        check("import rewritemap: %d note (%s)" % (ln, word),
+              said_at(r.err, src, ln, "note", word), r.err)
+    out = write(tmp, "map.rules", r.out)
+    t = Run([b, "test", out, "--", "/old-b?q=1", "/dup", "/pct%2541"])
+    check("imported rewritemap answers", [x[1:3] for x in answers(t.out)] == [
+        ["302", "https://b.example/new?q=1"], ["302", "/first"],
+        ["302", "/a%2520b"]], repr(t))
+    r = Run([b, "import", "--from", "rewritemap", "--status", "301", "-"],
+            stdin=b"/a /b\n")
+    check("import rewritemap --status, stdin, exit 0", r.rc == 0
+          and "\n/a /b 301\n" in r.out and "no --status" not in r.err,
+          repr(r))
 
 
 if __name__ == "__main__":
