@@ -5,8 +5,9 @@
  * Input: [@HOST] PATH [SEP ARGS], SEP the first 0x00 if there is one
  * (PATH may then hold '?'), else the first '?'.  No SEP: args NULL.  ARGS
  * ends at its first NUL.  PATH gets a leading '/' if it lacks one (httpd's
- * r->uri always has one).  An input starting with '@' names the request's
- * Host up to the first '/' (else the request has none).
+ * r->uri always has one).  An input starting with '!' is an https
+ * request (else http); then '@' names the request's Host up to the first
+ * '/' (else the request has none).
  *
  * Tables (built once): an own table with default options (exact, prefix
  * with and without '*' carry, query, nocase, 410, qsappend/qsdrop,
@@ -218,10 +219,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *sep;
     size_t plen;
     char *path, *args = NULL, *host = NULL;
+    const char *scheme = "http";
     rr_match m[2];
     int hit[2], k;
 
     p = fuzz_pool();
+    if (size > 0 && data[0] == '!') {
+        scheme = "https";
+        data++;
+        size--;
+    }
     if (size > 0 && data[0] == '@') {
         const uint8_t *slash = memchr(data, '/', size);
         size_t hlen = slash ? (size_t)(slash - data) - 1 : size - 1;
@@ -251,12 +258,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     for (k = 0; k < 2; k++) {
-        hit[k] = rr_set_lookup_at(g_sets[k], k ? "https" : "http", host,
-                                  path, plen, args, &m[k]);
+        hit[k] = rr_set_lookup_at(g_sets[k], scheme, host, path, plen, args,
+                                  &m[k]);
         if (hit[k]) {
             fuzz_check_match(p, &m[k], path, plen, args,
                              k ? https_base : NULL, 0);
-            check_host(p, &m[k], host, k ? "https" : "http");
+            check_host(p, &m[k], host, scheme);
         }
     }
     FUZZ_CHECK(hit[0] == hit[1]
