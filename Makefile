@@ -13,13 +13,14 @@
 #   mk/bench.mk   the engine benchmark: bench-engine
 #   mk/server.mk  the whole-server benchmark: bench, bench-server, bench-stats
 #   mk/soak.mk    the soak tests: soak, soak-restarts
+#   mk/deb.mk     the Debian package: deb, deb-build, deb-test
 #
 # Packages: `deps` installs what building, the demo and `make test` all
 # need; targets that need more have their own list and a *-deps target
-# (memcheck-deps, fuzz-deps, bench-server-deps, soak-deps), each a call of
-# mk/deps.sh: as root it installs what is missing (apt-get update first),
-# as another user it prints the exact `sudo apt-get install -y ...` line
-# and stops.  `make test` installs everything its parts need first.
+# (memcheck-deps, fuzz-deps, deb-deps, bench-server-deps, soak-deps), each
+# a call of mk/deps.sh: as root it installs what is missing (apt-get update
+# first), as another user it prints the exact `sudo apt-get install -y ...`
+# line and stops.  `make test` installs everything its parts need first.
 
 APXS      ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
 APACHE2   ?= /usr/sbin/apache2
@@ -36,12 +37,13 @@ BUILD      = build
 
 # Debian packages.  DEPS: building (module, CLI, unit tests), the demo and
 # the integration tests.  DEPS_TEST: all of `make test` (the fuzzers' list
-# is FUZZ_DEB_PKGS in mk/fuzz.mk).
+# is FUZZ_DEB_PKGS in mk/fuzz.mk, the package build's DEB_PKGS in
+# mk/deb.mk).
 DEPS_SH    = sh mk/deps.sh
 DEPS       = apache2 apache2-dev check curl pkg-config build-essential python3 \
              libjansson-dev
 DEPS_MEMCHECK = valgrind
-DEPS_TEST  = $(DEPS) $(DEPS_MEMCHECK) $(FUZZ_DEB_PKGS)
+DEPS_TEST  = $(DEPS) $(DEPS_MEMCHECK) $(FUZZ_DEB_PKGS) $(DEB_PKGS)
 
 MODULE     = .libs/mod_redirect307.so
 ENGINE_SRC = redirect_rules.c $(wildcard engine/*.c)
@@ -134,17 +136,24 @@ integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps-test
-	$(MAKE) unit unit-asan memcheck fuzz-short cli-test integration
+	$(MAKE) unit unit-asan memcheck fuzz-short cli-test integration deb-test
+
+# httpd in the foreground on 127.0.0.1:$(DEMO_PORT) (make demo DEMO_PORT=8080).
+DEMO_PORT ?= 8307
 
 demo: deps $(MODULE)
-	@sh conf/demo.sh $(CURDIR) $(APACHE2)
+	@sh conf/demo.sh $(CURDIR) $(APACHE2) $(DEMO_PORT)
 
 include mk/cli.mk
 include mk/fuzz.mk
 include mk/bench.mk
 include mk/server.mk
 include mk/soak.mk
+include mk/deb.mk
 
-# apxs leaves libtool objects next to every source it compiled.
+# apxs leaves libtool objects next to every source it compiled; a
+# dpkg-buildpackage run in the checkout itself (`make deb` builds in a
+# copy) leaves DEB_TREE_OUTPUTS (mk/deb.mk).
 clean:
 	rm -rf $(BUILD) .libs engine/.libs *.la *.lo *.slo *.o engine/*.lo engine/*.slo engine/*.o
+	rm -rf $(DEB_TREE_OUTPUTS)
