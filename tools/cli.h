@@ -1,6 +1,7 @@
 /*
  * cli.h - the redirect307 command line as parsed by redirect307.c, and
- * the commands it dispatches to (cmd_check.c, cmd_test.c, cmd_import.c).
+ * the commands it dispatches to (cmd_check.c, cmd_test.c, cmd_import.c,
+ * cmd_export.c).
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -13,7 +14,7 @@
 #include "redirect_rules.h"
 #include "request_url.h"
 
-typedef enum { CMD_CHECK, CMD_TEST, CMD_IMPORT } cli_cmd;
+typedef enum { CMD_CHECK, CMD_TEST, CMD_IMPORT, CMD_EXPORT } cli_cmd;
 
 typedef struct {
     cli_cmd cmd;
@@ -34,6 +35,8 @@ typedef struct {
     int verbose;                /* test -v */
     const char *from;           /* import --from FORMAT */
     int import_status;          /* import --status, 0: none */
+    const char *to;             /* export --to FORMAT */
+    const char *map_out;        /* export --map-out PATH, NULL: none */
 } cli_args;
 
 /* The commands run with the parsed arguments and return the exit status
@@ -53,5 +56,15 @@ int cmd_import(apr_pool_t *p, const cli_args *a);
 
 /* 1 if `name` is an input format cmd_import() reads, else 0. */
 int cmd_import_has_format(const char *name);
+
+/* Loads a->files as cmd_check() does and writes them in format a->to:
+ * on stdout, and the maps to a->map_out (cmd_export.c). */
+int cmd_export(apr_pool_t *p, const cli_args *a);
+
+/* 1 if `name` is an output format cmd_export() writes, else 0. */
+int cmd_export_has_format(const char *name);
+
+/* 1 if format `name` writes maps that need --map-out, else 0. */
+int cmd_export_needs_map_out(const char *name);
 
 #endif /* CLI_H */

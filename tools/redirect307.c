@@ -1,17 +1,19 @@
 /*
  * redirect307.c - the redirect307 command line: usage texts, parsing the
  * arguments and dispatching to the command.  The commands live in
- * cmd_check.c, cmd_test.c and cmd_import.c.
+ * cmd_check.c, cmd_test.c, cmd_import.c and cmd_export.c.
  *
  *   redirect307 check  [OPTIONS] FILE...
  *   redirect307 test   [OPTIONS] FILE... [--] URL...
  *   redirect307 import --from FORMAT FILE...
  *       (alias, rewrite, rewritemap, nginx, haproxy, netlify, cloudflare,
  *       csv)
+ *   redirect307 export --to nginx|haproxy|csv [--map-out PATH] FILE...
  *
  * Exit status: 0 fine, 1 a validation failure (an error in a rules file,
- * a failed expectation, an input line not imported), 2 bad usage or an
- * unreadable file.  Results go to stdout, diagnostics to stderr.
+ * a failed expectation, an input line not imported, a rule not
+ * exported), 2 bad usage or an unreadable file.  Results go to stdout,
+ * diagnostics to stderr.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -36,6 +38,7 @@ static const char help_main[] =
     "usage: redirect307 check  [OPTIONS] FILE...\n"
     "       redirect307 test   [OPTIONS] FILE... [--] URL...\n"
     "       redirect307 import --from FORMAT [OPTIONS] FILE...\n"
+    "       redirect307 export --to nginx|haproxy|csv [OPTIONS] FILE...\n"
     "       redirect307 COMMAND --help\n"
     "\n"
     "check   validates rules files as httpd would load them; prints a summary\n"
@@ -44,6 +47,8 @@ static const char help_main[] =
     "        alias (mod_alias), rewrite (mod_rewrite), rewritemap (RewriteMap\n"
     "        txt:), nginx (map), haproxy (map), netlify (_redirects),\n"
     "        cloudflare (Bulk Redirects CSV), csv (WordPress Redirection)\n"
+    "export  writes rules as nginx or HAProxy configuration, or as\n"
+    "        WordPress Redirection CSV, answering as httpd would\n"
     "\n"
     "Exit status: 0 ok, 1 validation failure, 2 usage or I/O error.\n"
     "See redirect307(1).\n";
@@ -199,6 +204,45 @@ static const char help_import[] =
     "Exit status: 0 everything converted, 1 some lines not converted (the\n"
     "rest is still printed), 2 bad usage or an unreadable file.\n";
 
+static const char help_export[] =
+    "usage: redirect307 export --to nginx|haproxy|csv [OPTIONS] FILE...\n"
+    "\n"
+    "Loads the rules files as 'check' does (and fails as it does; FILE '-'\n"
+    "reads stdin), then writes them so that another server answers every\n"
+    "request as httpd with mod_redirect307 would.  A rule the format cannot\n"
+    "express is listed on stderr as 'FILE:LINE: not exported: why'.\n"
+    "\n"
+    "  nginx    --map-out FILE gets the maps, for http {} (include it before\n"
+    "           other maps); stdout gets the lines for server {}.  Exact\n"
+    "           rules are hashed map keys; host, query, qsnone and prefix\n"
+    "           rules are PCRE map entries tried in httpd's order.\n"
+    "  haproxy  --map-out BASE gets BASE.regex.map, BASE.exact.map,\n"
+    "           BASE.exact-nocase.map, BASE.prefix.map and\n"
+    "           BASE.prefix-nocase.map (give an absolute BASE); stdout gets\n"
+    "           the http-request lines for a frontend in mode http.\n"
+    "           Not exported: qsnone and self-canonicalising prefix rules.\n"
+    "  csv      WordPress Redirection CSV on stdout, which 'import --from\n"
+    "           csv' reads back.  Not exported: prefix rules, host rules,\n"
+    "           flags nocase, qsnone, and qsdrop/qsappend where they change\n"
+    "           the answer.\n"
+    "Query rules repeating a parameter are not exported to nginx or HAProxy.\n"
+    "See redirect307(1) for what each export answers differently.\n"
+    "\n"
+    "options:\n"
+    "  --to FORMAT                 nginx, haproxy or csv (required)\n"
+    "  --map-out PATH              where the maps go (nginx, haproxy)\n"
+    "  --ignore-params WORDS       Redirect307IgnoreParams of the server the\n"
+    "                              rules are for (blank- or comma-separated;\n"
+    "                              default: default)\n"
+    "  --default STATUS            Redirect307Default: 301 302 303 307 308\n"
+    "  --case-insensitive, --trailing-slash MODE, --chains MODE, --host NAME\n"
+    "                              as for 'check'\n"
+    "  -h, --help                  this text\n"
+    "\n"
+    "Exit status: 0 everything exported, 1 some rules not exported (the\n"
+    "rest is still written) or httpd would refuse the rules, 2 bad usage,\n"
+    "an unreadable or unwritable file.\n";
+
 typedef struct {
     const char *name;
     cli_cmd cmd;
@@ -211,6 +255,7 @@ static const command commands[] = {
     { "check", CMD_CHECK, help_check, cmd_check },
     { "test", CMD_TEST, help_test, cmd_test },
     { "import", CMD_IMPORT, help_import, cmd_import },
+    { "export", CMD_EXPORT, help_export, cmd_export },
     { NULL, CMD_CHECK, NULL, NULL }
 };
 
@@ -366,10 +411,26 @@ static int set_from(cli_args *a, const char *v)
     return ARGS_GO_ON;
 }
 
+static int set_to(cli_args *a, const char *v)
+{
+    if (!cmd_export_has_format(v))
+        return bad_usage(a->cmd, "--to takes nginx, haproxy or csv, not "
+                         "'%s'", v);
+    a->to = v;
+    return ARGS_GO_ON;
+}
+
+static int set_map_out(cli_args *a, const char *v)
+{
+    a->map_out = v;
+    return ARGS_GO_ON;
+}
+
 #define FOR_CHECK  (1u << CMD_CHECK)
 #define FOR_TEST   (1u << CMD_TEST)
 #define FOR_IMPORT (1u << CMD_IMPORT)
-#define FOR_ALL    (FOR_CHECK | FOR_TEST | FOR_IMPORT)
+#define FOR_EXPORT (1u << CMD_EXPORT)
+#define FOR_ALL    (FOR_CHECK | FOR_TEST | FOR_IMPORT | FOR_EXPORT)
 
 /* Options that take a value, and the commands that know them. */
 static const struct {
@@ -379,15 +440,18 @@ static const struct {
 } value_options[] = {
     { "--trailing-slash", FOR_ALL, set_trailing_slash },
     { "--chains", FOR_ALL, set_chains },
-    { "--default", FOR_CHECK | FOR_TEST, set_default },
+    { "--default", FOR_CHECK | FOR_TEST | FOR_EXPORT, set_default },
     { "--status", FOR_IMPORT, set_status },
     { "--host", FOR_ALL, set_host },
-    { "--ignore-params", FOR_CHECK | FOR_TEST, set_ignore_params },
+    { "--ignore-params", FOR_CHECK | FOR_TEST | FOR_EXPORT,
+      set_ignore_params },
     { "--at", FOR_CHECK | FOR_TEST, set_at },
     { "--soon", FOR_CHECK, set_soon },
     { "--expect", FOR_TEST, set_expect },
     { "--allow-encoded-slashes", FOR_TEST, set_encoded_slashes },
     { "--from", FOR_IMPORT, set_from },
+    { "--to", FOR_EXPORT, set_to },
+    { "--map-out", FOR_EXPORT, set_map_out },
     { NULL, 0, NULL }
 };
 
@@ -446,6 +510,21 @@ static int parse_option(int argc, const char *const *argv, int *i,
     return ARGS_OPERAND;
 }
 
+/* An export needs a format, and --map-out exactly for those that write
+ * maps. */
+static int check_export_args(const cli_args *a)
+{
+    if (!a->to)
+        return bad_usage(a->cmd, "--to nginx|haproxy|csv is required");
+    if (cmd_export_needs_map_out(a->to) && !a->map_out)
+        return bad_usage(a->cmd, "--to %s needs --map-out PATH for its maps "
+                         "(the other lines go to stdout)", a->to);
+    if (!cmd_export_needs_map_out(a->to) && a->map_out)
+        return bad_usage(a->cmd, "--to %s writes no maps: no --map-out",
+                         a->to);
+    return ARGS_GO_ON;
+}
+
 /* What the options cannot say alone. */
 static int check_args(const cli_args *a)
 {
@@ -456,6 +535,8 @@ static int check_args(const cli_args *a)
     if (a->cmd == CMD_IMPORT && !a->from)
         return bad_usage(a->cmd, "--from alias|rewrite|rewritemap|nginx|"
                          "haproxy|netlify|cloudflare|csv is required");
+    if (a->cmd == CMD_EXPORT)
+        return check_export_args(a);
     for (k = 0; k < a->urls->nelts; k++)
         stdin_urls |= !strcmp(APR_ARRAY_IDX(a->urls, k, const char *), "-");
     if (stdin_urls && a->expect && !strcmp(a->expect, "-"))

@@ -100,6 +100,12 @@ def run_all(b, man, tmp):
     t_import_rewrite_htaccess(b, tmp)
     t_import_rewrite_contexts(b, tmp)
     t_import_rewritemap(b, tmp)
+    t_export_usage(b, tmp, rules)
+    t_export_csv(b, tmp)
+    t_export_csv_options(b, tmp)
+    t_export_nginx(b, tmp)
+    t_export_haproxy(b, tmp)
+    t_export_corners(b, tmp)
     t_man(man)
 
 
@@ -1191,6 +1197,307 @@ def t_hosts_and_params(b, tmp):
     check("check: bad hosts are FILE:LINE errors, exit 1",
           r.rc == 1 and all("%s:%d: " % (bad, n) in r.err
                             for n in (2, 3, 4)), repr(r))
+
+
+# ---- export ----------------------------------------------------------
+
+
+def not_exported(err):
+    """The FILE:LINE places an export reported as not exported."""
+    return sorted(l.split(": not exported: ")[0] for l in err.splitlines()
+                  if ": not exported: " in l)
+
+
+def same_answers(b, original, roundtrip, urls, skip=(), opts=()):
+    """Answers of `redirect307 test` (status and Location) on the original
+    and the round-tripped rules; returns the URLs answered differently,
+    leaving out those whose original rule is in `skip`."""
+    a = answers(Run([b, "test"] + list(opts) + [original, "--"]
+                    + urls).out)
+    c = answers(Run([b, "test"] + list(opts) + [roundtrip, "--"]
+                    + urls).out)
+    if len(a) != len(urls) or len(c) != len(urls):
+        return ["%d/%d/%d answers" % (len(a), len(c), len(urls))]
+    return ["%s: %r vs %r" % (u, x[1:3], y[1:3])
+            for u, x, y in zip(urls, a, c)
+            if x[-1] not in skip and x[1:3] != y[1:3]]
+
+
+def t_export_usage(b, tmp, rules):
+    r = Run([b, "export", "--help"])
+    check("export --help", r.rc == 0 and "redirect307 export" in r.out
+          and "--map-out" in r.out and "--ignore-params" in r.out, repr(r))
+    r = Run([b, "--help"])
+    check("--help lists export", "export --to" in r.out, repr(r))
+    cases = [
+        ([b, "export", rules], "--to"),
+        ([b, "export", "--to", "yaml", rules], "--to"),
+        ([b, "export", "--to", "nginx", rules], "--map-out"),
+        ([b, "export", "--to", "haproxy", rules], "--map-out"),
+        ([b, "export", "--to", "csv", "--map-out", "x", rules],
+         "no --map-out"),
+        ([b, "export", "--to", "csv"], "no rules file"),
+        ([b, "export", "--to", "csv", "--from", "csv", rules],
+         "unknown option"),
+        ([b, "import", "--from", "csv", "--to", "csv", rules],
+         "unknown option"),
+        ([b, "export", "--to", "csv", "--ignore-params", "none,utm_x", rules],
+         "--ignore-params"),
+        ([b, "export", "--to", "csv", os.path.join(tmp, "nope.rules")],
+         "cannot open"),
+        ([b, "export", "--to", "nginx", "--map-out",
+          os.path.join(tmp, "no-such-dir", "maps.conf"), rules],
+         "cannot write"),
+    ]
+    for argv, word in cases:
+        r = Run(argv)
+        check("export usage error %s: exit 2" % " ".join(argv[2:]),
+              r.rc == 2 and word in r.err, repr(r))
+    loop = write(tmp, "xloop.rules", "/a /b\n/b /a\n")
+    r = Run([b, "export", "--to", "csv", loop])
+    check("export of rules httpd refuses: exit 1, nothing written",
+          r.rc == 1 and r.out == "" and "redirect loop" in r.err
+          and "not exporting" in r.err, repr(r))
+
+
+CSV_EXPORT_RULES = """\
+/old-page              /new-page
+/promo                 https://shop.example.com/sale        302
+/docs/*                https://docs.example.com/v2/*        301
+/index.php?id=42       /products/blue-widget                308
+/q?b=2&a=1             /ab?x=1                              303
+/retired               -                                    410
+/Legal                 /legal                               301   nocase
+/café                  /coffee
+/100%25                /percent                             301
+/what%3F               /question                            301
+/star%2A               /star-target                         302
+/hash%23x              /hash-target                         302
+/sp%20ace              /spaced                              308
+/faq                   /help#shipping                       302
+/self/                 /self                                301
+/keep                  /kept                                307   qsappend
+/drop                  /dropped?a=1                         301   qsdrop
+/none                  /none-target                         301   qsnone
+//www.example.com/host /host-target
+/hop1                  /hop2                                301
+/hop2                  /hop3                                301
+"""
+
+CSV_EXPORT_URLS = [
+    "/old-page", "/old-page?x=1", "/old-page/", "/promo?a=b", "/docs/x",
+    "/index.php?id=42", "/index.php?id=42&x=1", "/q?a=1&b=2", "/q?b=2",
+    "/retired", "/Legal", "/legal", "/caf%C3%A9", "/100%25", "/what%3F",
+    "/star%2A", "/star*", "/hash%23x", "/sp%20ace", "/faq?x=1", "/self",
+    "/self/", "/keep?z=1", "/drop?utm_source=1", "/none", "/host", "/hop1",
+    "/nothing",
+]
+
+
+def t_export_csv(b, tmp):
+    src = write(tmp, "xcsv.rules", CSV_EXPORT_RULES)
+    r = Run([b, "export", "--to", "csv", src])
+    check("export csv with rules CSV cannot hold: exit 1", r.rc == 1,
+          repr(r))
+    check("export csv: not exported are the prefix, nocase, qsdrop, qsnone "
+          "and host rules", not_exported(r.err) == sorted(
+              "%s:%d" % (src, n) for n in (3, 7, 17, 18, 19)), r.err)
+    for n, word in ((3, "prefix rule"), (7, "nocase"), (17, "qsdrop"),
+                    (18, "qsnone"), (19, "host www.example.com")):
+        check("export csv: %s:%d says why (%s)" % (src, n, word),
+              any(l.startswith("%s:%d: not exported:" % (src, n))
+                  and word in l for l in r.err.splitlines()), r.err)
+    check("export csv: summary on stderr",
+          "16 rules exported, 5 not exported" in r.err, r.err)
+    rows = r.out.splitlines()
+    check("export csv: the plugin's header",
+          rows[:1] == ["source,target,regex,code,type,hits,title,status"],
+          repr(rows[:1]))
+    for head, n in (('"/old-page","/new-page",0,307,"url"', 1),
+                    ('"/index.php?id=42","/products/blue-widget",0,308,"url"',
+                     4),
+                    ('"/retired","",0,410,"error"', 6),
+                    ('"/caf%C3%A9","/coffee",0,307,"url"', 8),
+                    ('"/100%25","/percent",0,301,"url"', 9),
+                    ('"/what%3F","/question",0,301,"url"', 10),
+                    ('"/star%2A","/star-target",0,302,"url"', 11),
+                    ('"/self/","/self",0,301,"url"', 15)):
+        row = '%s,0,"%s:%d","active"' % (head, src, n)
+        check("export csv row %s" % row.split(",")[0], row in rows,
+              "\n".join(rows))
+    out = write(tmp, "xcsv.csv", r.out)
+    i = Run([b, "import", "--from", "csv", out])
+    check("export csv reads back with import --from csv: exit 0, all rows",
+          i.rc == 0 and "16 rules written, 0 entries" in i.err, repr(i))
+    back = write(tmp, "xcsv-back.rules", i.out)
+    diff = same_answers(b, src, back, CSV_EXPORT_URLS,
+                        skip=["%s:%d" % (src, n) for n in (3, 7, 17, 18, 19)])
+    check("export csv round trip answers the same", diff == [],
+          "\n".join(diff))
+    r = Run([b, "export", "--to", "csv", "-"],
+            stdin=b"/a /b 301\n/c /d\n")
+    check("export csv from stdin", r.rc == 0 and r.out.splitlines()[1:] == [
+        '"/a","/b",0,301,"url",0,"-:1","active"',
+        '"/c","/d",0,307,"url",0,"-:2","active"'], repr(r))
+
+
+def t_export_csv_options(b, tmp):
+    src = write(tmp, "xopt.rules", "/a /b\n/hop1 /hop2 302\n/hop2 /hop3 301\n"
+                "/slash/ /slash-target 301\n/Mixed /mixed 302 nocase\n"
+                "/Self /self 301\n")
+    opts = ["--default", "308", "--chains", "collapse", "--trailing-slash",
+            "strict", "--case-insensitive"]
+    r = Run([b, "export", "--to", "csv"] + opts + [src])
+    rows = r.out.splitlines()
+    check("export csv with options: everything exported", r.rc == 0
+          and not_exported(r.err) == [], repr(r))
+    for row, why in (('"/a","/b",0,308,', "--default"),
+                     ('"/hop1","/hop3",0,302,', "--chains collapse"),
+                     ('"/slash/","/slash-target",', "--trailing-slash strict"),
+                     ('"/MIXED","/mixed",', "--case-insensitive: a self "
+                      "rule spelled apart, in upper case"),
+                     ('"/SELF","/self",', "self rule spelled apart")):
+        check("export csv %s" % why, any(x.startswith(row) for x in rows),
+              "\n".join(rows))
+    back = write(tmp, "xopt-back.rules", Run(
+        [b, "import", "--from", "csv", "-"], stdin=r.out.encode()).out)
+    diff = same_answers(b, src, back, ["/a", "/hop1", "/hop2?x=1", "/slash",
+                                       "/slash/", "/MIXED", "/self", "/SELF",
+                                       "/Self/"], opts=opts)
+    check("export csv round trip with the same options", diff == [],
+          "\n".join(diff))
+
+
+NGINX_EXPORT_RULES = """\
+/old-page              /new-page
+/promo                 https://shop.example.com/sale        302
+/with-query            /target?a=1                          308
+/café                  /coffee                              301
+/Mixed                 /mixed-target                        302   nocase
+/retired               -                                    410
+/docs/*                https://docs.example.com/v2/*        301
+/index.php?id=42       /products/blue-widget                308
+/price                 https://shop.example.com/$price
+/rep?a=1&a=1           /rep-target                          301
+"""
+
+
+def t_export_nginx(b, tmp):
+    src = write(tmp, "xngx.rules", NGINX_EXPORT_RULES)
+    maps = os.path.join(tmp, "xngx-maps.conf")
+    r = Run([b, "export", "--to", "nginx", "--map-out", maps, src])
+    check("export nginx: the repeated parameter is not exported, exit 1",
+          r.rc == 1 and not_exported(r.err) == ["%s:10" % src]
+          and "repeats a parameter" in r.err, repr(r))
+    with open(maps) as f:
+        m = f.read()
+    for part in ('map $uri $r307_e307_qa_p {\n    default "";\n'
+                 '    # %s:1\n    "/old-page" "/new-page";\n'
+                 '    "/old-page/" "/new-page";\n' % src,
+                 '"/caf\u00e9" "/coffee";', '"/mixed" "/mixed-target";',
+                 '"https://shop.example.com/${r307_dollar}price"',
+                 'geo $r307_dollar { default "$"; }',
+                 'map "${uri}" $r307_case {', "map_hash_bucket_size 64;",
+                 '"~(?s)^[^\\x20]*\\x20[a-z]+://[^/]*\\x2fdocs(?<r307_r>/'
+                 '(?<r307_s>.*))?$" "301 https://docs.example.com/v2/'
+                 '${r307_ro1}${r307_qa}";'):
+        check("export nginx maps hold %r" % part[:60], part in m, m[:3000])
+    for part in ('if ($r307_go_e307_qa_p) { return 307 '
+                 '$r307_base$r307_e307_qa_p$r307_qa; }',
+                 'if ($r307_go_e308_ap_p) { return 308 '
+                 '$r307_base$r307_e308_ap_p$r307_ap; }',
+                 'if ($r307_go_e410) { return 410; }',
+                 'if ($r307_c ~ "^301 (.*)$") { return 301 $1; }',
+                 'if ($r307_a ~ "^308 (.*)$") { return 308 $1; }',
+                 "needs %s included in http {}" % maps):
+        check("export nginx server lines hold %r" % part[:50], part in r.out,
+              r.out)
+    # the exact rules read back from both files, status and all
+    i = Run([b, "import", "--from", "nginx", "-"],
+            stdin=(m + r.out).encode("utf-8"))
+    got = sorted(l for l in i.out.splitlines() if not l.startswith("#"))
+    check("export nginx reads back with import --from nginx", got == [
+        "/caf%C3%A9 /coffee 301 nocase",
+        "/mixed /mixed-target 302 nocase",
+        "/old-page /new-page 307 nocase",
+        "/promo https://shop.example.com/sale 302 nocase",
+        "/with-query /target?a=1 308 nocase"], "\n".join(got) + i.err)
+    check("export nginx read back: only what the importer cannot read is "
+          "refused (410, '$')", i.rc == 1 and all(
+              "'-'" in l or "variables" in l for l in i.err.splitlines()
+              if ": not converted: " in l), i.err)
+    back = write(tmp, "xngx-back.rules", i.out)
+    diff = same_answers(b, src, back, [
+        "/old-page", "/old-page/", "/old-page?x=1", "/promo?a=b",
+        "/with-query?b=2", "/caf%C3%A9", "/MIXED", "/mixed/", "/nothing"])
+    check("export nginx round trip answers the same", diff == [],
+          "\n".join(diff))
+
+
+def t_export_haproxy(b, tmp):
+    src = write(tmp, "xhap.rules",
+                "/old-page /new-page\n"
+                "/docs/* https://docs.example.com/v2/* 301\n"
+                "/NC /elsewhere 302 nocase\n"
+                "/np/* /np-target/* 307 qsnone\n"
+                "/q?a=1 /qa 303\n")
+    base = os.path.join(tmp, "xhap")
+    r = Run([b, "export", "--to", "haproxy", "--map-out", base, src])
+    check("export haproxy: a qsnone prefix rule is not exported, exit 1",
+          r.rc == 1 and not_exported(r.err) == ["%s:4" % src]
+          and "map_beg" in r.err, repr(r))
+    maps = {}
+    for suffix in ("regex", "exact", "exact-nocase", "prefix",
+                   "prefix-nocase"):
+        path = "%s.%s.map" % (base, suffix)
+        check("export haproxy writes %s" % path, os.path.exists(path))
+        with open(path) as f:
+            maps[suffix] = f.read()
+    for suffix, entry in (
+            ("exact", "/old-page 307|p|q|||/new-page|-|-|9|"),
+            ("exact-nocase", "/nc 302|p|q|||/elsewhere|-|-|3|"),
+            ("prefix", "/docs/ 301|a|q|||https://docs.example.com/v2/|o|1|5|"),
+            ("regex", " 303|p|Q|||/qa|-|-|2|")):
+        check("export haproxy %s map entry %r" % (suffix, entry),
+              entry in maps[suffix], maps[suffix])
+    for part in ("map_str(%s.exact.map)" % base,
+                 "lower,map_str(%s.exact-nocase.map)" % base,
+                 "map_beg(%s.prefix.map)" % base,
+                 "map_regm(%s.regex.map)" % base,
+                 "redirect code 303 location %[var(txn.r307_base)]"):
+        check("export haproxy lines hold %r" % part, part in r.out, r.out)
+    check("export haproxy: unused maps are not looked up",
+          "prefix-nocase.map)" not in r.out, r.out)
+
+
+def t_export_corners(b, tmp):
+    one = write(tmp, "xdup1.rules", "/a /first\n/q?utm_source=x /never\n")
+    two = write(tmp, "xdup2.rules", "/a /second\n/b /c\n")
+    r = Run([b, "export", "--to", "csv", one, two])
+    check("export: a later duplicate never answers and is left out",
+          r.rc == 0 and '"/a","/first"' in r.out and "/second" not in r.out
+          and '"/b","/c"' in r.out, repr(r))
+    check("export: a query rule naming an ignored parameter is noted, left "
+          "out", "%s:2: note: never answers" % one in r.err
+          and "/never" not in r.out, repr(r))
+    r = Run([b, "export", "--to", "csv", "--ignore-params", "none", one])
+    check("export --ignore-params none: the utm_source rule answers",
+          r.rc == 0 and '"/q?utm_source=x","/never"' in r.out, repr(r))
+    src = write(tmp, "xign.rules", "/t /target?a=1 301\n")
+    maps = os.path.join(tmp, "xign-maps.conf")
+    r = Run([b, "export", "--to", "nginx", "--map-out", maps,
+             "--ignore-params", "none", src])
+    with open(maps) as f:
+        m = f.read()
+    check("export nginx --ignore-params none: no pass-through",
+          r.rc == 0 and "r307_pass" not in m and "e301_none_p" in m, m)
+    r = Run([b, "export", "--to", "nginx", "--map-out", maps,
+             "--ignore-params", "ref*,src", src])
+    with open(maps) as f:
+        m = f.read()
+    check("export nginx --ignore-params: the names given are passed through",
+          r.rc == 0 and "(?:src)|(?:ref)[^&=\\x20]*" in m
+          and "utm" not in m, m[-1500:])
 
 
 def t_man(man):
