@@ -300,7 +300,7 @@ static void find_self(ex_ctx *x, const rr_set *set, const rr_table *t,
  * chain answers with the chain's end, which only a lookup tells. */
 static const char *answered_target(ex_ctx *x, const rr_set *set,
                                    const rr_table *t, uint32_t idx,
-                                   const ex_rule *r)
+                                   ex_rule *r)
 {
     const rr_rule_info *in = &r->info;
     const char *path = *in->source ? in->source : "/";
@@ -312,6 +312,9 @@ static const char *answered_target(ex_ctx *x, const rr_set *set,
                           strlen(path), in->query, &m)
         || m.table != t || rr_match_index(&m) != idx)
         return in->target;
+    /* a collapsed chain answers with a status of its own (SPEC:
+     * Collapsed status) */
+    r->status = rr_match_status(&m, x->a->default_status);
     return rr_match_location(&m, x->p, path, NULL, NULL);
 }
 
