@@ -10,16 +10,18 @@
 #   mk/deps.sh    the one Debian-package installer every *-deps target calls
 #   mk/cli.mk     the redirect307 CLI: build/redirect307 and cli-test
 #   mk/fuzz.mk    libFuzzer targets: fuzz, fuzz-short, fuzz-regressions
+#   mk/import.mk  differential tests of `redirect307 import`: import-test
 #   mk/bench.mk   the engine benchmark: bench-engine
 #   mk/server.mk  the whole-server benchmark: bench, bench-server, bench-stats
 #   mk/soak.mk    the soak tests: soak, soak-restarts
 #
 # Packages: `deps` installs what building, the demo and `make test` all
 # need; targets that need more have their own list and a *-deps target
-# (memcheck-deps, fuzz-deps, bench-server-deps, soak-deps), each a call of
-# mk/deps.sh: as root it installs what is missing (apt-get update first),
-# as another user it prints the exact `sudo apt-get install -y ...` line
-# and stops.  `make test` installs everything its parts need first.
+# (memcheck-deps, fuzz-deps, import-deps, bench-server-deps, soak-deps),
+# each a call of mk/deps.sh: as root it installs what is missing (apt-get
+# update first), as another user it prints the exact `sudo apt-get
+# install -y ...` line and stops.  `make test` installs everything its
+# parts need first.
 
 APXS      ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
 APACHE2   ?= /usr/sbin/apache2
@@ -36,12 +38,13 @@ BUILD      = build
 
 # Debian packages.  DEPS: building (module, CLI, unit tests), the demo and
 # the integration tests.  DEPS_TEST: all of `make test` (the fuzzers' list
-# is FUZZ_DEB_PKGS in mk/fuzz.mk).
+# is FUZZ_DEB_PKGS in mk/fuzz.mk, the import tests' servers
+# IMPORT_DEB_PKGS in mk/import.mk).
 DEPS_SH    = sh mk/deps.sh
 DEPS       = apache2 apache2-dev check curl pkg-config build-essential python3 \
              libjansson-dev
 DEPS_MEMCHECK = valgrind
-DEPS_TEST  = $(DEPS) $(DEPS_MEMCHECK) $(FUZZ_DEB_PKGS)
+DEPS_TEST  = $(DEPS) $(DEPS_MEMCHECK) $(FUZZ_DEB_PKGS) $(IMPORT_DEB_PKGS)
 
 MODULE     = .libs/mod_redirect307.so
 ENGINE_SRC = redirect_rules.c $(wildcard engine/*.c)
@@ -134,13 +137,14 @@ integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps-test
-	$(MAKE) unit unit-asan memcheck fuzz-short cli-test integration
+	$(MAKE) unit unit-asan memcheck fuzz-short cli-test import-test integration
 
 demo: deps $(MODULE)
 	@sh conf/demo.sh $(CURDIR) $(APACHE2)
 
 include mk/cli.mk
 include mk/fuzz.mk
+include mk/import.mk
 include mk/bench.mk
 include mk/server.mk
 include mk/soak.mk
