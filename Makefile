@@ -10,6 +10,7 @@
 #   mk/deps.sh    the one Debian-package installer every *-deps target calls
 #   mk/cli.mk     the redirect307 CLI: build/redirect307 and cli-test
 #   mk/fuzz.mk    libFuzzer targets: fuzz, fuzz-short, fuzz-regressions
+#   mk/import.mk  differential tests of `redirect307 import`: import-test
 #   mk/bench.mk   the engine benchmark: bench-engine
 #   mk/server.mk  the whole-server benchmark: bench, bench-server, bench-stats
 #   mk/soak.mk    the soak tests: soak, soak-restarts
@@ -17,10 +18,11 @@
 #
 # Packages: `deps` installs what building, the demo and `make test` all
 # need; targets that need more have their own list and a *-deps target
-# (memcheck-deps, fuzz-deps, deb-deps, bench-server-deps, soak-deps), each
-# a call of mk/deps.sh: as root it installs what is missing (apt-get update
-# first), as another user it prints the exact `sudo apt-get install -y ...`
-# line and stops.  `make test` installs everything its parts need first.
+# (memcheck-deps, fuzz-deps, import-deps, deb-deps, bench-server-deps,
+# soak-deps), each a call of mk/deps.sh: as root it installs what is
+# missing (apt-get update first), as another user it prints the exact
+# `sudo apt-get install -y ...` line and stops.  `make test` installs
+# everything its parts need first.
 
 APXS      ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
 APACHE2   ?= /usr/sbin/apache2
@@ -37,13 +39,15 @@ BUILD      = build
 
 # Debian packages.  DEPS: building (module, CLI, unit tests), the demo and
 # the integration tests.  DEPS_TEST: all of `make test` (the fuzzers' list
-# is FUZZ_DEB_PKGS in mk/fuzz.mk, the package build's DEB_PKGS in
+# is FUZZ_DEB_PKGS in mk/fuzz.mk, the import tests' servers
+# IMPORT_DEB_PKGS in mk/import.mk, the package build's DEB_PKGS in
 # mk/deb.mk).
 DEPS_SH    = sh mk/deps.sh
 DEPS       = apache2 apache2-dev check curl pkg-config build-essential python3 \
              libjansson-dev
 DEPS_MEMCHECK = valgrind
-DEPS_TEST  = $(DEPS) $(DEPS_MEMCHECK) $(FUZZ_DEB_PKGS) $(DEB_PKGS)
+DEPS_TEST  = $(DEPS) $(DEPS_MEMCHECK) $(FUZZ_DEB_PKGS) $(IMPORT_DEB_PKGS) \
+             $(DEB_PKGS)
 
 MODULE     = .libs/mod_redirect307.so
 ENGINE_SRC = redirect_rules.c $(wildcard engine/*.c)
@@ -136,7 +140,8 @@ integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps-test
-	$(MAKE) unit unit-asan memcheck fuzz-short cli-test integration deb-test
+	$(MAKE) unit unit-asan memcheck fuzz-short cli-test import-test \
+	    integration deb-test
 
 # httpd in the foreground on 127.0.0.1:$(DEMO_PORT) (make demo DEMO_PORT=8080).
 DEMO_PORT ?= 8307
@@ -146,6 +151,7 @@ demo: deps $(MODULE)
 
 include mk/cli.mk
 include mk/fuzz.mk
+include mk/import.mk
 include mk/bench.mk
 include mk/server.mk
 include mk/soak.mk

@@ -1,14 +1,21 @@
-# mk/fuzz.mk - libFuzzer targets for the rules engine, included by the
-# main Makefile (which defines BUILD, APR_CFLAGS, APR_LIBS, ENGINE, DEPS_SH,
-# deps).
+# mk/fuzz.mk - libFuzzer targets for the rules engine and the CLI,
+# included by the main Makefile (which defines BUILD, APR_CFLAGS, APR_LIBS,
+# ENGINE, CLI_HDR, DEPS_SH, deps).
 #
 #   make fuzz                    each target for $(FUZZ_SECONDS) s (300)
 #   make fuzz FUZZ_SECONDS=60
-#   make fuzz-short              each target for 20 s (part of `make test`)
+#   make fuzz-short              each engine target for 20 s and each CLI
+#                                target for 10 s (part of `make test`: the
+#                                CLI's targets are shallower, and 20 s each
+#                                would make `make test` longer than it needs)
 #
-# Targets (test/fuzz/*.c): fuzz_parse (parser on arbitrary bytes),
+# Engine targets (test/fuzz/*.c): fuzz_parse (parser on arbitrary bytes),
 # fuzz_lookup (lookup + Location on arbitrary paths/queries against fixed
 # tables), fuzz_roundtrip (parse -> rr_table_dump -> parse, same answers).
+# CLI targets: fuzz_import (`redirect307 import`, every input format of
+# tools/cmd_import.c's table, on arbitrary bytes: reader, format, core,
+# output), fuzz_request_url (the request-URL normaliser of `test`); they
+# link the tools/*.c they need as well.
 # Each run starts from a scratch copy of test/fuzz/corpus/<target>/ under
 # $(BUILD)/fuzz/, so the committed seeds never grow.  A crash, leak, UB,
 # timeout or violated property stops that target; its input is saved as
@@ -20,8 +27,14 @@ FUZZ_SECONDS  ?= 300
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SRC       = test/fuzz
 FUZZ_HDR       = $(wildcard $(FUZZ_SRC)/*.h)
-FUZZ_TARGETS   = fuzz_parse fuzz_lookup fuzz_roundtrip
+FUZZ_ENGINE_TARGETS = fuzz_parse fuzz_lookup fuzz_roundtrip
+FUZZ_CLI_TARGETS    = fuzz_import fuzz_request_url
+FUZZ_TARGETS   = $(FUZZ_ENGINE_TARGETS) $(FUZZ_CLI_TARGETS)
 FUZZ_BINS      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+# The tools/*.c each CLI target links, besides the engine.
+FUZZ_TOOLS_fuzz_import      = tools/cmd_import.c tools/importer.c \
+                              tools/cli_util.c $(wildcard tools/import_*.c)
+FUZZ_TOOLS_fuzz_request_url = tools/request_url.c tools/cli_util.c
 FUZZ_CFLAGS    = -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # Engine apr_palloc() calls become exact-size mallocs freed by pool
@@ -34,6 +47,8 @@ FUZZ_DEB_PKGS  = clang libclang-rt-14-dev
 FUZZ_ARGS_fuzz_parse     = -max_len=16384
 FUZZ_ARGS_fuzz_lookup    = -max_len=4096
 FUZZ_ARGS_fuzz_roundtrip = -max_len=16384
+FUZZ_ARGS_fuzz_import    = -max_len=16384
+FUZZ_ARGS_fuzz_request_url = -max_len=4096
 FUZZ_COMMON_ARGS = -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
 .PHONY: fuzz fuzz-short fuzz-deps fuzz-build fuzz-regressions
@@ -52,25 +67,41 @@ $(FUZZ_DIR):
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_SRC)/fuzz_%.c $(FUZZ_HDR) $(ENGINE) | $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ $< $(ENGINE_SRC) $(FUZZ_LDFLAGS) $(APR_LIBS)
 
+# The CLI targets: a rule each, as each links its own tools/*.c.
+$(FUZZ_DIR)/fuzz_import: $(FUZZ_SRC)/fuzz_import.c $(FUZZ_HDR) $(ENGINE) \
+                         $(FUZZ_TOOLS_fuzz_import) $(CLI_HDR) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -Itools -o $@ $< \
+	    $(FUZZ_TOOLS_fuzz_import) $(ENGINE_SRC) $(FUZZ_LDFLAGS) $(APR_LIBS)
+
+$(FUZZ_DIR)/fuzz_request_url: $(FUZZ_SRC)/fuzz_request_url.c $(FUZZ_HDR) \
+                              $(ENGINE) $(FUZZ_TOOLS_fuzz_request_url) \
+                              $(CLI_HDR) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(APR_CFLAGS) -I. -Itools -o $@ $< \
+	    $(FUZZ_TOOLS_fuzz_request_url) $(ENGINE_SRC) $(FUZZ_LDFLAGS) \
+	    $(APR_LIBS)
+
 fuzz-build: fuzz-deps
 	$(MAKE) --no-print-directory $(FUZZ_BINS)
 
-# $(call fuzz_run,SECONDS): every target for SECONDS from a scratch copy of
-# its seeds; prints libFuzzer's final stats per target; fails if any failed.
+# $(call fuzz_run,TARGETS,SECONDS): each of TARGETS for SECONDS from a
+# scratch copy of its seeds; prints libFuzzer's final stats per target;
+# fails if any failed.
 define fuzz_run
 	@failed=""; \
-	for t in $(FUZZ_TARGETS); do \
+	for t in $(1); do \
 	    work=$(FUZZ_DIR)/corpus-$$t; \
 	    rm -rf $$work; mkdir -p $$work $(FUZZ_DIR)/artifacts; \
 	    cp $(FUZZ_SRC)/corpus/$$t/* $$work/; \
 	    case $$t in \
 	        fuzz_parse) args="$(FUZZ_ARGS_fuzz_parse)";; \
 	        fuzz_lookup) args="$(FUZZ_ARGS_fuzz_lookup)";; \
-	        *) args="$(FUZZ_ARGS_fuzz_roundtrip)";; \
+	        fuzz_roundtrip) args="$(FUZZ_ARGS_fuzz_roundtrip)";; \
+	        fuzz_import) args="$(FUZZ_ARGS_fuzz_import)";; \
+	        *) args="$(FUZZ_ARGS_fuzz_request_url)";; \
 	    esac; \
-	    echo "== $$t: $(1) s"; \
+	    echo "== $$t: $(2) s"; \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	    $(FUZZ_DIR)/$$t $(FUZZ_COMMON_ARGS) $$args -max_total_time=$(1) \
+	    $(FUZZ_DIR)/$$t $(FUZZ_COMMON_ARGS) $$args -max_total_time=$(2) \
 	        -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$work \
 	        > $(FUZZ_DIR)/$$t.log 2>&1; \
 	    rc=$$?; \
@@ -99,7 +130,8 @@ fuzz-regressions: fuzz-build
 	done
 
 fuzz: fuzz-regressions
-	$(call fuzz_run,$(FUZZ_SECONDS))
+	$(call fuzz_run,$(FUZZ_TARGETS),$(FUZZ_SECONDS))
 
 fuzz-short: fuzz-regressions
-	$(call fuzz_run,20)
+	$(call fuzz_run,$(FUZZ_ENGINE_TARGETS),20)
+	$(call fuzz_run,$(FUZZ_CLI_TARGETS),10)

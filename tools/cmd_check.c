@@ -52,11 +52,11 @@ static void sum_stats(const rr_set *set, rr_stats *sum)
 static int print_failed(const cli_args *a, const loaded_rules *l)
 {
     int ne = l->diag->errors, nw = l->diag->warnings;
-    printf("failed: %d %s, %d %s in %d %s; httpd would not start\n",
-           ne, cli_plural(ne, "error", "errors"), nw,
-           cli_plural(nw, "warning", "warnings"), a->files->nelts,
+    printf("failed: %d %s%s, %d %s in %d %s; httpd would not start\n",
+           ne, cli_plural(ne, "error", "errors"), l->cut ? " listed" : "",
+           nw, cli_plural(nw, "warning", "warnings"), a->files->nelts,
            cli_plural(a->files->nelts, "file", "files"));
-    return EXIT_FAIL;
+    return rules_exit_status(l);
 }
 
 static const char *chains_text(apr_pool_t *p, const cli_args *a,
@@ -91,63 +91,29 @@ static int print_summary(apr_pool_t *p, const cli_args *a,
 
 /* ---- JSON ----------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence starting s (NUL-terminated),
- * 0 if there is none. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n, k;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    /* No overlong forms, surrogates or code points past U+10FFFF. */
-    if (s[0] == 0xe0)
-        lo = 0xa0;
-    else if (s[0] == 0xed)
-        hi = 0x9f;
-    else if (s[0] == 0xf0)
-        lo = 0x90;
-    else if (s[0] == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (k = 2; k < n; k++) {
-        if (s[k] < 0x80 || s[k] > 0xbf)
-            return 0;
-    }
-    return n;
-}
-
 /* A JSON string of `s`.  JSON holds only UTF-8, and a file name need not
  * be: each byte that is not part of a UTF-8 sequence becomes U+FFFD. */
 static json_t *json_text(apr_pool_t *p, const char *s)
 {
     static const char replacement[] = "\xEF\xBF\xBD";
     const unsigned char *u = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0, o = 0;
     json_t *j = json_string(s);
     char *out;
-    size_t o = 0;
     if (j)
         return j;
-    out = apr_palloc(p, strlen(s) * (sizeof(replacement) - 1) + 1);
-    while (*u) {
-        size_t n = utf8_seq_len(u);
+    out = apr_palloc(p, len * (sizeof(replacement) - 1) + 1);
+    while (i < len) {
+        size_t n = cli_utf8_len(u + i, len - i);
         if (n) {
-            memcpy(out + o, u, n);
+            memcpy(out + o, u + i, n);
             o += n;
-            u += n;
+            i += n;
             continue;
         }
         memcpy(out + o, replacement, sizeof(replacement) - 1);
         o += sizeof(replacement) - 1;
-        u++;
+        i++;
     }
     return json_stringn(out, o);
 }
@@ -196,10 +162,11 @@ static json_t *json_by_status(const rr_stats *sum)
 /* What httpd would not start with is summarised by its counts alone. */
 static json_t *json_failed_summary(const loaded_rules *l)
 {
-    return json_pack("{s:i, s:i, s:i, s:f}",
+    return json_pack("{s:i, s:i, s:i, s:b, s:f}",
                      "errors", l->diag->errors,
                      "warnings", l->diag->warnings,
                      "dropped", l->diag->dropped,
+                     "cut", l->cut,
                      "load_ms", (double)l->took / 1000.0);
 }
 
@@ -210,7 +177,7 @@ static json_t *json_summary(const cli_args *a, const loaded_rules *l)
         return json_failed_summary(l);
     sum_stats(l->set, &sum);
     return json_pack("{s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:o, s:i, s:i,"
-                     " s:i, s:i, s:f, s:I}",
+                     " s:i, s:i, s:b, s:f, s:I}",
                      "rules", (json_int_t)sum.rules,
                      "exact", (json_int_t)sum.exact,
                      "prefix", (json_int_t)sum.prefix,
@@ -224,6 +191,7 @@ static json_t *json_summary(const cli_args *a, const loaded_rules *l)
                      "errors", l->diag->errors,
                      "warnings", l->diag->warnings,
                      "dropped", l->diag->dropped,
+                     "cut", l->cut,
                      "load_ms", (double)l->took / 1000.0,
                      "bytes", (json_int_t)sum.bytes);
 }
@@ -308,7 +276,7 @@ static int print_json(apr_pool_t *p, const cli_args *a,
         cli_say("cannot write the JSON document");
         return EXIT_USAGE;
     }
-    return l->set ? EXIT_OK : EXIT_FAIL;
+    return rules_exit_status(l);
 }
 
 int cmd_check(apr_pool_t *p, const cli_args *a)

@@ -91,14 +91,14 @@ static rr_table *load_stdin(apr_pool_t *p, const rr_options *opt,
                             rr_diag *d, int *unreadable)
 {
     rr_builder *b;
-    char *buf;
-    size_t len;
-    if (!cli_read_file(p, "-", &buf, &len)) {
+    cli_text t;
+    /* as rules_load() reads it: raw, so the engine judges every line */
+    if (!cli_read_text(p, "-", RR_MAX_LINE, CLI_TEXT_RAW, &t)) {
         *unreadable = 1;
         return NULL;
     }
     b = rr_builder_create(p, opt);
-    rr_builder_add_buffer(b, "-", buf, len, d);
+    rr_builder_add_buffer(b, "-", t.buf, t.len, d);
     return rr_builder_freeze(b, p, d);
 }
 

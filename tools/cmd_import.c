@@ -28,6 +28,17 @@ static const struct {
     { NULL, NULL }
 };
 
+const char *import_format_name(int k)
+{
+    return k >= 0 && k < (int)(sizeof(formats) / sizeof(formats[0]))
+           ? formats[k].name : NULL;
+}
+
+importer_read_fn *import_format_reader(int k)
+{
+    return import_format_name(k) ? formats[k].read : NULL;
+}
+
 static importer_read_fn *find_format(const char *name)
 {
     int k;
@@ -43,25 +54,35 @@ int cmd_import_has_format(const char *name)
     return find_format(name) != NULL;
 }
 
+/* Reads one input and converts it; 0 if it cannot be read. */
+static int import_one(apr_pool_t *p, importer *im, importer_read_fn *read,
+                      const char *path)
+{
+    cli_text t;
+    im->file = path;
+    if (!cli_read_text(p, path, CLI_MAX_LINE, 0, &t))
+        return 0;
+    imp_read_text(im, read, &t);
+    return 1;
+}
+
 int cmd_import(apr_pool_t *p, const cli_args *a)
 {
     importer_read_fn *read = find_format(a->from);
     importer im;
+    const char *input = a->files->nelts == 1
+                        ? APR_ARRAY_IDX(a->files, 0, const char *)
+                        : "several files";
     int k, written;
 
     imp_init(&im, p, a->import_status, a->hosts->nelts ? a->hosts : NULL);
     for (k = 0; k < a->files->nelts; k++) {
-        char *buf;
-        size_t len;
-        im.file = APR_ARRAY_IDX(a->files, k, const char *);
-        if (!cli_read_file(p, im.file, &buf, &len))
+        if (!import_one(p, &im, read,
+                        APR_ARRAY_IDX(a->files, k, const char *)))
             return EXIT_USAGE;
-        read(&im, buf, len);
     }
     imp_validate(&im);
-    written = imp_write(&im, a->files->nelts == 1
-                             ? APR_ARRAY_IDX(a->files, 0, const char *)
-                             : "several files", a->from);
+    written = imp_write(&im, stdout, input, a->from);
     fflush(stdout);
     cli_say("%d %s written, %d %s not converted", written,
             cli_plural(written, "rule", "rules"), im.skipped,

@@ -57,19 +57,24 @@ static void answer_url(apr_pool_t *p, const cli_args *a, const rr_set *set,
     ans->origin = rr_match_origin(&m, p);
 }
 
-/* The tab-separated result line of a URL. */
-static void print_answer(const char *url, const answer *ans)
+/* The tab-separated result line of a URL.  Fields that echo input (the
+ * URL, a file name) are shown as cli_visible() does: a tab or line end
+ * in them cannot split the line, an escape sequence cannot reach the
+ * terminal. */
+static void print_answer(apr_pool_t *p, const char *url, const answer *ans)
 {
+    const char *shown = cli_visible(p, url);
     switch (ans->kind) {
     case ANS_MATCH:
-        printf("%s\t%d\t%s\t%s\n", url, ans->status,
-               ans->location ? ans->location : "-", ans->origin);
+        printf("%s\t%d\t%s\t%s\n", shown, ans->status,
+               ans->location ? cli_visible(p, ans->location) : "-",
+               cli_visible(p, ans->origin));
         break;
     case ANS_MISS:
-        printf("%s\tno match\n", url);
+        printf("%s\tno match\n", shown);
         break;
     case ANS_REJECTED:
-        printf("%s\trejected by httpd (%d): %s\n", url, ans->status,
+        printf("%s\trejected by httpd (%d): %s\n", shown, ans->status,
                ans->why);
         break;
     case ANS_BAD_URL:
@@ -91,7 +96,7 @@ static int test_one(apr_pool_t *p, const cli_args *a, const rr_set *set,
                 where ? ": " : "", url, ans.why);
         return 0;
     }
-    print_answer(url, &ans);
+    print_answer(p, url, &ans);
     return 1;
 }
 
@@ -108,38 +113,64 @@ static void test_line(void *ctx, apr_pool_t *iter, unsigned n, char *line)
                          apr_psprintf(iter, "-:%u", n));
 }
 
-/* URLs from stdin, one a line; returns the count of bad ones, or -1 if
+/* Reads a list of URLs or expectations, one a line, saying which lines
+ * it refused; returns the count of those, or -1 if `path` cannot be
+ * read. */
+static int read_list(apr_pool_t *p, const char *path, cli_text *t)
+{
+    int k;
+    if (!cli_read_text(p, path, CLI_MAX_LINE, 0, t))
+        return -1;
+    for (k = 0; k < t->refused->nelts; k++) {
+        const cli_refused *r = &APR_ARRAY_IDX(t->refused, k, cli_refused);
+        cli_say("%s:%u: %s: line ignored", path, r->line, r->why);
+    }
+    return t->refused->nelts;
+}
+
+/* URLs from stdin, one a line; returns the count of bad lines, or -1 if
  * stdin cannot be read. */
 static int test_stdin(apr_pool_t *p, const cli_args *a, const rr_set *set)
 {
     url_batch ub;
-    char *buf;
-    size_t len;
-    if (!cli_read_file(p, "-", &buf, &len))
+    cli_text t;
+    int refused = read_list(p, "-", &t);
+    if (refused < 0)
         return -1;
     ub.a = a;
     ub.set = set;
-    ub.bad = 0;
-    cli_each_line(p, buf, len, test_line, &ub);
+    ub.bad = refused;
+    cli_each_line(p, t.buf, t.len, test_line, &ub);
     return ub.bad;
 }
 
+/* What answering the URLs found wrong. */
+typedef struct {
+    int bad_args;               /* URL arguments that are no URL (usage) */
+    int bad_lines;              /* lines of stdin that are no URL */
+} url_counts;
+
 /* Answers the URLs given, "-" standing for stdin, or stdin alone when
- * there is nothing else to do.  Returns the count of bad URLs or -1. */
-static int test_urls(apr_pool_t *p, const cli_args *a, const rr_set *set)
+ * there is nothing else to do.  Returns 0 if stdin cannot be read. */
+static int test_urls(apr_pool_t *p, const cli_args *a, const rr_set *set,
+                     url_counts *c)
 {
-    int k, bad = 0;
+    int k;
+    memset(c, 0, sizeof(*c));
     if (a->urls->nelts == 0 && !a->expect)
-        return test_stdin(p, a, set);
+        return (c->bad_lines = test_stdin(p, a, set)) >= 0;
     for (k = 0; k < a->urls->nelts; k++) {
         const char *url = APR_ARRAY_IDX(a->urls, k, const char *);
-        int b = strcmp(url, "-") ? !test_one(p, a, set, url, NULL)
-                                 : test_stdin(p, a, set);
-        if (b < 0)
-            return -1;
-        bad += b;
+        int b;
+        if (strcmp(url, "-")) {
+            c->bad_args += !test_one(p, a, set, url, NULL);
+            continue;
+        }
+        if ((b = test_stdin(p, a, set)) < 0)
+            return 0;
+        c->bad_lines += b;
     }
-    return bad;
+    return 1;
 }
 
 /* ---- expectations: "URL STATUS LOCATION" lines ---------------------- */
@@ -291,11 +322,13 @@ static void expect_one(apr_pool_t *p, expect_run *run, const char *where,
     }
     run->total++;
     if (run->a->verbose)
-        print_answer(x.url, &ans);
+        print_answer(p, x.url, &ans);
     if (!expectation_met(&x, &ans)) {
         run->failed++;
-        printf("FAIL %s: %s: expected %s, got %s\n", where, x.url,
-               expected_text(p, &x), answer_text(p, &ans));
+        cli_print_visible(stdout, "FAIL %s: %s: expected %s, got %s", where,
+                          x.url, expected_text(p, &x),
+                          answer_text(p, &ans));
+        putchar('\n');
     }
 }
 
@@ -309,29 +342,33 @@ static void expect_line(void *ctx, apr_pool_t *iter, unsigned n, char *line)
 /* Checks every line of the --expect file; 0 if it cannot be read. */
 static int run_expectations(apr_pool_t *p, expect_run *run)
 {
-    char *buf;
-    size_t len;
-    if (!cli_read_file(p, run->a->expect, &buf, &len))
+    cli_text t;
+    int refused = read_list(p, run->a->expect, &t);
+    if (refused < 0)
         return 0;
-    cli_each_line(p, buf, len, expect_line, run);
+    run->bad += refused;
+    cli_each_line(p, t.buf, t.len, expect_line, run);
     return 1;
 }
 
 /* ---- the command ---------------------------------------------------- */
 
+/* Exit status: a bad URL argument is bad usage; a bad line in a list
+ * read (stdin, --expect) is a problem found, as a failed expectation. */
 int cmd_test(apr_pool_t *p, const cli_args *a)
 {
     loaded_rules l;
     expect_run run;
-    int bad;
+    url_counts c;
 
     rules_load(p, a, &l);
     rules_print_diag(l.diag);
     if (!l.set) {
-        cli_say("not testing: httpd would refuse these rules");
-        return EXIT_FAIL;
+        cli_say("not testing: %s", l.unreadable ? "a rules file cannot be "
+                "read" : "httpd would refuse these rules");
+        return rules_exit_status(&l);
     }
-    if ((bad = test_urls(p, a, l.set)) < 0)
+    if (!test_urls(p, a, l.set, &c))
         return EXIT_USAGE;
     memset(&run, 0, sizeof(run));
     run.a = a;
@@ -344,7 +381,7 @@ int cmd_test(apr_pool_t *p, const cli_args *a)
                run.total - run.failed, run.failed);
     }
     fflush(stdout);
-    if (bad + run.bad)
+    if (c.bad_args)
         return EXIT_USAGE;
-    return run.failed ? EXIT_FAIL : EXIT_OK;
+    return run.failed + run.bad + c.bad_lines ? EXIT_FAIL : EXIT_OK;
 }

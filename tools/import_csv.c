@@ -13,10 +13,6 @@
 #include "cli_util.h"
 #include "importer.h"
 
-/* What spreadsheets put before UTF-8 text. */
-static const char bom[] = "\xEF\xBB\xBF";
-#define BOM_LEN (sizeof(bom) - 1)
-
 /* Field separators recognised, in order of preference on a tie. */
 static const char separators[] = ",;|";
 #define SEPARATORS (sizeof(separators) - 1)
@@ -46,15 +42,22 @@ typedef struct {
 
 /* ---- records --------------------------------------------------------- */
 
+/* A record as read. */
+typedef struct {
+    unsigned lines;             /* lines it spans */
+    int unterminated;           /* a quote ran to the end of the input */
+} csv_span;
+
 /* Decodes the field at *s in place ("quoted", "" for a quote) and
  * returns it trimmed; *s is left on what ended it: `sep`, '\n' or end.
- * Counts the line ends inside quotes in *lines. */
+ * Counts the line ends inside quotes in span->lines. */
 static char *csv_field_text(char **s, const char *end, char sep,
-                            unsigned *lines)
+                            csv_span *span)
 {
     char *c = *s, *out = c, *o = c;
     if (c < end && *c == '"') {
         c++;
+        span->unterminated = 1;
         while (c < end) {
             if (*c == '"' && c + 1 < end && c[1] == '"') {
                 *o++ = '"';
@@ -62,10 +65,11 @@ static char *csv_field_text(char **s, const char *end, char sep,
             }
             else if (*c == '"') {
                 c++;
+                span->unterminated = 0;
                 break;
             }
             else {
-                *lines += *c == '\n';
+                span->lines += *c == '\n';
                 *o++ = *c++;
             }
         }
@@ -79,15 +83,16 @@ static char *csv_field_text(char **s, const char *end, char sep,
 }
 
 /* Parses the record at *s into its fields (in `p`; the strings are in
- * the buffer); *lines is the number of lines it spans. */
+ * the buffer); *span says how many lines it spans. */
 static apr_array_header_t *csv_record(apr_pool_t *p, char **s,
                                       const char *end, char sep,
-                                      unsigned *lines)
+                                      csv_span *span)
 {
     apr_array_header_t *f = apr_array_make(p, 10, sizeof(char *));
-    *lines = 1;
+    span->lines = 1;
+    span->unterminated = 0;
     for (;;) {
-        char *field = *s, *field_end = csv_field_text(s, end, sep, lines);
+        char *field = *s, *field_end = csv_field_text(s, end, sep, span);
         char ended_by = *s < end ? **s : '\0';
         /* The field was decoded in place and never outgrows its bytes:
          * its end may be where the separator was, read just above. */
@@ -250,10 +255,14 @@ static void csv_emit(importer *im, unsigned line, const csv_entry *e,
 }
 
 static void csv_row(importer *im, unsigned line, const apr_array_header_t *f,
-                    const int *col)
+                    const int *col, const csv_span *span)
 {
     csv_entry e;
     int status;
+    if (span->unterminated) {
+        imp_skip(im, line, "the quote opened in this row is never closed");
+        return;
+    }
     if (f->nelts == 1 && !*APR_ARRAY_IDX(f, 0, const char *))
         return;     /* a blank line */
     csv_entry_of(f, col, &e);
@@ -266,12 +275,11 @@ void import_csv(importer *im, char *buf, size_t len)
     char sep, *s = buf;
     const char *end = buf + len;
     int col[COL_N];
-    unsigned line = 1, span;
+    unsigned line = 1;
+    csv_span span;
     apr_array_header_t *f;
     apr_pool_t *iter;
 
-    if (len >= BOM_LEN && !memcmp(buf, bom, BOM_LEN))
-        s += BOM_LEN;
     sep = csv_separator(s, (size_t)(end - s));
     f = csv_record(im->p, &s, end, sep, &span);
     if (csv_is_header(f)) {
@@ -283,14 +291,14 @@ void import_csv(importer *im, char *buf, size_t len)
     }
     else {
         csv_default_columns(col);
-        csv_row(im, line, f, col);
+        csv_row(im, line, f, col, &span);
     }
-    line += span;
+    line += span.lines;
     apr_pool_create(&iter, im->p);
     while (s < end) {
         f = csv_record(iter, &s, end, sep, &span);
-        csv_row(im, line, f, col);
-        line += span;
+        csv_row(im, line, f, col, &span);
+        line += span.lines;
         apr_pool_clear(iter);
     }
     apr_pool_destroy(iter);

@@ -41,24 +41,36 @@ void imp_init(importer *im, apr_pool_t *p, int status,
     im->status = status;
     im->hosts = hosts;
     im->rules = apr_array_make(p, 1024, sizeof(imp_rule));
+    im->msgs = stderr;
+}
+
+void imp_read_text(importer *im, importer_read_fn *read, const cli_text *t)
+{
+    int k;
+    for (k = 0; k < t->refused->nelts; k++) {
+        const cli_refused *r = &APR_ARRAY_IDX(t->refused, k, cli_refused);
+        imp_skip(im, r->line, "%s", r->why);
+    }
+    read(im, t->buf, t->len);
 }
 
 /* ---- messages -------------------------------------------------------- */
 
-/* "FILE:LINE: LABEL: message" on stderr. */
-static void say_at(const char *file, unsigned line, const char *label,
-                   const char *fmt, va_list ap)
+/* "FILE:LINE: LABEL: message" to f.  Messages quote the input, so
+ * every byte that could act on a terminal is shown escaped. */
+static void say_at(FILE *f, const char *file, unsigned line,
+                   const char *label, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s:%u: %s: ", file, line, label);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_print_visible(f, "%s:%u: %s: ", file, line, label);
+    cli_vprint_visible(f, fmt, ap);
+    fputc('\n', f);
 }
 
 void imp_skip(importer *im, unsigned line, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say_at(im->file, line, "not converted", fmt, ap);
+    say_at(im->msgs, im->file, line, "not converted", fmt, ap);
     va_end(ap);
     im->skipped++;
 }
@@ -67,21 +79,29 @@ void imp_note(const importer *im, unsigned line, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say_at(im->file, line, "note", fmt, ap);
+    say_at(im->msgs, im->file, line, "note", fmt, ap);
     va_end(ap);
 }
 
-static void rule_say(const imp_rule *r, const char *label,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* As imp_skip() or imp_note(), at the input line of rule r. */
-static void rule_say(const imp_rule *r, const char *label,
-                     const char *fmt, ...)
+void imp_differs(const importer *im, unsigned line, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say_at(r->file, r->line, label, fmt, ap);
+    say_at(im->msgs, im->file, line, "note: differs", fmt, ap);
+    va_end(ap);
+}
+
+static void rule_say(const importer *im, const imp_rule *r,
+                     const char *label, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* As imp_skip() or imp_note(), at the input line of rule r. */
+static void rule_say(const importer *im, const imp_rule *r,
+                     const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_at(im->msgs, r->file, r->line, label, fmt, ap);
     va_end(ap);
 }
 
@@ -232,7 +252,7 @@ static void refuse_unparsable(importer *im)
         rr_diag *d = rr_diag_create(iter);
         if (rr_builder_add_line(b, r->file, r->line, r->text,
                                 strlen(r->text), d) != APR_SUCCESS) {
-            rule_say(r, "not converted", "%s ('%s')", d->entries->nelts
+            rule_say(im, r, "not converted", "%s ('%s')", d->entries->nelts
                      ? diag_reason(iter, rr_diag_get(d, 0))
                      : "refused by the engine", r->text);
             r->dropped = 1;
@@ -268,6 +288,16 @@ static const rr_diag *check_kept(const importer *im, apr_pool_t *tmp)
     return d;
 }
 
+/* A chain is kept: the old server answered with it too. */
+static void note_chain(apr_pool_t *p, const importer *im,
+                       const rr_diag_entry *e)
+{
+    cli_print_visible(im->msgs, "%s: note: redirect chain, kept (check "
+                      "will warn): %s", origin(p, im, &e->places[0]),
+                      chain_text(p, im, e));
+    fputc('\n', im->msgs);
+}
+
 /* A duplicate source: the later rule goes, as the first one answered in
  * the old server too. */
 static void drop_duplicate(apr_pool_t *p, const importer *im,
@@ -277,7 +307,7 @@ static void drop_duplicate(apr_pool_t *p, const importer *im,
     if (!r || r->dropped || e->nplaces < 2)
         return;
     r->dropped = 1;
-    rule_say(r, "note", "duplicate source, dropped: the first definition "
+    rule_say(im, r, "note", "duplicate source, dropped: the first definition "
              "(%s) wins, as it did before", origin(p, im, &e->places[1]));
 }
 
@@ -289,7 +319,8 @@ static int break_loop(apr_pool_t *p, importer *im, const rr_diag_entry *e)
         return 0;
     r->dropped = 1;
     im->skipped++;
-    rule_say(r, "not converted", "redirect loop: %s", chain_text(p, im, e));
+    rule_say(im, r, "not converted", "redirect loop: %s",
+             chain_text(p, im, e));
     return 1;
 }
 
@@ -306,9 +337,7 @@ static int act_on(apr_pool_t *p, importer *im, const rr_diag *d,
                 || e->nplaces < 1)
                 continue;
             if (e->kind == RR_DIAG_CHAIN && first_round)
-                fprintf(stderr, "%s: note: redirect chain, kept (check will "
-                        "warn): %s\n", origin(p, im, &e->places[0]),
-                        chain_text(p, im, e));
+                note_chain(p, im, e);
             else if (e->kind == RR_DIAG_DUPLICATE)
                 drop_duplicate(p, im, e);
             else if (e->kind == RR_DIAG_LOOP)
@@ -332,15 +361,20 @@ void imp_validate(importer *im)
 
 /* ---- output ---------------------------------------------------------- */
 
-int imp_write(const importer *im, const char *input, const char *format)
+int imp_write(const importer *im, FILE *out, const char *input,
+              const char *format)
 {
     int k, written = 0;
-    printf("# redirect307 rules imported from %s (--from %s)\n", input,
-           format);
+    /* An input's name could hold a line end: shown escaped, it cannot
+     * end the comment and start a rule. */
+    cli_print_visible(out, "# redirect307 rules imported from %s "
+                      "(--from %s)", input, format);
+    fputc('\n', out);
     for (k = 0; k < im->rules->nelts; k++) {
         const imp_rule *r = &APR_ARRAY_IDX(im->rules, k, imp_rule);
         if (!r->dropped) {
-            puts(r->text);
+            fputs(r->text, out);
+            fputc('\n', out);
             written++;
         }
     }

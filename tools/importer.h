@@ -13,9 +13,12 @@
 #define IMPORTER_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "apr_pools.h"
 #include "apr_tables.h"
+
+#include "cli_util.h"
 
 typedef struct {
     const char *text;           /* "SOURCE TARGET [STATUS] [FLAGS]" */
@@ -31,11 +34,14 @@ typedef struct {
     const char *file;           /* input being read: messages name it */
     apr_array_header_t *rules;  /* imp_rule, in input order */
     int skipped;                /* entries not converted */
+    FILE *msgs;                 /* where messages go: stderr */
 } importer;
 
 /* A format's reader: reads one input, buf[0..len) (NUL-terminated,
  * writable: readers may cut it up in place), adding what it converts
- * with imp_emit() and saying with imp_skip() what it cannot. */
+ * with imp_emit() and saying with imp_skip() what it cannot.  The input
+ * has no byte order mark, no NUL byte and no line over CLI_MAX_LINE
+ * bytes (cmd_import.c refused those lines, leaving them empty). */
 typedef void importer_read_fn(importer *im, char *buf, size_t len);
 
 /* mod_alias Redirect, RedirectPermanent, RedirectTemp (import_alias.c). */
@@ -80,13 +86,33 @@ const char *rw_redirect_target(apr_pool_t *p, const char *s, size_t n,
 void imp_init(importer *im, apr_pool_t *p, int status,
               const apr_array_header_t *hosts);
 
-/* Says "FILE:LINE: not converted: ..." on stderr and counts the entry
- * as skipped. */
+/* Converts one input, named im->file and read with cli_read_text(), with
+ * the reader of its format: the lines the reader refused (a NUL byte,
+ * too long) are not converted. */
+void imp_read_text(importer *im, importer_read_fn *read, const cli_text *t);
+
+/* The formats `import --from` takes, as cmd_import.c lists them: the
+ * k-th one's name (NULL past the last) and its reader. */
+const char *import_format_name(int k);
+importer_read_fn *import_format_reader(int k);
+
+/* Messages quote the input: each is written as cli_put_visible() shows
+ * it, to im->msgs. */
+
+/* Says "FILE:LINE: not converted: ..." and counts the entry as
+ * skipped. */
 void imp_skip(importer *im, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Says "FILE:LINE: note: ..." on stderr: a remark that loses nothing. */
+/* Says "FILE:LINE: note: ...": a remark that loses nothing. */
 void imp_note(const importer *im, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Says "FILE:LINE: note: differs: ...": the converted rules
+ * answer some requests otherwise than the old server did, and the
+ * message says which and how.  (The differential tests accept a
+ * difference only on a line reported so or as not converted.) */
+void imp_differs(const importer *im, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Adds the rule "src tgt [status] [flags]" (status 0: none; flags NULL:
@@ -117,8 +143,9 @@ int imp_is_url_or_path(const char *t);
  * chain is noted and kept. */
 void imp_validate(importer *im);
 
-/* Prints the rules kept on stdout after a comment naming the input and
+/* Writes the rules kept to `out` after a comment naming the input and
  * the format; returns how many. */
-int imp_write(const importer *im, const char *input, const char *format);
+int imp_write(const importer *im, FILE *out, const char *input,
+              const char *format);
 
 #endif /* IMPORTER_H */

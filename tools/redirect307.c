@@ -10,10 +10,12 @@
  *       csv)
  *   redirect307 export --to nginx|haproxy|csv [--map-out PATH] FILE...
  *
- * Exit status: 0 fine, 1 a validation failure (an error in a rules file,
- * a failed expectation, an input line not imported, a rule not
- * exported), 2 bad usage or an unreadable file.  Results go to stdout,
- * diagnostics to stderr.
+ * Exit status, the same for every command: 0 fine, 1 problems found (an
+ * error in a rules file, a failed expectation, a bad line in a list of
+ * URLs or expectations, an input line not imported, a rule not exported),
+ * 2 bad usage or an unreadable file.  A FILE '-' is stdin, for every
+ * command.  Results go to stdout, diagnostics to stderr, with bytes that
+ * could act on a terminal shown escaped (\xNN).
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -50,16 +52,21 @@ static const char help_main[] =
     "export  writes rules as nginx or HAProxy configuration, or as\n"
     "        WordPress Redirection CSV, answering as httpd would\n"
     "\n"
-    "Exit status: 0 ok, 1 validation failure, 2 usage or I/O error.\n"
+    "A FILE '-' reads stdin.  Messages show control bytes and the like\n"
+    "escaped (\\xNN).\n"
+    "Exit status: 0 ok, 1 problems found (errors, failed expectations, bad\n"
+    "lines, lines not converted), 2 bad usage or an unreadable file.\n"
     "See redirect307(1).\n";
 
 static const char help_check[] =
     "usage: redirect307 check [OPTIONS] FILE...\n"
     "\n"
     "Loads the rules files, in order, as one server's Redirect307Map lines\n"
-    "would, and prints httpd's errors and warnings (FILE:LINE: reason) on\n"
-    "stderr and a one-line summary on stdout: rules by kind and status,\n"
-    "redirect chains, duplicates, parse time and table memory.\n"
+    "would (FILE '-': stdin), and prints httpd's errors and warnings\n"
+    "(FILE:LINE: reason) on stderr and a one-line summary on stdout: rules\n"
+    "by kind and status, redirect chains, duplicates, parse time and table\n"
+    "memory.  As httpd, it lists at most 20 errors and 1000 warnings and\n"
+    "stops reading a file at its 20th error; it says so when it does.\n"
     "\n"
     "options (each as the directive named):\n"
     "  --case-insensitive          Redirect307MatchCase Off\n"
@@ -82,14 +89,15 @@ static const char help_check[] =
     "  -h, --help                  this text\n"
     "\n"
     "Exit status: 0 the files load (warnings allowed), 1 httpd would refuse\n"
-    "to start (a malformed line, an unreadable file, a redirect loop),\n"
-    "2 bad usage.\n";
+    "to start (a malformed line, a redirect loop), 2 bad usage or an\n"
+    "unreadable file.\n";
 
 static const char help_test[] =
     "usage: redirect307 test [OPTIONS] FILE... [--] [URL...|-]\n"
     "\n"
-    "Loads the rules files as 'check' does (and fails as it does), then\n"
-    "prints one tab-separated line per URL:\n"
+    "Loads the rules files as 'check' does (and fails as it does; a first\n"
+    "FILE '-' reads the rules from stdin), then prints one tab-separated\n"
+    "line per URL:\n"
     "  URL  STATUS  LOCATION  FILE:LINE     a rule answers (LOCATION '-' for 410)\n"
     "  URL  no match                        httpd serves it as without the module\n"
     "  URL  rejected by httpd (400|404): why\n"
@@ -98,12 +106,14 @@ static const char help_test[] =
     "A URL is http[s]://host[:port]/path?query (its scheme and host select\n"
     "host rules, as httpd's Host header does); after '--' a bare /path?query\n"
     "is accepted too (host rules then never answer), and path targets are\n"
-    "then printed as paths.  A '-', or no URL and no --expect at all, reads\n"
-    "URLs from stdin, one a line.  The path is decoded and normalised as\n"
-    "httpd builds r->uri: '.' and '..' segments resolved, '//' merged, %XX\n"
-    "decoded; %2F (with the default AllowEncodedSlashes Off) and %00 get a\n"
-    "404, a bad %-escape, '..' above the root or a raw space or control\n"
-    "byte a 400.  A #fragment is dropped, as clients never send it.\n"
+    "then printed as paths.  A '-' after the rules files, or no URL and no\n"
+    "--expect at all, reads URLs from stdin, one a line (lines over 1 MiB or\n"
+    "holding a NUL byte are errors).  stdin is read once: for the rules, the\n"
+    "URLs or --expect.  The path is decoded and normalised as httpd builds\n"
+    "r->uri: '.' and '..' segments resolved, '//' merged, %XX decoded; %2F\n"
+    "(with the default AllowEncodedSlashes Off) and %00 get a 404, a bad\n"
+    "%-escape, '..' above the root or a raw space or control byte a 400.  A\n"
+    "#fragment is dropped, as clients never send it.\n"
     "\n"
     "options:\n"
     "  --expect FILE               check expectations (FILE '-': stdin), one a\n"
@@ -123,26 +133,35 @@ static const char help_test[] =
     "                              as for 'check'\n"
     "  -h, --help                  this text\n"
     "\n"
-    "Exit status: 0 ok, 1 a rules file fails to load or an expectation\n"
-    "fails, 2 bad usage, an unreadable file, a malformed URL or expectation.\n";
+    "Exit status: 0 ok, 1 a rules file fails to load, an expectation fails,\n"
+    "or a line read (stdin, --expect) is no URL or expectation, 2 bad usage\n"
+    "(a URL argument that is none), an unreadable file.\n";
 
 static const char help_import[] =
     "usage: redirect307 import --from FORMAT [OPTIONS] FILE...\n"
     "\n"
     "Converts other servers' redirects into rules (SOURCE TARGET [STATUS]) on\n"
-    "stdout; FILE '-' reads stdin.  What cannot be converted is listed on\n"
-    "stderr as 'FILE:LINE: not converted: why'; remarks that change nothing\n"
-    "as 'FILE:LINE: note: ...'.  Every rule written is checked with the\n"
-    "engine, so the output loads with 'redirect307 check'.\n"
+    "stdout, so that every request is answered as the old server did;\n"
+    "FILE '-' reads stdin.  What cannot be converted is listed on stderr as\n"
+    "'FILE:LINE: not converted: why'; what the rules answer otherwise as\n"
+    "'FILE:LINE: note: differs: ...'; other remarks as 'FILE:LINE: note:'.\n"
+    "A byte order mark is skipped; a line over 1 MiB or holding a NUL byte\n"
+    "is not converted.  Every rule written is checked with the engine, so\n"
+    "the output loads with 'redirect307 check'.\n"
     "\n"
     "  alias   httpd.conf or .htaccess: Redirect [STATUS] URL-PATH URL,\n"
     "          RedirectPermanent, RedirectTemp (STATUS permanent, temp,\n"
     "          seeother, gone or a number; default 302).  mod_alias matches a\n"
-    "          prefix on segment boundaries and carries the rest, so\n"
-    "          'Redirect /a /b' becomes '/a/* /b/* 302' (which, like\n"
-    "          mod_alias, also matches /a itself).  Not converted: RedirectMatch\n"
-    "          and RewriteRule [R] (regexes), lines inside <If>, <Location>,\n"
-    "          <Files> and similar (conditions), other statuses.\n"
+    "          prefix on segment boundaries and appends the rest of the path\n"
+    "          to the URL, so 'Redirect /a http://x/b' becomes\n"
+    "          '/a/* http://x/b* 302' (/a -> http://x/b, /a/c -> .../b/c).\n"
+    "          A Redirect that an earlier one shadows is dropped (mod_alias\n"
+    "          takes the first match).  Not converted: RedirectMatch and\n"
+    "          RewriteRule [R] (regexes), lines inside <If>, <Location>,\n"
+    "          <Files> and similar (conditions), other statuses, URLs with\n"
+    "          a #fragment, paths below a URL-path whose URL has a query,\n"
+    "          unknown directives that look like misspelt redirects\n"
+    "          ('Redirct').\n"
     "  rewrite httpd.conf or .htaccess (so named, or holding a RewriteBase):\n"
     "          RewriteRule with a literal pattern, ^/old$ in server context or\n"
     "          ^old$ per directory, also ^old/?$, ^old/(.*)$ and ^old(/.*)?$\n"
@@ -161,11 +180,15 @@ static const char help_import[] =
     "          escapes it; status --status, else 302 (what [R] answers).\n"
     "  nginx   map $uri $var { ... } and map $request_uri $var { ... }\n"
     "          blocks: 'SOURCE TARGET;' entries (quotes allowed) become exact,\n"
-    "          nocase rules (nginx map keys ignore case); 'default',\n"
-    "          'hostnames' and 'volatile' are skipped; ~regex entries, targets\n"
-    "          with $variables and include are not converted.  The status is\n"
-    "          taken from 'return CODE $var' or 'rewrite ... $var permanent'\n"
-    "          in the same file, else --status, else none (Redirect307Default).\n"
+    "          nocase rules (nginx map keys ignore case), answered as the\n"
+    "          'return CODE $var' (query dropped: qsdrop), 'return CODE\n"
+    "          $var$is_args$args' or 'rewrite ^ $var permanent|redirect'\n"
+    "          (query kept) of the same file does; 'default VALUE' becomes\n"
+    "          '/* VALUE'.  Without such a statement the status is --status,\n"
+    "          else none (Redirect307Default).  Load $uri maps with\n"
+    "          'Redirect307TrailingSlash Strict'.  Not converted: ~regex\n"
+    "          entries, targets with $variables, include, maps answered only\n"
+    "          inside a location or an if on something else.\n"
     "  haproxy HAProxy map of 'redirect location %[path,map(FILE)]': 'KEY\n"
     "          VALUE' lines become exact rules with qsdrop (HAProxy never\n"
     "          carries the query) and --status, else 302 (HAProxy's default).\n"
@@ -280,7 +303,7 @@ static int bad_usage(cli_cmd cmd, const char *fmt, ...)
     va_list ap;
     fputs("redirect307: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vprint_visible(stderr, fmt, ap);   /* it quotes arguments */
     va_end(ap);
     fprintf(stderr, "\n(see 'redirect307 %s --help')\n", commands[cmd].name);
     return EXIT_USAGE;
@@ -525,24 +548,44 @@ static int check_export_args(const cli_args *a)
     return ARGS_GO_ON;
 }
 
+static int count_stdin(const apr_array_header_t *names)
+{
+    int k, n = 0;
+    for (k = 0; k < names->nelts; k++)
+        n += !strcmp(APR_ARRAY_IDX(names, k, const char *), "-");
+    return n;
+}
+
+/* Who reads stdin ('-'): rules or input files, test's URLs (also when no
+ * URL and no --expect is given) and --expect.  It can be read once. */
+static int check_stdin(const cli_args *a)
+{
+    int files = count_stdin(a->files), urls = count_stdin(a->urls);
+    int expect = a->expect && !strcmp(a->expect, "-");
+    if (a->cmd == CMD_TEST && a->urls->nelts == 0 && !a->expect)
+        urls = 1;
+    if (files + urls + expect <= 1)
+        return ARGS_GO_ON;
+    return bad_usage(a->cmd, "stdin ('-') can be read only once: %s",
+                     files > 1 ? "it is named twice"
+                     : files && urls ? "it cannot hold both rules and URLs "
+                                       "(give the URLs after '--')"
+                     : files ? "it cannot hold both rules and expectations"
+                     : "it cannot hold both URLs and expectations");
+}
+
 /* What the options cannot say alone. */
 static int check_args(const cli_args *a)
 {
-    int k, stdin_urls = 0;
     if (a->files->nelts == 0)
         return bad_usage(a->cmd, a->cmd == CMD_IMPORT ? "no input file given"
                                                      : "no rules file given");
     if (a->cmd == CMD_IMPORT && !a->from)
         return bad_usage(a->cmd, "--from alias|rewrite|rewritemap|nginx|"
                          "haproxy|netlify|cloudflare|csv is required");
-    if (a->cmd == CMD_EXPORT)
-        return check_export_args(a);
-    for (k = 0; k < a->urls->nelts; k++)
-        stdin_urls |= !strcmp(APR_ARRAY_IDX(a->urls, k, const char *), "-");
-    if (stdin_urls && a->expect && !strcmp(a->expect, "-"))
-        return bad_usage(a->cmd, "stdin cannot hold both URLs and "
-                         "expectations");
-    return ARGS_GO_ON;
+    if (a->cmd == CMD_EXPORT && check_export_args(a) != ARGS_GO_ON)
+        return EXIT_USAGE;
+    return check_stdin(a);
 }
 
 /* Fills *a from argv[2...]; returns ARGS_GO_ON or an exit status (help
@@ -572,8 +615,10 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *p,
                 return rc;
             continue;
         }
-        /* Before "--", test tells URLs from rules files by their "://". */
-        if (a->cmd == CMD_TEST && (strstr(s, "://") || !strcmp(s, "-")))
+        /* Before "--", test tells URLs from rules files by their "://";
+         * a '-' is the URL list, unless no rules file is given yet. */
+        if (a->cmd == CMD_TEST && (strstr(s, "://")
+                                   || (!strcmp(s, "-") && a->files->nelts)))
             APR_ARRAY_PUSH(a->urls, const char *) = s;
         else
             APR_ARRAY_PUSH(a->files, const char *) = s;

@@ -7,6 +7,7 @@ with realistic input, and a 100k-line import.  Standard library only; prints
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -94,6 +95,12 @@ def run_all(b, man, tmp):
     t_import_haproxy(b, tmp)
     t_import_netlify(b, tmp)
     t_import_cloudflare(b, tmp)
+    t_import_fidelity(b, tmp)
+    t_robust_text(b, tmp)
+    t_robust_blocks(b, tmp)
+    t_robust_hostile(b, tmp)
+    t_robust_stdin(b, tmp, rules)
+    t_robust_cut(b, tmp)
     t_import_big(b, tmp)
     t_hosts_and_params(b, tmp)
     t_import_rewrite(b, tmp)
@@ -193,8 +200,10 @@ def t_check(b, tmp, rules):
     r = Run([b, "check", "--host", "*.example.com", hosts])
     check("check --host: absolute target on our host is a chain",
           "1 chain," in r.out, repr(r))
+    # Issue 12 (item 4): an unreadable input is exit 2 for every command
+    # (check said 1, import and test --expect 2).
     r = Run([b, "check", os.path.join(tmp, "missing.rules")])
-    check("check missing file: exit 1", r.rc == 1 and "cannot open" in r.err,
+    check("check missing file: exit 2", r.rc == 2 and "cannot open" in r.err,
           repr(r))
     ci = write(tmp, "ci.rules", "/A /x\n/a /y\n")
     r = Run([b, "check", "--case-insensitive", ci])
@@ -281,9 +290,9 @@ def t_check_json(b, tmp, rules):
     missing = os.path.join(tmp, "jmissing.rules")
     r = Run([b, "check", "--json", bad, missing])
     d = json_doc(r) or {"diagnostics": []}
-    check("check --json parse error: exit 1, error at FILE:LINE, "
-          "unreadable file as line null",
-          r.rc == 1 and r.err == "" and [
+    check("check --json parse error: exit 2 (a file is unreadable), error "
+          "at FILE:LINE, unreadable file as line null",
+          r.rc == 2 and r.err == "" and [
               (x["kind"], x["severity"], places(x)) for x in d["diagnostics"]]
           == [("error", "error", [(bad, 2)]),
               ("error", "error", [(missing, None)])], repr(r))
@@ -397,6 +406,12 @@ def t_test(b, tmp, rules):
           answers(r.out)[0][1:3] == ["301",
                                      "https://docs.example.com/v2/a%252Fb"],
           repr(r))
+    r = Run([b, "test", "--allow-encoded-slashes", "nodecode", rules, "--",
+             "/docs/%41%2F%42", "/docs/%41%41%2F%2Fb"])
+    check("test nodecode: %2F kept after decoded escapes (fuzz_request_url "
+          "found the copy overlapping)", [x[2] for x in answers(r.out)] == [
+              "https://docs.example.com/v2/A%252FB",
+              "https://docs.example.com/v2/AA%252F%252Fb"], repr(r))
     # stdin batches
     batch = "/old-page\n\n# comment\nhttp://x.example/promo\n/nothing\r\n"
     r = Run([b, "test", rules], stdin=batch.encode())
@@ -409,9 +424,11 @@ def t_test(b, tmp, rules):
     a = answers(r.out)
     check("test '-' reads stdin in place", [x[0] for x in a]
           == ["/promo", "/old-page", "/retired"], repr(r))
+    # Issue 12 (item 4): a bad line in a list read is a problem found,
+    # exit 1 (it was 2, which is for usage and unreadable input).
     r = Run([b, "test", rules], stdin=b"/old-page\nnot-a-url\nftp://x/y\n")
-    check("test bad URL in batch: exit 2, line named, rest answered",
-          r.rc == 2 and "-:2: bad URL 'not-a-url'" in r.err
+    check("test bad URL in batch: exit 1, line named, rest answered",
+          r.rc == 1 and "-:2: bad URL 'not-a-url'" in r.err
           and "-:3:" in r.err and len(answers(r.out)) == 1, repr(r))
     r = Run([b, "test", rules, "--", "relative"])
     check("test bad URL argument: exit 2", r.rc == 2
@@ -473,8 +490,8 @@ def t_expect(b, tmp, rules):
                       "/old-page 301\n/a no-match extra\n"
                       "nopath 307 /x\n/old-page 307 /new-page\n")
     r = Run([b, "test", rules, "--expect", malformed])
-    check("expect malformed lines: exit 2, each named",
-          r.rc == 2 and all("%s:%d:" % (malformed, i) in r.err
+    check("expect malformed lines: exit 1, each named",
+          r.rc == 1 and all("%s:%d:" % (malformed, i) in r.err
                             for i in (1, 2, 3, 4, 5))
           and "1 expectation: 1 passed" in r.out, repr(r))
 
@@ -522,21 +539,25 @@ def t_import_alias(b, tmp):
     r = Run([b, "import", "--from", "alias", src])
     check("import alias with skipped lines: exit 1", r.rc == 1, repr(r))
     rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    # Issue 12: a target without a trailing '/' takes the rest with its
+    # slash ('*' after a non-slash), as mod_alias joins them: the old
+    # output ("/old-page/* https://example.com/new-page/* 302") sent
+    # /old-page to .../new-page/.
     want = [
-        "/old-page/* https://example.com/new-page/* 302",
-        "/docs/* https://docs.example.com/v2/* 301",
-        "/with%20space/* /spaced/* 301",
+        "/old-page/* https://example.com/new-page* 302",
+        "/docs/* https://docs.example.com/v2* 301",
+        "/with%20space/* /spaced* 301",
         "/temp/* /elsewhere/* 302",
-        "/form/* /thanks/* 303",
+        "/form/* /thanks* 303",
         "/retired/* - 410",
         "/retired2/* - 410",
-        "/see/* /other/* 303",
+        "/see/* /other* 303",
         "/dir/* /newdir/* 301",
-        "/caf%C3%A9/* /coffee/* 302",
-        "/100%25/* /percent/* 302",
-        "/long/* /continued/* 301",
-        "/vh/* /vhost-target/* 302",
-        "/loop2/* /loop1/* 302",
+        "/caf%C3%A9/* /coffee* 302",
+        "/100%25/* /percent* 302",
+        "/long/* /continued* 301",
+        "/vh/* /vhost-target* 302",
+        "/loop2/* /loop1* 302",
         "/lower/* https://example.org/* 302",
     ]
     check("import alias output", rules == want,
@@ -565,12 +586,12 @@ def t_import_alias(b, tmp):
              "/old-pagex", "/with%20space/q", "/100%25", "/lower"])
     a = answers(t.out)
     check("imported mod_alias prefix semantics", a == [
-        ["/old-page", "302", "https://example.com/new-page/", out + ":2"],
+        ["/old-page", "302", "https://example.com/new-page", out + ":2"],
         ["/old-page/a/b?x=1", "302", "https://example.com/new-page/a/b?x=1",
          out + ":2"],
         ["/old-pagex", "no match"],
         ["/with%20space/q", "301", "/spaced/q", out + ":4"],
-        ["/100%25", "302", "/percent/", out + ":12"],
+        ["/100%25", "302", "/percent", out + ":12"],
         ["/lower", "302", "https://example.org/", out + ":16"],
     ], repr(t))
     clean = write(tmp, "clean.conf", "Redirect /a /b\nRedirect 301 /c "
@@ -580,7 +601,7 @@ def t_import_alias(b, tmp):
     r = Run([b, "import", "--from", "alias", "-"],
             stdin=b"Redirect /s /t\n")
     check("import alias from stdin", r.rc == 0
-          and "/s/* /t/* 302" in r.out and "-:1" not in r.err, repr(r))
+          and "/s/* /t* 302" in r.out and "-:1" not in r.err, repr(r))
 
 
 NGINX = """\
@@ -622,13 +643,16 @@ def t_import_nginx(b, tmp):
     r = Run([b, "import", "--from", "nginx", src])
     check("import nginx with skipped lines: exit 1", r.rc == 1, repr(r))
     rules = [l for l in r.out.splitlines() if not l.startswith("#")]
+    # Issue 12: "return 301 $new_uri" drops the request's query (qsdrop);
+    # "rewrite ^ $legacy redirect" keeps it, also after a query rule
+    # (qsappend).  The old output had neither flag.
     want = [
-        "/old-page /new-page 301 nocase",
-        "/Promo https://shop.example.com/sale 301 nocase",
-        "/with%20space /spaced 301 nocase",
-        "/quoted /target 301 nocase",
-        "/caf%C3%A9 /coffee 301 nocase",
-        "/index.php?id=42 /products/blue-widget 302 nocase",
+        "/old-page /new-page 301 nocase,qsdrop",
+        "/Promo https://shop.example.com/sale 301 nocase,qsdrop",
+        "/with%20space /spaced 301 nocase,qsdrop",
+        "/quoted /target 301 nocase,qsdrop",
+        "/caf%C3%A9 /coffee 301 nocase,qsdrop",
+        "/index.php?id=42 /products/blue-widget 302 nocase,qsappend",
     ]
     check("import nginx output", rules == want,
           "\n".join(rules) + "\n" + r.err)
@@ -650,7 +674,7 @@ def t_import_nginx(b, tmp):
     a = answers(t.out)
     check("imported nginx answers", [x[1:3] for x in a] == [
         ["301", "https://shop.example.com/sale"],
-        ["302", "/products/blue-widget"], ["301", "/spaced"]], repr(t))
+        ["302", "/products/blue-widget?id=42"], ["301", "/spaced"]], repr(t))
     r = Run([b, "import", "--from", "nginx", "--status", "308", "-"],
             stdin=b"map $uri $to {\n  /a /b;\n  /c /d;\n}\n")
     check("import nginx --status and exit 0", r.rc == 0 and
@@ -730,10 +754,13 @@ def t_import_corners(b, tmp):
     check("import: each refused row has its own reason, past 20 of them",
           r.rc == 1 and last.startswith("-:21: not converted: line longer")
           and "21 entries not converted" in r.err, last[:200])
+    # Issue 12 (item 4): a NUL byte is a FILE:LINE error and exit 1 (it
+    # used to pass as part of a word, exit 0); the other lines convert.
     r = Run([b, "import", "--from", "nginx", "-"],
             stdin=b"map $uri $a {\n/a\0x /b;\n/c /d;\n}\n")
-    check("import nginx: a NUL byte ends the input's word, not the import",
-          r.rc == 0 and "/c /d nocase" in r.out, repr(r))
+    check("import nginx: a NUL byte is an error at its line, not the end of "
+          "the import", r.rc == 1 and "/c /d nocase" in r.out
+          and "-:2: not converted: NUL byte" in r.err, repr(r))
     ab = write(tmp, "ab.rules", "/a /b\n")
     r = Run([b, "test", ab, "--", "http://h:4294967376/a",
              "http://h:0080/a"])
@@ -1104,6 +1131,325 @@ def t_import_cloudflare(b, tmp):
           repr(r))
 
 
+def t_import_fidelity(b, tmp):
+    """The issue's examples: mod_alias's join of URL and rest, nginx's
+    dropped query, shadowed Redirects, differences said at their line."""
+    r = Run([b, "import", "--from", "alias", "-"],
+            stdin=b"Redirect /perm http://x.example/alias\n"
+                  b"RedirectTemp /t http://x.example/index.html\n")
+    out = write(tmp, "fid.rules", r.out)
+    t = Run([b, "test", out, "--", "/perm", "/perm/", "/perm/a?q=1", "/t",
+             "/t/x"])
+    check("alias: Redirect without a trailing '/' answers as mod_alias",
+          r.rc == 0 and [x[1:3] for x in answers(t.out)] == [
+              ["302", "http://x.example/alias"],
+              ["302", "http://x.example/alias/"],
+              ["302", "http://x.example/alias/a?q=1"],
+              ["302", "http://x.example/index.html"],
+              ["302", "http://x.example/index.html/x"]], repr(r) + repr(t))
+    r = Run([b, "import", "--from", "alias", "-"],
+            stdin=b"Redirect /a http://x.example/first\n"
+                  b"Redirect /a/b http://x.example/second\n"
+                  b"Redirect /c/d http://x.example/cd\n"
+                  b"Redirect /c http://x.example/c\n")
+    check("alias: a Redirect an earlier one shadows is dropped with a note",
+          r.rc == 0 and rules_of(r.out) == [
+              "/a/* http://x.example/first* 302",
+              "/c/d/* http://x.example/cd* 302",
+              "/c/* http://x.example/c* 302"]
+          and "-:2: note: never answers in mod_alias" in r.err, repr(r))
+    r = Run([b, "import", "--from", "alias", "-"],
+            stdin=b"Redirect /a /b/\nRedirect /q http://x/q?a=1\n"
+                  b"Redirect /f http://x/f#top\n")
+    check("alias: joins rules cannot make are said at their line",
+          r.rc == 1 and "-:1: note: differs: mod_alias answers '/a/REST' "
+          "with '/b//REST'" in r.err
+          and "-:2: not converted: paths below '/q'" in r.err
+          and "/q http://x/q?a=1 302" in r.out
+          and "-:3: not converted: 'http://x/f#top' has a #fragment" in r.err,
+          repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $n { /foo /bar; }\n"
+                  b"server { if ($n) { return 301 $n; } }\n")
+    out = write(tmp, "fidn.rules", r.out)
+    t = Run([b, "test", out, "--", "/foo?x=1"])
+    check("nginx: 'return 301 $target' drops the query as nginx does",
+          r.rc == 0 and answers(t.out)[0][1:3] == ["301", "/bar"],
+          repr(r) + repr(t))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $n { /foo /bar; }\n"
+                  b"server { if ($n) { return 308 $n$is_args$args; } }\n")
+    check("nginx: '$target$is_args$args' keeps the query",
+          r.rc == 0 and rules_of(r.out) == ["/foo /bar 308 nocase"], repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $n { /foo /bar; }\n"
+                  b"server { location /x { return 301 $n; } }\n")
+    check("nginx: a return only inside a location is not converted",
+          r.rc == 1 and rules_of(r.out) == []
+          and "-:1: not converted: map $uri $n: its entries are not "
+          "converted: it is answered only inside 'location /x'" in r.err,
+          repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $n { /foo /bar; }\n"
+                  b"server { rewrite ^ $n last; }\n")
+    check("nginx: a map used only by an internal rewrite is no redirect map",
+          r.rc == 1 and rules_of(r.out) == [] and "-:1: not converted: map "
+          "$uri $n: its entries are not converted: $n is used by 'rewrite' "
+          "(line 2), never in a redirect" in r.err, repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $n {\n default /home;\n /a /b;\n"
+                  b" /c https://n.example/c;\n}\n"
+                  b"server { if ($n) { return 302 https://new.example$n; } }\n")
+    check("nginx: 'default' becomes /*, a text before $var prefixes targets",
+          r.rc == 1 and rules_of(r.out) == [
+              "/* https://new.example/home 302 qsdrop",
+              "/a https://new.example/b 302 nocase,qsdrop"]
+          and "-:4: not converted: 'https://n.example/c' is no path" in r.err,
+          repr(r))
+
+
+def t_robust_text(b, tmp):
+    """Byte order marks, unknown directives, NUL bytes, long lines."""
+    bom = b"\xef\xbb\xbf"
+    r = Run([b, "import", "--from", "alias", "-"],
+            stdin=bom + b"Redirect /a /b\n")
+    check("import alias: a byte order mark is skipped (issue 12)",
+          r.rc == 0 and rules_of(r.out) == ["/a/* /b* 302"], repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=bom + b"map $uri $m { /a /b; }\n")
+    check("import nginx: a byte order mark is skipped",
+          r.rc == 0 and rules_of(r.out) == ["/a /b nocase"], repr(r))
+    bomrules = write(tmp, "bom.rules", bom + b"/old /new\n", "wb")
+    r = Run([b, "check", bomrules])
+    check("check: a byte order mark is named in the error, not invisible",
+          r.rc == 1 and "source '\\xEF\\xBB\\xBF/old'" in r.err
+          and "\ufeff" not in r.err, repr(r))
+    exp = write(tmp, "bom.expect", bom + b"/old-page 307 /new-page\n", "wb")
+    r = Run([b, "test", write(tmp, "bt.rules", RULES), "--expect", exp])
+    check("test --expect: a byte order mark is skipped",
+          r.rc == 0 and "1 passed" in r.out, repr(r))
+
+    conf = (b"ServerName www.example.com\nOptions -Indexes\n"
+            b"php_value upload_max_filesize 10M\nSSLEngine on\n"
+            b"Redirct /a /b\nRedirectPermanant /c /d\nredirecttemp /e /f\n"
+            b"/x /y\nInclude conf.d/*.conf\nRedirect307Map x.rules\n")
+    r = Run([b, "import", "--from", "alias", "-"], stdin=conf)
+    lines = r.err.splitlines()
+    check("import alias: misspelt directives reported with FILE:LINE",
+          "-:5: not converted: unknown directive 'Redirct' (Redirect?)"
+          in lines and "-:6: not converted: unknown directive "
+          "'RedirectPermanant' (RedirectPermanent?)" in lines, r.err)
+    check("import alias: a line that is no directive is reported",
+          "-:8: not converted: '/x' is not a directive" in lines, r.err)
+    check("import alias: other httpd and module directives pass quietly",
+          not any(l.startswith(("-:1:", "-:2:", "-:3:", "-:4:", "-:10:"))
+                  for l in lines) and r.rc == 1
+          and rules_of(r.out) == ["/e/* /f* 302"], repr(r))
+    check("import alias: Include gets a note",
+          "-:9: note: Include conf.d/*.conf: not followed; import that file "
+          "too" in lines, r.err)
+
+    for fmt, text in (("alias", b"Redirect /a /b\nRedirect /c\0 /d\n"
+                                b"Redirect /e /f\n"),
+                      ("nginx", b"map $uri $m {\n/a /b;\n/c\0 /d;\n"
+                                b"/e /f;\n}\n"),
+                      ("csv", b"/a,/b,0,301\n/c\0,/d,0,301\n/e,/f,0,301\n")):
+        r = Run([b, "import", "--from", fmt, "-"], stdin=text)
+        line = 3 if fmt == "nginx" else 2
+        check("import %s: a NUL byte is an error at its line, exit 1" % fmt,
+              r.rc == 1 and "-:%d: not converted: NUL byte in the line" % line
+              in r.err and len(rules_of(r.out)) == 2, repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"], stdin=b"x\0")
+    check("import nginx: 'x\\0' on stdin (used to grow to 3.6 GB and "
+          "crash)", r.rc == 1 and "-:1: not converted: NUL byte" in r.err,
+          repr(r))
+    r = Run([b, "test", write(tmp, "nul.rules", RULES)],
+            stdin=b"/old-page\n/a\0b\n/promo\n")
+    check("test stdin: a NUL byte is an error at its line, exit 1",
+          r.rc == 1 and "-:2: NUL byte in the line" in r.err
+          and len(answers(r.out)) == 2, repr(r))
+    r = Run([b, "check", "-"], stdin=b"/a /b\n/c\0 /d\n")
+    check("check stdin: a NUL byte is the engine's error at its line",
+          r.rc == 1 and "error: -:2: NUL byte" in r.err, repr(r))
+
+    big = os.path.join(tmp, "big-line.in")
+    with open(big, "wb") as f:
+        f.write(b"Redirect /a /b\n")
+        f.write(b"Redirect /x " + b"y" * (100 * 1024 * 1024) + b"\n")
+        f.write(b"/p /q\n")
+    for argv, want in (
+            (["import", "--from", "alias", "-"],
+             "-:2: not converted: line longer than 1048576 bytes"),
+            (["import", "--from", "nginx", "-"],
+             "-:2: not converted: line longer than 1048576 bytes"),
+            (["import", "--from", "csv", "-"],
+             "-:2: not converted: line longer than 1048576 bytes"),
+            (["check", "-"], "error: -:2: line longer than 8192 bytes"),
+            (["test", write(tmp, "bl.rules", RULES)],
+             "-:2: line longer than 1048576 bytes: line ignored")):
+        rc, err, rss = run_measured([b] + argv, big)
+        check("100 MB line, %s: FILE:LINE error, exit 1, under 64 MB"
+              % " ".join(argv[:3]), rc == 1 and want in err
+              and rss < 64 * 1024, "rc=%d rss=%d KiB %s" % (rc, rss,
+                                                           err[:300]))
+
+
+def run_measured(argv, stdin_path):
+    """Runs argv with stdin from a file; returns (exit status, stderr, peak
+    RSS in KiB of the command alone: a fresh Python measures its child)."""
+    code = ("import resource, subprocess, sys\n"
+            "p = subprocess.run(sys.argv[2:], stdin=open(sys.argv[1], 'rb'),"
+            " stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+            "sys.stdout.write('%d %d\\n' % (p.returncode, resource.getrusage("
+            "resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+            "sys.stdout.write(p.stderr.decode('utf-8', 'replace'))\n")
+    p = subprocess.run([sys.executable, "-c", code, stdin_path] + argv,
+                       capture_output=True)
+    head, _, err = p.stdout.decode().partition("\n")
+    rc, rss = (int(x) for x in head.split())
+    return rc, err, rss
+
+
+def t_robust_blocks(b, tmp):
+    """Blocks, sections, quotes and continuations never closed."""
+    cases = [
+        ("nginx", b"map $uri $m {\n/a /b;\n", "-:1: not converted: map $uri "
+         "$m: its '{' is never closed"),
+        ("nginx", b"server {\n  listen 80;\n", "-:1: not converted: the '{' "
+         "here is never closed"),
+        ("nginx", b"map $uri $m { /a /b; }\n}\n", "-:2: not converted: '}' "
+         "closes no block"),
+        ("nginx", b"map $uri $m { /a \"/b; }\n", "-:1: not converted: the "
+         "quote opened here is never closed"),
+        ("alias", b"<VirtualHost *:80>\nRedirect /a /b\n", "-:1: not "
+         "converted: <VirtualHost> is never closed"),
+        ("alias", b"Redirect /a /b\n</If>\n", "-:2: not converted: '</If>' "
+         "closes no section"),
+        ("alias", b"<If \"true\">\n</Location>\n", "-:2: not converted: "
+         "'</Location>' closes <If> (line 1)"),
+        ("alias", b"Redirect /a \\\n", "-:1: not converted: the line "
+         "continues"),
+        ("alias", b"<Locaton /x>\nRedirect /a /b\n</Locaton>\n", "-:1: not "
+         "converted: unknown section '<Locaton>' (<Location>?)"),
+        ("csv", b"/a,/b,0,301\n\"/c,/d,0,301\n/e,/f\n", "-:2: not "
+         "converted: the quote opened in this row is never closed"),
+    ]
+    for fmt, text, want in cases:
+        r = Run([b, "import", "--from", fmt, "-"], stdin=text)
+        check("import %s: %s" % (fmt, want[:60]), r.rc == 1
+              and want in r.err, repr(r))
+
+
+def t_robust_hostile(b, tmp):
+    """Control bytes are shown escaped wherever input is echoed; random
+    bytes give FILE:LINE errors and exit 1, never a crash."""
+    esc = b"\x1b]0;pwned\x07\x1b[2J"
+    r = Run([b, "import", "--from", "alias", "-"],
+            stdin=b"Redirect /a" + esc + b" relative" + esc + b"\n")
+    check("import: control bytes in 'not converted' messages are \\xNN",
+          r.rc == 1 and "\\x1B]0;pwned\\x07\\x1B[2J" in r.err
+          and not any(c in r.err for c in "\x1b\x07"), repr(r))
+    r = Run([b, "import", "--from", "nginx", "-"],
+            stdin=b"map $uri $m { /a" + esc + b" ~x" + esc + b"; }\n")
+    check("import nginx: control bytes escaped", "\x1b" not in r.err
+          and "\\x1B" in r.err, repr(r))
+    rules = write(tmp, "h.rules", RULES)
+    exp = write(tmp, "h.expect", "/old-page\x1b[31m 307 /x\x1b[0m\n"
+                "/old-page 307 /new\x1b[0m\n/\u202eevil 307 /x\n", "w")
+    r = Run([b, "test", rules, "--expect", exp])
+    out = r.out + r.err
+    check("test --expect: control bytes in errors and FAIL lines are \\xNN",
+          r.rc == 1 and "\x1b" not in out and "/new\\x1B[0m" in out
+          and "\\xE2\\x80\\xAE" in out and "\u202e" not in out, repr(r))
+    r = Run([b, "test", rules], stdin=b"/a\tb\n/old-page\x1b\n")
+    check("test: a URL echoed in a result line cannot split it or reach the "
+          "terminal", "\x1b" not in r.out and "\t" not in r.out.split("\t", 1)[0]
+          and r.out.startswith("/a\\x09b\trejected by httpd (400)"), repr(r))
+    r = Run([b, "check", os.path.join(tmp, "no\x1b[31mfile.rules")])
+    check("check: an unreadable file's name is escaped, exit 2",
+          r.rc == 2 and "no\\x1B[31mfile.rules" in r.err
+          and "\x1b" not in r.err, repr(r))
+
+    rnd = random.Random(12)
+    for fmt in ("alias", "nginx", "csv"):
+        for n in range(3):
+            data = bytes(rnd.getrandbits(8) for _ in range(20000))
+            r = Run([b, "import", "--from", fmt, "-"], stdin=data)
+            bad = [l for l in r.err.splitlines()
+                   if not re.match(r"^(-:\d+: (not converted|note)|"
+                                   r"redirect307: )", l)]
+            check("import %s: binary garbage #%d: exit 1, every message "
+                  "FILE:LINE, no control byte" % (fmt, n),
+                  r.rc == 1 and not bad
+                  and not re.search("[\x00-\x09\x0b-\x1f\x7f]", r.err),
+                  "rc=%d %r" % (r.rc, bad[:3]))
+    data = bytes(rnd.getrandbits(8) for _ in range(20000))
+    r = Run([b, "check", "-"], stdin=data)
+    check("check: binary garbage on stdin: exit 1, errors named, escaped",
+          r.rc == 1 and "error: -:" in r.err
+          and not re.search("[\x00-\x09\x0b-\x1f\x7f]", r.err), repr(r)[:500])
+    r = Run([b, "test", rules], stdin=data)
+    check("test: binary garbage on stdin: exit 1, no control byte out",
+          r.rc == 1 and not re.search("[\x00-\x08\x0b-\x1f\x7f]",
+                                      r.out + r.err), repr(r)[:500])
+
+
+def t_robust_stdin(b, tmp, rules):
+    """'-' is stdin for every command, and can be read once."""
+    text = open(rules, "rb").read()
+    r = Run([b, "check", "-"], stdin=text)
+    check("check -: rules from stdin", r.rc == 0
+          and r.out.startswith("ok: 9 rules") and "-:9: redirect chain" in
+          r.err, repr(r))
+    r = Run([b, "check", "--json", "-"], stdin=b"/a /b\nbad\n")
+    d = json_doc(r) or {"diagnostics": []}
+    check("check --json -: errors name '-' and the line", r.rc == 1
+          and [places(x) for x in d["diagnostics"]] == [[("-", 2)]], repr(r))
+    r = Run([b, "test", "-", "--", "/old-page"], stdin=text)
+    check("test -: rules from stdin, URLs after --", r.rc == 0
+          and answers(r.out) == [["/old-page", "307", "/new-page", "-:2"]],
+          repr(r))
+    exp = write(tmp, "s.expect", "/old-page 307 /new-page\n")
+    r = Run([b, "test", "-", "--expect", exp], stdin=text)
+    check("test -: rules from stdin with --expect", r.rc == 0
+          and "1 passed, 0 failed" in r.out, repr(r))
+    for argv, why in ((["check", "-", "-"], "named twice"),
+                      (["test", "-"], "both rules and URLs"),
+                      (["test", "-", "--", "-"], "both rules and URLs"),
+                      (["test", "-", "--expect", "-"], "rules and "
+                       "expectations"),
+                      (["import", "--from", "csv", "-", "-"], "named twice")):
+        r = Run([b] + argv, stdin=b"")
+        check("%s: stdin read once: exit 2" % " ".join(argv),
+              r.rc == 2 and why in r.err, repr(r))
+    r = Run([b, "test", os.path.join(tmp, "missing.rules"), "--", "/a"])
+    check("test with an unreadable rules file: exit 2", r.rc == 2
+          and "cannot open" in r.err, repr(r))
+
+
+def t_robust_cut(b, tmp):
+    """A list cut at N errors says so."""
+    many = write(tmp, "cut.rules", "".join("bad%d /x\n" % i
+                                           for i in range(30)))
+    r = Run([b, "check", many])
+    check("check: 30 bad lines: 20 listed and the cut said",
+          r.rc == 1 and r.err.count("error: ") == 20
+          and "redirect307: list cut at 20 errors" in r.err
+          and r.out.startswith("failed: 20 errors listed"), repr(r))
+    r = Run([b, "check", "--json", many])
+    d = json_doc(r) or {"summary": {}}
+    check("check --json: the cut is in the summary",
+          d["summary"].get("cut") is True, repr(d)[:300])
+    dups = write(tmp, "cutw.rules", "".join("/d%d /x\n/d%d /y\n" % (i, i)
+                                            for i in range(1100)))
+    r = Run([b, "check", dups])
+    check("check: warnings past 1000 are counted as cut",
+          r.rc == 0 and "list cut: 0 more errors and 100 more warnings "
+          "found, not listed" in r.err, r.err[-300:])
+    r = Run([b, "check", write(tmp, "nocut.rules", "bad /x\n")])
+    check("check: no cut, no word of it", "list cut" not in r.err, repr(r))
+
+
 def t_import_big(b, tmp):
     n = 100000
     src = os.path.join(tmp, "big.conf")
@@ -1412,26 +1758,19 @@ def t_export_nginx(b, tmp):
                  "needs %s included in http {}" % maps):
         check("export nginx server lines hold %r" % part[:50], part in r.out,
               r.out)
-    # the exact rules read back from both files, status and all
+    # The exporter's maps are chained through other maps and answered by
+    # "if" lines; import --from nginx follows the statement that uses each
+    # map variable in hand-written configurations and reads none of them:
+    # it must say so for every map and write no rule it could get wrong
+    # (the export itself is proven against a real nginx by
+    # test/import/diff_export.py).
     i = Run([b, "import", "--from", "nginx", "-"],
             stdin=(m + r.out).encode("utf-8"))
-    got = sorted(l for l in i.out.splitlines() if not l.startswith("#"))
-    check("export nginx reads back with import --from nginx", got == [
-        "/caf%C3%A9 /coffee 301 nocase",
-        "/mixed /mixed-target 302 nocase",
-        "/old-page /new-page 307 nocase",
-        "/promo https://shop.example.com/sale 302 nocase",
-        "/with-query /target?a=1 308 nocase"], "\n".join(got) + i.err)
-    check("export nginx read back: only what the importer cannot read is "
-          "refused (410, '$')", i.rc == 1 and all(
-              "'-'" in l or "variables" in l for l in i.err.splitlines()
-              if ": not converted: " in l), i.err)
-    back = write(tmp, "xngx-back.rules", i.out)
-    diff = same_answers(b, src, back, [
-        "/old-page", "/old-page/", "/old-page?x=1", "/promo?a=b",
-        "/with-query?b=2", "/caf%C3%A9", "/MIXED", "/mixed/", "/nothing"])
-    check("export nginx round trip answers the same", diff == [],
-          "\n".join(diff))
+    got = [l for l in i.out.splitlines() if l and not l.startswith("#")]
+    check("export nginx: import --from nginx converts none of its chained "
+          "maps, and says so", i.rc == 1 and got == []
+          and i.err.count("not converted") + i.err.count("note: map") >= 3,
+          "\n".join(got) + i.err)
 
 
 def t_export_haproxy(b, tmp):
