@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apr_strings.h"
 
@@ -188,6 +189,29 @@ static int has_text(const char *s)
     return s && *s;
 }
 
+/* Length of "http://" or "https://" starting an absolute source, or 0. */
+static size_t absolute_source(const char *src)
+{
+    if (!strncasecmp(src, "http://", 7))
+        return 7;
+    return !strncasecmp(src, "https://", 8) ? 8 : 0;
+}
+
+/* An absolute source "https://old.example.com/a" as the host rule
+ * "//old.example.com/a": the site answered it on whatever scheme the
+ * visitor used, so the rule names the host, not the scheme. */
+static const char *host_rule_source(importer *im, unsigned line,
+                                    const char *src)
+{
+    const char *host = src + absolute_source(src);
+    const char *path = strchr(host, '/');
+    size_t hlen = path ? (size_t)(path - host) : strlen(host);
+    imp_note(im, line, "absolute source: a host rule for %.*s (any scheme)",
+             (int)hlen, host);
+    return apr_pstrcat(im->p, "//", apr_pstrmemdup(im->p, host, hlen),
+                       path ? path : "/", NULL);
+}
+
 /* Is the row a redirect rules can express?  Says why not; the status
  * it answers with goes to *status. */
 static int csv_convertible(importer *im, unsigned line, const csv_entry *e,
@@ -222,8 +246,9 @@ static int csv_convertible(importer *im, unsigned line, const csv_entry *e,
                  "410)", e->code);
         return 0;
     }
-    if (e->src[0] != '/') {
-        imp_skip(im, line, "source '%s' is not a path", e->src);
+    if (e->src[0] != '/' && !absolute_source(e->src)) {
+        imp_skip(im, line, "source '%s' is neither a path nor an http(s) URL",
+                 e->src);
         return 0;
     }
     *status = has_text(e->code) ? atoi(e->code) : im->status;
@@ -234,7 +259,9 @@ static int csv_convertible(importer *im, unsigned line, const csv_entry *e,
 static void csv_emit(importer *im, unsigned line, const csv_entry *e,
                      int status)
 {
-    const char *src = imp_escape(im->p, e->src, strlen(e->src),
+    const char *raw = absolute_source(e->src)
+                      ? host_rule_source(im, line, e->src) : e->src;
+    const char *src = imp_escape(im->p, raw, strlen(raw),
                                  IMP_ENCODED | IMP_SOURCE);
     if (status == 410) {
         imp_emit(im, line, src, "-", 410, NULL);

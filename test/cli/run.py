@@ -103,6 +103,7 @@ def run_all(b, man, tmp):
     t_robust_cut(b, tmp)
     t_import_big(b, tmp)
     t_hosts_and_params(b, tmp)
+    t_import_csv_absolute(b, tmp)
     t_import_rewrite(b, tmp)
     t_import_rewrite_htaccess(b, tmp)
     t_import_rewrite_contexts(b, tmp)
@@ -1837,6 +1838,33 @@ def t_export_corners(b, tmp):
     check("export nginx --ignore-params: the names given are passed through",
           r.rc == 0 and "(?:src)|(?:ref)[^&=\\x20]*" in m
           and "utm" not in m, m[-1500:])
+
+
+def t_import_csv_absolute(b, tmp):
+    src = write(tmp, "absolute.csv",
+                "source,target,regex,code,type,hits,title,status\n"
+                "https://old.example.com/a,/b,0,301,url,0,,enabled\n"
+                "http://Shop.Example/x?y=1,https://n.example/x,0,302,url,0,,"
+                "enabled\n"
+                "ftp://x/y,/z,0,301,url,0,,enabled\n")
+    r = Run([b, "import", "--from", "csv", src])
+    check("import csv: absolute sources become host rules (any scheme)",
+          rules_of(r.out) == ["//old.example.com/a /b 301",
+                              "//Shop.Example/x?y=1 https://n.example/x 302"]
+          and "%s:2: note: absolute source: a host rule for "
+              "old.example.com" % src in r.err, repr(r))
+    check("import csv: other schemes are not converted, exit 1",
+          r.rc == 1 and "%s:4: not converted" % src in r.err, repr(r))
+    rules = write(tmp, "absolute.rules", r.out)
+    t = Run([b, "test", rules, "--", "https://old.example.com/a",
+             "http://shop.example/x?y=1", "http://other.example/a"])
+    check("import csv: the host rules answer their host only",
+          answers(t.out) == [
+              ["https://old.example.com/a", "301",
+               "https://old.example.com/b", rules + ":2"],
+              ["http://shop.example/x?y=1", "302", "https://n.example/x",
+               rules + ":3"],
+              ["http://other.example/a", "no match"]], repr(t))
 
 
 def t_man(man):
