@@ -16,6 +16,7 @@
 #include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mpm_common.h"
 #include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_shm.h"
@@ -23,6 +24,7 @@
 #include "mod_status.h"
 
 #include "redirect_rules.h"
+#include "httpd/r307_statsfile.h"
 
 module AP_MODULE_DECLARE_DATA redirect307_module;
 
@@ -43,6 +45,8 @@ typedef struct r307_server_conf {
     int trailing_strict;
     int chains;             /* rr_chains_mode or R307_UNSET */
     int stats;              /* Redirect307Stats */
+    const char *stats_file; /* Redirect307StatsFile (main server only) */
+    int stats_interval;     /* Redirect307StatsInterval, or R307_UNSET */
     long max_age;           /* Redirect307MaxAge, R307_UNSET: no header */
     const rr_ignore *ignore;            /* Redirect307IgnoreParams, or NULL:
                                            unset (the built-in list) */
@@ -84,6 +88,7 @@ static void *r307_create_server_conf(apr_pool_t *p, server_rec *s)
     c->trailing_strict = R307_UNSET;
     c->chains = R307_UNSET;
     c->stats = R307_UNSET;
+    c->stats_interval = R307_UNSET;
     c->max_age = R307_UNSET;
     c->sources = apr_array_make(p, 4, sizeof(r307_source));
     return c;
@@ -104,6 +109,8 @@ static void *r307_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                          ? add->trailing_strict : base->trailing_strict;
     c->chains = add->chains != R307_UNSET ? add->chains : base->chains;
     c->stats = add->stats != R307_UNSET ? add->stats : base->stats;
+    c->stats_file = base->stats_file;       /* server config only */
+    c->stats_interval = base->stats_interval;
     c->max_age = add->max_age != R307_UNSET ? add->max_age : base->max_age;
     c->ignore = add->ignore ? add->ignore : base->ignore;
     c->sources = add->sources;
@@ -250,6 +257,45 @@ static const char *r307_cmd_stats(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
+static const char *r307_cmd_stats_file(cmd_parms *cmd, void *dummy,
+                                       const char *arg)
+{
+    r307_server_conf *c = r307_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_finfo_t fi;
+    (void)dummy;
+    if (err)
+        return err;
+    if (!(c->stats_file = ap_server_root_relative(cmd->pool, arg)))
+        return apr_psprintf(cmd->pool, "%s: invalid stats file path '%s'",
+                            r307_where(cmd), arg);
+    /* the file itself may not exist yet; where it goes must */
+    if (apr_stat(&fi, ap_make_dirstr_parent(cmd->temp_pool, c->stats_file),
+                 APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_DIR)
+        return apr_psprintf(cmd->pool, "%s: Redirect307StatsFile %s: no "
+                            "such directory", r307_where(cmd),
+                            c->stats_file);
+    return NULL;
+}
+
+static const char *r307_cmd_stats_interval(cmd_parms *cmd, void *dummy,
+                                           const char *arg)
+{
+    r307_server_conf *c = r307_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = atol(arg);
+    (void)dummy;
+    if (err)
+        return err;
+    if (!r307_all_digits(arg) || strlen(arg) > 9 || v > 31536000)
+        return apr_psprintf(cmd->pool, "%s: Redirect307StatsInterval takes "
+                            "seconds (0 to 31536000), not '%s'",
+                            r307_where(cmd), arg);
+    c->stats_interval = (int)v;
+    return NULL;
+}
+
 static const char *r307_cmd_trailing(cmd_parms *cmd, void *dummy,
                                      const char *arg)
 {
@@ -342,6 +388,12 @@ static const command_rec r307_cmds[] = {
         "wrong permanent redirect does not stay in browsers forever"),
     AP_INIT_FLAG("Redirect307Stats", r307_cmd_stats, NULL, RSRC_CONF,
         "On or Off (default): count hits per rule for redirect307-status"),
+    AP_INIT_TAKE1("Redirect307StatsFile", r307_cmd_stats_file, NULL,
+        RSRC_CONF, "a file (relative to ServerRoot) that keeps hit counts "
+        "across restarts; implies Redirect307Stats On where it is unset"),
+    AP_INIT_TAKE1("Redirect307StatsInterval", r307_cmd_stats_interval, NULL,
+        RSRC_CONF, "seconds between saves of Redirect307StatsFile (default "
+        "300; 0: only at restart and stop)"),
     { NULL }
 };
 
@@ -939,6 +991,9 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             continue;
         if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL)
             c->metrics = r307_metrics_for(st, s, ptemp);
+        /* a stats file is kept for the servers that count */
+        if (c->stats == R307_UNSET && r307_conf(main_s)->stats_file)
+            c->stats = 1;
         if (r307_build_own(st, s, pconf, ptemp, c, &sig) != APR_SUCCESS) {
             failed = 1;
             continue;
@@ -959,6 +1014,35 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     st->reloaded = apr_time_now();
     r307_sweep(st);
     return OK;
+}
+
+/* Every cached table that has hit counters, each once (a map several
+ * virtual hosts use is one table with one set of counters), for the stats
+ * file: seeded from it where new, saved at restart, stop and interval. */
+static int r307_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    const r307_state *st = r307_get_state(s);
+    const r307_server_conf *c = r307_conf(s);
+    apr_array_header_t *tables = apr_array_make(ptemp, 8,
+                                                sizeof(r307_sf_table));
+    apr_hash_index_t *hi;
+    (void)plog;
+    for (hi = apr_hash_first(ptemp, st->tables); hi; hi = apr_hash_next(hi)) {
+        const r307_cached_table *e = apr_hash_this_val(hi);
+        r307_sf_table *t;
+        if (!e->counters)
+            continue;
+        t = apr_array_push(tables);
+        t->table = e->table;
+        t->counters = e->counters;
+        t->serial = e->serial;
+        t->loaded = e->loaded;
+    }
+    return r307_statsfile_post_config(pconf, ptemp, s, tables, c->stats_file,
+                                      c->stats_interval == R307_UNSET
+                                      ? R307_STATS_INTERVAL_DEFAULT
+                                      : c->stats_interval);
 }
 
 /* ---- request time --------------------------------------------------- */
@@ -1433,6 +1517,9 @@ static int r307_status_handler(request_rec *r)
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     json = r->args && !strcmp(r->args, "json");
+    /* redirect307 prune --stats URL: the stats file of the live counters */
+    if (r->args && !strcmp(r->args, "stats"))
+        return r307_statsfile_answer(r);
     /* Prometheus's params: {metrics: [""]} asks for "?metrics=" */
     if (r->args && (!strcmp(r->args, "metrics")
                     || !strcmp(r->args, "metrics="))) {
@@ -1492,6 +1579,8 @@ static void r307_register_hooks(apr_pool_t *p)
                                         NULL };
     (void)p;
     ap_hook_check_config(r307_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(r307_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(r307_statsfile_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(r307_translate_name, NULL, succ,
                            APR_HOOK_FIRST);
     ap_hook_handler(r307_status_handler, NULL, NULL, APR_HOOK_MIDDLE);

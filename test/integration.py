@@ -2946,6 +2946,421 @@ def _():
 
 
 # ---------------------------------------------------------------------------
+# Checks: the stats file (Redirect307StatsFile) and `redirect307 prune`
+# ---------------------------------------------------------------------------
+# The servers of this section are set up here and attached to Suite, so
+# that the section stays in one place.  httpd runs its monitor hook about
+# every 10 s, so the periodic save is polled for up to 40 s.
+
+CLI = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                   "build", "redirect307")
+SAVE_TIMEOUT = 40.0
+DAY = 86400
+
+SF_RULES = """# stats file checks
+/sf-int              /sf-int-target                  301
+/sf-q?b=2&a=1        /sf-q-target                    302
+/sf-never            /sf-never-target                307
+"""
+
+SFR_RULES = """# restart and stop checks
+/sfr-a               /sfr-a-target                   301
+/sfr-b               /sfr-b-target                   302
+"""
+
+
+def sf_conf(root, ports, stats_lines, map_name, vhosts=()):
+    c = base_conf(root, ports, S.module, S.shared_docroot())
+    for line in stats_lines:
+        c.add(line, tag="module")
+    c.add("Redirect307Map %s" % map_name, tag="module")
+    c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+          "</Location>", tag="module")
+    for name, body in vhosts:
+        c.add("<VirtualHost %s:%d>" % (LOOPBACK, ports[0]))
+        c.add("    ServerName %s" % name)
+        c.add(body, tag="module")
+        c.add("</VirtualHost>")
+    return c
+
+
+def _setup_statsfile(self):
+    """StatsFile saved every second (as often as the monitor hook runs);
+    two vhosts whose own inline rules share a key."""
+    root = self.new_root("statsfile")
+    port = free_port()
+    write_file(os.path.join(root, "sf.map"), SF_RULES)
+    c = sf_conf(root, [port], ["Redirect307StatsFile stats.dat",
+                               "Redirect307StatsInterval 1"], "sf.map",
+                vhosts=[("v1.test", "    Redirect307 301 /sf-shared /one"),
+                        ("v2.test", "    Redirect307 301 /sf-shared /two")])
+    self.start("statsfile", root, c, [port],
+               info={"stats": os.path.join(root, "stats.dat")})
+
+
+def _setup_sfrestart(self):
+    """StatsFile without periodic saves: only restarts and stops save."""
+    root = self.new_root("sfrestart")
+    port = free_port()
+    write_file(os.path.join(root, "sfr.map"), SFR_RULES)
+    c = sf_conf(root, [port], ["Redirect307StatsFile stats.dat",
+                               "Redirect307StatsInterval 0"], "sfr.map")
+    self.start("sfrestart", root, c, [port], info={
+        "stats": os.path.join(root, "stats.dat"),
+        "map": os.path.join(root, "sfr.map")})
+
+
+def _setup_sfcorrupt(self):
+    """A stats file that is not one: logged, ignored, never overwritten."""
+    root = self.new_root("sfcorrupt")
+    port = free_port()
+    write_file(os.path.join(root, "c.map"), "/sfc-a  /sfc-target  301\n")
+    write_file(os.path.join(root, "stats.dat"), SF_FOREIGN)
+    c = sf_conf(root, [port], ["Redirect307StatsFile stats.dat",
+                               "Redirect307StatsInterval 1"], "c.map")
+    self.start("sfcorrupt", root, c, [port],
+               info={"stats": os.path.join(root, "stats.dat")})
+
+
+def _setup_sfbadline(self):
+    """A stats file with a bad line among good ones."""
+    root = self.new_root("sfbadline")
+    port = free_port()
+    last = int(time.time()) - 3 * DAY
+    write_file(os.path.join(root, "b.map"),
+               "# the second rule is the one with history\n"
+               "/sfb-new  /sfb-new-target  301\n/sfb-a  /sfb-target  301\n")
+    write_file(os.path.join(root, "stats.dat"),
+               "redirect307-stats 1 since=%d\n7\tnot-a-time\t/sfb-new\n"
+               "42\t%d\t/sfb-a\n" % (last - DAY, last))
+    c = sf_conf(root, [port], ["Redirect307StatsFile stats.dat"], "b.map")
+    self.start("sfbadline", root, c, [port], info={
+        "stats": os.path.join(root, "stats.dat"),
+        "map": os.path.join(root, "b.map"), "last": last})
+
+
+def _setup_sfprune(self):
+    """Stats On with a history 200 days long, for prune --stats URL."""
+    root = self.new_root("sfprune")
+    port = free_port()
+    now = int(time.time())
+    path = os.path.join(root, "pr.map")
+    write_file(path, PRUNE_RULES)
+    old = now - 200 * DAY
+    os.utime(path, (old, old))
+    write_file(os.path.join(root, "stats.dat"),
+               "redirect307-stats 1 since=%d\n9\t%d\t/pr-old\n"
+               "3\t%d\t/pr-recent\n" % (old, old + DAY, now - DAY))
+    c = sf_conf(root, [port], ["Redirect307StatsFile stats.dat"], "pr.map")
+    self.start("sfprune", root, c, [port],
+               info={"map": path, "old_last": old + DAY})
+
+
+Suite.setup_statsfile = _setup_statsfile
+Suite.setup_sfrestart = _setup_sfrestart
+Suite.setup_sfcorrupt = _setup_sfcorrupt
+Suite.setup_sfbadline = _setup_sfbadline
+Suite.setup_sfprune = _setup_sfprune
+
+SF_FOREIGN = "/not-stats  /but-a-rules-file  301\n"
+
+PRUNE_RULES = """# prune against a live server
+/pr-old              /pr-old-target                  301
+/pr-recent           /pr-recent-target               301
+
+/pr-never            /pr-never-target                301
+/pr-live             /pr-live-target                 301
+/pr-q?b=2&a=1        /pr-q-target                    302
+"""
+
+
+def stats_lines(text):
+    """{key: (hits, last)} of a stats file's text; its first line apart."""
+    lines = text.split("\n")
+    out = {}
+    for line in lines[1:]:
+        if line:
+            hits, last, key = line.split("\t")
+            out[key] = (int(hits), int(last))
+    return lines[0], out
+
+
+def saved_stats(path):
+    return stats_lines(read_bytes(path).decode("utf-8"))[1]
+
+
+def live_stats(port):
+    r = request(port, "/r307-status?stats")
+    expect_eq(r.status, 200, "status of ?stats")
+    expect((r.get("Content-Type") or "").startswith("text/plain"),
+           "?stats Content-Type %s" % short(r.get("Content-Type")))
+    return stats_lines(r.body.decode("utf-8"))
+
+
+def wait_saved(path, key, hits, timeout):
+    """Polls the stats file until key has `hits`; returns its entries."""
+    def ok():
+        return saved_stats(path).get(key, (0, 0))[0] == hits
+    got = poll(ok, timeout, 0.2)
+    expect(got, "%s: %s has %s after %.0fs, want %d hits"
+           % (path, key, saved_stats(path).get(key), timeout, hits))
+    return saved_stats(path)
+
+
+def stop_with_k_stop(srv):
+    """apache2 -k stop, then waits until the parent has gone."""
+    pid = srv.read_pid()
+    rc, out = run(srv.cmd("-k", "stop"), timeout=30)
+    note("apache2 -k stop: exit %d %s" % (rc, out.strip()[-300:]))
+    expect_eq(rc, 0, "apache2 -k stop exit status")
+    expect(poll(lambda: not pid_alive(pid), 20, 0.05),
+           "parent %d still runs 20 s after apache2 -k stop" % pid)
+
+
+def rule_entry(table, ref):
+    """The top entry of the rule FILE:LINE ref, or None."""
+    for r in table.get("top", []):
+        if r["rule"] == ref:
+            return r
+    return None
+
+
+@check("statsfile_saved_every_interval")
+def _():
+    srv = S.server("statsfile")
+    path = S.info["statsfile"]["stats"]
+    for _ in range(3):
+        expect_eq(request(srv.port, "/sf-int").status, 301, "status")
+    t0 = time.monotonic()
+    saved = wait_saved(path, "/sf-int", 3, SAVE_TIMEOUT)
+    note("saved after %.1fs: %s" % (time.monotonic() - t0, short(saved)))
+    expect(abs(saved["/sf-int"][1] - time.time()) < 120,
+           "last hit %d is not now" % saved["/sf-int"][1])
+    expect("/sf-never" not in saved, "a rule never hit has a line")
+    head = read_bytes(path).split(b"\n")[0]
+    expect(re.match(rb"^redirect307-stats 1 since=\d+$", head),
+           "first line %s" % short(head))
+    expect(not [f for f in os.listdir(os.path.dirname(path))
+                if f.startswith("stats.dat.")], "temporary files left behind")
+
+
+@check("statsfile_status_answers_the_file_format_summed_by_key")
+def _():
+    srv = S.server("statsfile")
+    for host in ("v1.test", "v2.test"):
+        expect_eq(request(srv.port, "/sf-shared", host=host).status, 301,
+                  "status on %s" % host)
+    expect_eq(request(srv.port, "/sf-q?a=1&b=2").status, 302, "query rule")
+    head, live = live_stats(srv.port)
+    note("?stats: %s %s" % (head, short(live, 600)))
+    expect(re.match(r"^redirect307-stats 1 since=\d+$", head),
+           "first line %s" % short(head))
+    # two vhosts, two tables, one key: one line with both hits
+    expect_eq(live.get("/sf-shared", (0, 0))[0], 2, "hits of /sf-shared")
+    # the query in canonical order, whatever order the rule wrote
+    expect_eq(live.get("/sf-q?a=1&b=2", (0, 0))[0], 1, "hits of the query rule")
+    body = request(srv.port, "/r307-status?stats").body.decode()
+    keys = [l.split("\t")[2] for l in body.split("\n")[1:] if l]
+    expect_eq(keys, sorted(keys), "lines sorted by key")
+
+
+@check("statsfile_saved_at_graceful_restart")
+def _():
+    srv = S.server("sfrestart")
+    path = S.info["sfrestart"]["stats"]
+    for _ in range(4):
+        expect_eq(request(srv.port, "/sfr-a").status, 301, "status")
+    expect(not os.path.exists(path), "saved before the restart with "
+           "Redirect307StatsInterval 0")
+    restart_and_wait(srv)
+    saved = wait_saved(path, "/sfr-a", 4, 10)
+    note("after the graceful: %s" % short(saved))
+
+
+@check("statsfile_rule_on_another_line_keeps_its_count")
+def _():
+    srv = S.server("sfrestart")
+    info = S.info["sfrestart"]
+    ref = "%s:2" % info["map"]
+    t = table_for(status_json(srv.port), info["map"])[1]
+    before = rule_hits(t, ref)
+    expect(before >= 4, "hits of /sfr-a %d before the edit" % before)
+    old = os.stat(info["map"])
+    # two lines above it and a new target: line 4 now, a table parsed anew
+    write_file(info["map"], "# restart and stop checks\n# moved down\n"
+               "/sfr-new  /sfr-new-target  301\n"
+               "/sfr-a  /sfr-a-moved  301\n/sfr-b  /sfr-b-target  302\n")
+    os.utime(info["map"], (old.st_atime, max(time.time(), old.st_mtime) + 2))
+    since = graceful_new_generation(srv)
+    expect(log_lines_with(srv, since, "parsed 3 rules", info["map"]),
+           "map not parsed anew:\n%s" % srv.log_tail(10, since))
+    t = table_for(status_json(srv.port), info["map"])[1]
+    note("after the edit: %s" % short(t.get("top"), 600))
+    expect_eq(rule_hits(t, "%s:4" % info["map"]), before,
+              "hits of /sfr-a, now on line 4")
+    expect_eq(t["hits"], before, "hits of the parsed map")
+    r = request(srv.port, "/sfr-a")
+    expect_redirect(r, 301, "%s/sfr-a-moved" % main_base(srv.port))
+    t = table_for(status_json(srv.port), info["map"])[1]
+    expect_eq(rule_hits(t, "%s:4" % info["map"]), before + 1,
+              "hits after one more request")
+
+
+@check("statsfile_saved_at_stop_and_loaded_at_start")
+def _():
+    srv = S.server("sfrestart")
+    info = S.info["sfrestart"]
+    path = info["stats"]
+    for _ in range(2):
+        expect_eq(request(srv.port, "/sfr-b").status, 302, "status")
+    t = table_for(status_json(srv.port), info["map"])[1]
+    a_hits = rule_hits(t, "%s:4" % info["map"])
+    a_last = rule_entry(t, "%s:4" % info["map"])["last_hit"]
+    expect(a_hits >= 5, "hits of /sfr-a %d" % a_hits)
+    stop_with_k_stop(srv)
+    saved = saved_stats(path)
+    note("after apache2 -k stop: %s" % short(saved))
+    expect_eq(saved.get("/sfr-a"), (a_hits, a_last), "saved /sfr-a")
+    expect_eq(saved.get("/sfr-b", (0, 0))[0], 2, "saved hits of /sfr-b")
+    try:
+        srv.start()
+    except hh.StartError as e:
+        raise Failure(str(e))
+    t = table_for(status_json(srv.port), info["map"])[1]
+    note("after the start: %s" % short(t.get("top"), 600))
+    expect_eq(rule_hits(t, "%s:4" % info["map"]), a_hits, "hits of /sfr-a")
+    expect_eq(rule_entry(t, "%s:4" % info["map"])["last_hit"], a_last,
+              "last hit of /sfr-a")
+    expect_eq(rule_hits(t, "%s:5" % info["map"]), 2, "hits of /sfr-b")
+    # a restart that keeps the table neither loads the file again nor
+    # counts its hits twice
+    graceful_new_generation(srv)
+    t = table_for(status_json(srv.port), info["map"])[1]
+    expect_eq(rule_hits(t, "%s:4" % info["map"]), a_hits,
+              "hits of /sfr-a after a graceful")
+    stop_with_k_stop(srv)
+    expect_eq(saved_stats(path).get("/sfr-a"), (a_hits, a_last),
+              "saved /sfr-a after the second stop")
+    srv.start()
+
+
+@check("statsfile_foreign_file_logged_ignored_not_overwritten")
+def _():
+    srv = S.server("sfcorrupt")
+    path = S.info["sfcorrupt"]["stats"]
+    text = srv.log_text()
+    expect(re.search(r"AH30742: %s:1: not a redirect307 stats file"
+                     % re.escape(path), text),
+           "no error naming %s:1 in error.log:\n%s" % (path, srv.log_tail(10)))
+    for _ in range(3):
+        expect_eq(request(srv.port, "/sfc-a").status, 301, "status")
+    t = table_for(status_json(srv.port), os.path.join(
+        os.path.dirname(path), "c.map"))[1]
+    expect_eq(t["hits"], 3, "hits counted as without a file")
+    # the restart saves (hits were counted): the save is refused, the
+    # foreign file stays what it was, and its error is logged once
+    since = restart_and_wait(srv)
+    expect(poll(lambda: log_lines_with(srv, since, "AH30747", path), 10),
+           "no refused save after the restart:\n%s" % srv.log_tail(10, since))
+    expect_eq(read_bytes(path).decode(), SF_FOREIGN, "the foreign file")
+    expect_eq(srv.log_count("AH30742"), 1, "times the problem was logged")
+    expect(srv.alive(), "server no longer runs")
+
+
+@check("statsfile_bad_line_skipped_and_the_rest_loaded")
+def _():
+    srv = S.server("sfbadline")
+    info = S.info["sfbadline"]
+    expect(re.search(r"AH30743: %s:2: LAST is not a number of seconds; 1 bad "
+                     r"line skipped" % re.escape(info["stats"]), srv.log_text()),
+           "no warning naming %s:2:\n%s" % (info["stats"], srv.log_tail(10)))
+    t = table_for(status_json(srv.port), info["map"])[1]
+    e = rule_entry(t, "%s:3" % info["map"])
+    note("status page: %s" % short(t, 800))
+    expect(e, "/sfb-a not among the top rules")
+    expect_eq((e["hits"], e["last_hit"]), (42, info["last"]),
+              "hits and last hit shown for /sfb-a")
+    expect_eq(rule_hits(t, "%s:2" % info["map"]), 0, "hits of /sfb-new")
+    html = request(srv.port, "/r307-status").body.decode("utf-8", "replace")
+    expect("<td>42</td>" in html, "HTML page does not show the 42 hits")
+
+
+def prune_live(port, *args):
+    rc, out = run_split([CLI, "prune", S.info["sfprune"]["map"], "--stats",
+                         "http://%s:%d/r307-status" % (LOOPBACK, port)]
+                        + list(args))
+    return rc, out
+
+
+def run_split(argv):
+    """Runs argv; (exit status, (stdout, stderr))."""
+    import subprocess
+    expect(os.path.exists(argv[0]), "%s does not exist (make builds it)"
+           % argv[0])
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8",
+                                                                    "replace")
+    note("%s: exit %d\n--stdout--\n%s--stderr--\n%s"
+         % (" ".join(argv[1:]), p.returncode, out, err))
+    return p.returncode, (out, err)
+
+
+@check("prune_stats_url_against_live_server")
+def _():
+    srv = S.server("sfprune")
+    path = S.info["sfprune"]["map"]
+    expect_eq(request(srv.port, "/pr-live").status, 301, "status")
+    expect_eq(request(srv.port, "/pr-q?a=1&b=2").status, 302, "status")
+    rc, (out, err) = prune_live(srv.port, "--unused-for", "90d")
+    expect_eq(rc, 0, "exit status")
+    want = PRUNE_RULES.replace(
+        "/pr-old              /pr-old-target                  301\n", "").replace(
+        "/pr-never            /pr-never-target                301\n", "")
+    expect_eq(out, want, "rules written")
+    lines = err.splitlines()
+    old_last = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                             time.gmtime(S.info["sfprune"]["old_last"]))
+    expect_eq(lines, ["%s:2: removed: last hit %s" % (path, old_last),
+                      "%s:5: removed: never hit" % path,
+                      "redirect307: 2 of 5 rules removed (2 not hit for 90d, "
+                      "0 expired)"], "report on stderr")
+    # the status handler's URL is checked, not guessed
+    rc, (out, err) = run_split([CLI, "prune", path, "--stats",
+                                "http://%s:%d/no-such-handler" % (LOOPBACK,
+                                                                   srv.port),
+                                "--unused-for", "90d"])
+    expect(rc == 2 and "not 200" in err and out == "",
+           "a 404 URL: exit %d, stderr %s" % (rc, short(err)))
+
+
+SF_CONFIG_ERRORS = [
+    ("statsfile_no_such_directory",
+     "Redirect307StatsFile /nonexistent-r307-dir/stats.dat"),
+    ("statsinterval_not_a_number", "Redirect307StatsInterval soon"),
+    ("statsinterval_negative", "Redirect307StatsInterval -5"),
+]
+
+for _name, _directive in SF_CONFIG_ERRORS:
+    check("inline_error_" + _name)(
+        lambda name=_name, d=_directive: inline_error(
+            "inline-" + name.replace("_", "-"), d))
+
+
+@check("inline_error_statsfile_in_virtualhost")
+def _():
+    conf, marks = ConfigTests.conf("inline-statsfile-vhost", [
+        "<VirtualHost %s:80>" % LOOPBACK,
+        ("    Redirect307StatsFile stats.dat", "bad"),
+        "</VirtualHost>"])
+    rc, out = ConfigTests.test(conf)
+    expect(rc != 0, "apache2 -t exited 0")
+    expect(re.search(r"line %d of %s" % (marks["bad"], re.escape(conf)), out)
+           and "VirtualHost" in out,
+           "output does not name line %d and <VirtualHost>:\n%s"
+           % (marks["bad"], out.strip()[-800:]))
+
+# ---------------------------------------------------------------------------
 # Last: no child crashed during all the above
 # ---------------------------------------------------------------------------
 

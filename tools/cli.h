@@ -1,7 +1,8 @@
 /*
  * cli.h - the redirect307 command line as parsed by redirect307.c, and
  * the commands it dispatches to (cmd_check.c, cmd_test.c, cmd_import.c,
- * cmd_export.c).
+ * cmd_export.c,
+ * cmd_prune.c).
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -14,7 +15,7 @@
 #include "redirect_rules.h"
 #include "request_url.h"
 
-typedef enum { CMD_CHECK, CMD_TEST, CMD_IMPORT, CMD_EXPORT } cli_cmd;
+typedef enum { CMD_CHECK, CMD_TEST, CMD_IMPORT, CMD_EXPORT, CMD_PRUNE } cli_cmd;
 
 typedef struct {
     cli_cmd cmd;
@@ -37,6 +38,12 @@ typedef struct {
     int import_status;          /* import --status, 0: none */
     const char *to;             /* export --to FORMAT */
     const char *map_out;        /* export --map-out PATH, NULL: none */
+    const char *stats;          /* prune --stats FILE|URL, NULL: none */
+    const char *unused_for;     /* prune --unused-for as written, NULL:
+                                   none */
+    apr_interval_time_t unused; /* ... as a time span */
+    int expired;                /* prune --expired */
+    int in_place;               /* prune --in-place */
 } cli_args;
 
 /* The commands run with the parsed arguments and return the exit status
@@ -66,5 +73,17 @@ int cmd_export_has_format(const char *name);
 
 /* 1 if format `name` writes maps that need --map-out, else 0. */
 int cmd_export_needs_map_out(const char *name);
+
+/* Loads a->files as one server's maps, drops the rules not hit within
+ * a->unused (by the stats file or status page a->stats) and, with
+ * a->expired, those past their until=; writes what stays to stdout (or,
+ * with a->in_place, over each file) and reports each removed rule as
+ * FILE:LINE on stderr (cmd_prune.c). */
+int cmd_prune(apr_pool_t *p, const cli_args *a);
+
+/* Parses a --unused-for DURATION: digits and a unit, d (days), w (weeks)
+ * or m (months of 30 days), e.g. 90d, 12w, 6m; at least a day, at most
+ * 100 years.  Returns 1 and sets *span, or 0. */
+int cmd_prune_duration(const char *s, apr_interval_time_t *span);
 
 #endif /* CLI_H */

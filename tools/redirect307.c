@@ -1,7 +1,7 @@
 /*
  * redirect307.c - the redirect307 command line: usage texts, parsing the
  * arguments and dispatching to the command.  The commands live in
- * cmd_check.c, cmd_test.c, cmd_import.c and cmd_export.c.
+ * cmd_check.c, cmd_test.c, cmd_import.c, cmd_export.c and cmd_prune.c.
  *
  *   redirect307 check  [OPTIONS] FILE...
  *   redirect307 test   [OPTIONS] FILE... [--] URL...
@@ -9,6 +9,8 @@
  *       (alias, rewrite, rewritemap, nginx, haproxy, netlify, cloudflare,
  *       csv)
  *   redirect307 export --to nginx|haproxy|csv [--map-out PATH] FILE...
+ *   redirect307 prune  --stats FILE|URL --unused-for DURATION [--expired]
+ *                      FILE...
  *
  * Exit status, the same for every command: 0 fine, 1 problems found (an
  * error in a rules file, a failed expectation, a bad line in a list of
@@ -41,6 +43,8 @@ static const char help_main[] =
     "       redirect307 test   [OPTIONS] FILE... [--] URL...\n"
     "       redirect307 import --from FORMAT [OPTIONS] FILE...\n"
     "       redirect307 export --to nginx|haproxy|csv [OPTIONS] FILE...\n"
+    "       redirect307 prune  --stats FILE|URL --unused-for DURATION\n"
+    "                          [--expired] [OPTIONS] FILE...\n"
     "       redirect307 COMMAND --help\n"
     "\n"
     "check   validates rules files as httpd would load them; prints a summary\n"
@@ -51,6 +55,7 @@ static const char help_main[] =
     "        cloudflare (Bulk Redirects CSV), csv (WordPress Redirection)\n"
     "export  writes rules as nginx or HAProxy configuration, or as\n"
     "        WordPress Redirection CSV, answering as httpd would\n"
+    "prune   removes the rules httpd's hit counts say nobody uses any more\n"
     "\n"
     "A FILE '-' reads stdin.  Messages show control bytes and the like\n"
     "escaped (\\xNN).\n"
@@ -266,6 +271,47 @@ static const char help_export[] =
     "rest is still written) or httpd would refuse the rules, 2 bad usage,\n"
     "an unreadable or unwritable file.\n";
 
+static const char help_prune[] =
+    "usage: redirect307 prune --stats FILE|URL --unused-for DURATION\n"
+    "                         [--expired] [OPTIONS] FILE...\n"
+    "       redirect307 prune --expired [OPTIONS] FILE...\n"
+    "\n"
+    "Loads the rules files as 'check' does, reads the hit history httpd\n"
+    "keeps (the Redirect307StatsFile, or http://HOST/LOCATION of a\n"
+    "redirect307-status handler, which answers ?stats), and writes the rules\n"
+    "file to stdout without the rules not hit within DURATION: every other\n"
+    "line (comments, blank lines, rules) byte for byte.  Each removed rule\n"
+    "is reported on stderr as\n"
+    "  FILE:LINE: removed: last hit 2025-01-31T09:30:00Z   (or: never hit)\n"
+    "  FILE:LINE: removed: expired at TIME (until=), last hit ...\n"
+    "then a summary line.\n"
+    "\n"
+    "A rule the history never saw hit is removed only when both the history\n"
+    "(its since=) and the rule's file are older than DURATION: a newer file\n"
+    "may hold rules that had no chance to be hit yet.  Such rules are kept\n"
+    "and counted in a note on stderr.  A rule whose from= window opened\n"
+    "within DURATION is kept too.\n"
+    "\n"
+    "options:\n"
+    "  --stats FILE|URL            the history: a stats file ('-': stdin) or\n"
+    "                              the URL of a redirect307-status handler\n"
+    "                              (http only; prune asks for URL?stats)\n"
+    "  --unused-for DURATION       remove rules not hit within DURATION: a\n"
+    "                              number and d (days), w (weeks) or m (months\n"
+    "                              of 30 days): 90d, 12w, 6m\n"
+    "  --expired                   also remove rules whose until= has passed\n"
+    "  --at TIME                   judge as at TIME instead of now\n"
+    "  --in-place                  rewrite each FILE that loses rules (the old\n"
+    "                              one kept as FILE.bak) instead of writing\n"
+    "                              stdout; needed for more than one FILE\n"
+    "  --case-insensitive, --trailing-slash MODE\n"
+    "                              as for 'check' (how the files load)\n"
+    "  -h, --help                  this text\n"
+    "\n"
+    "Exit status: 0 the rules were written (some removed or none), 1 httpd\n"
+    "would refuse the rules (nothing written), 2 bad usage, an unreadable\n"
+    "file, a malformed stats file or a failed fetch.\n";
+
 typedef struct {
     const char *name;
     cli_cmd cmd;
@@ -279,6 +325,7 @@ static const command commands[] = {
     { "test", CMD_TEST, help_test, cmd_test },
     { "import", CMD_IMPORT, help_import, cmd_import },
     { "export", CMD_EXPORT, help_export, cmd_export },
+    { "prune", CMD_PRUNE, help_prune, cmd_prune },
     { NULL, CMD_CHECK, NULL, NULL }
 };
 
@@ -406,6 +453,26 @@ static int set_soon(cli_args *a, const char *v)
     return ARGS_GO_ON;
 }
 
+static int set_stats(cli_args *a, const char *v)
+{
+    if (!strncasecmp(v, "https://", 8))
+        return bad_usage(a->cmd, "--stats: https is not supported; give the "
+                         "stats file, or an http:// URL (e.g. on the server "
+                         "itself: http://127.0.0.1/redirect307-status)");
+    a->stats = v;
+    return ARGS_GO_ON;
+}
+
+static int set_unused_for(cli_args *a, const char *v)
+{
+    if (!cmd_prune_duration(v, &a->unused))
+        return bad_usage(a->cmd, "--unused-for takes a number of days, weeks "
+                         "or months (of 30 days), from one day to 100 years: "
+                         "90d, 12w, 6m; not '%s'", v);
+    a->unused_for = v;
+    return ARGS_GO_ON;
+}
+
 static int set_expect(cli_args *a, const char *v)
 {
     a->expect = v;
@@ -453,6 +520,7 @@ static int set_map_out(cli_args *a, const char *v)
 #define FOR_TEST   (1u << CMD_TEST)
 #define FOR_IMPORT (1u << CMD_IMPORT)
 #define FOR_EXPORT (1u << CMD_EXPORT)
+#define FOR_PRUNE  (1u << CMD_PRUNE)
 #define FOR_ALL    (FOR_CHECK | FOR_TEST | FOR_IMPORT | FOR_EXPORT)
 
 /* Options that take a value, and the commands that know them. */
@@ -461,20 +529,22 @@ static const struct {
     unsigned cmds;
     int (*set)(cli_args *a, const char *v);
 } value_options[] = {
-    { "--trailing-slash", FOR_ALL, set_trailing_slash },
+    { "--trailing-slash", FOR_ALL | FOR_PRUNE, set_trailing_slash },
     { "--chains", FOR_ALL, set_chains },
     { "--default", FOR_CHECK | FOR_TEST | FOR_EXPORT, set_default },
     { "--status", FOR_IMPORT, set_status },
     { "--host", FOR_ALL, set_host },
     { "--ignore-params", FOR_CHECK | FOR_TEST | FOR_EXPORT,
       set_ignore_params },
-    { "--at", FOR_CHECK | FOR_TEST, set_at },
+    { "--at", FOR_CHECK | FOR_TEST | FOR_PRUNE, set_at },
     { "--soon", FOR_CHECK, set_soon },
     { "--expect", FOR_TEST, set_expect },
     { "--allow-encoded-slashes", FOR_TEST, set_encoded_slashes },
     { "--from", FOR_IMPORT, set_from },
     { "--to", FOR_EXPORT, set_to },
     { "--map-out", FOR_EXPORT, set_map_out },
+    { "--stats", FOR_PRUNE, set_stats },
+    { "--unused-for", FOR_PRUNE, set_unused_for },
     { NULL, 0, NULL }
 };
 
@@ -496,6 +566,10 @@ static int set_flag(cli_args *a, const char *s)
         a->verbose = 1;
     else if (!strcmp(s, "--json") && a->cmd == CMD_CHECK)
         a->json = 1;
+    else if (!strcmp(s, "--expired") && a->cmd == CMD_PRUNE)
+        a->expired = 1;
+    else if (!strcmp(s, "--in-place") && a->cmd == CMD_PRUNE)
+        a->in_place = 1;
     else
         return 0;
     return 1;
@@ -574,6 +648,29 @@ static int check_stdin(const cli_args *a)
                      : "it cannot hold both URLs and expectations");
 }
 
+
+/* What prune's options cannot say alone. */
+static int check_prune_args(const cli_args *a)
+{
+    int k, stdin_files = 0;
+    for (k = 0; k < a->files->nelts; k++)
+        stdin_files |= !strcmp(APR_ARRAY_IDX(a->files, k, const char *), "-");
+    if (!a->unused_for && !a->expired)
+        return bad_usage(a->cmd, "give --unused-for DURATION, --expired, "
+                         "or both");
+    if (a->unused_for && !a->stats)
+        return bad_usage(a->cmd, "--unused-for needs the hit history: "
+                         "--stats FILE|URL");
+    if (a->files->nelts > 1 && !a->in_place)
+        return bad_usage(a->cmd, "prune writes one rules file to stdout: "
+                         "give one FILE, or --in-place");
+    if (stdin_files && a->in_place)
+        return bad_usage(a->cmd, "--in-place cannot rewrite stdin");
+    if (stdin_files && a->stats && !strcmp(a->stats, "-"))
+        return bad_usage(a->cmd, "stdin cannot hold both rules and stats");
+    return ARGS_GO_ON;
+}
+
 /* What the options cannot say alone. */
 static int check_args(const cli_args *a)
 {
@@ -584,6 +681,8 @@ static int check_args(const cli_args *a)
         return bad_usage(a->cmd, "--from alias|rewrite|rewritemap|nginx|"
                          "haproxy|netlify|cloudflare|csv is required");
     if (a->cmd == CMD_EXPORT && check_export_args(a) != ARGS_GO_ON)
+        return EXIT_USAGE;
+    if (a->cmd == CMD_PRUNE && check_prune_args(a) != ARGS_GO_ON)
         return EXIT_USAGE;
     return check_stdin(a);
 }

@@ -114,6 +114,7 @@ def run_all(b, man, tmp):
     t_export_nginx(b, tmp)
     t_export_haproxy(b, tmp)
     t_export_corners(b, tmp)
+    t_prune(b, tmp)
     t_man(man)
 
 
@@ -123,7 +124,7 @@ def t_usage(b, tmp, rules):
     r = Run([b, "--help"])
     check("--help: exit 0 and usage", r.rc == 0 and "usage:" in r.out, repr(r))
     for cmd, word in (("check", "summary"), ("test", "--expect"),
-                      ("import", "--from")):
+                      ("import", "--from"), ("prune", "--unused-for")):
         r = Run([b, cmd, "--help"])
         check(cmd + " --help", r.rc == 0 and word in r.out
               and ("redirect307 " + cmd) in r.out, repr(r))
@@ -2112,6 +2113,281 @@ def t_import_rewritemap(b, tmp):
     check("import rewritemap --status, stdin, exit 0", r.rc == 0
           and "\n/a /b 301\n" in r.out and "no --status" not in r.err,
           repr(r))
+
+
+# ---------------------------------------------------------------------------
+# prune: DURATION, the stats file, removal byte for byte, keys
+# ---------------------------------------------------------------------------
+
+DAY = 86400
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def stats_text(since, entries):
+    """A stats file: entries are (hits, last, key)."""
+    head = "redirect307-stats 1" + (" since=%d" % since if since else "")
+    return head + "\n" + "".join("%d\t%d\t%s\n" % e for e in entries)
+
+
+def aged(path, days):
+    """Sets path's modification time `days` ago."""
+    t = time.time() - days * DAY
+    os.utime(path, (t, t))
+    return path
+
+
+def without_lines(text, numbers):
+    """text without the lines (1-based) in numbers, line ends kept."""
+    lines = text.splitlines(keepends=True)
+    return "".join(l for i, l in enumerate(lines, 1) if i not in numbers)
+
+
+# A rules file with everything prune must keep byte for byte: comments,
+# blank lines, CRLF line ends, tabs, a trailing comment, no final newline.
+PRUNE_RULES = (
+    "# stale redirects\r\n"                                 # 1
+    "/p-hit        /t1   301\n"                             # 2
+    "\n"                                                    # 3
+    "/p-stale\t/t2\t302   # hit long ago\r\n"               # 4
+    "   # indented comment\n"                               # 5
+    "/p-never      /t3\n"                                   # 6
+    "/p-exp        /t4   307   until=2030-01-01\n"          # 7
+    "/p-win        /t5   307   from=2030-05-01\n"           # 8
+    "/p-q?b=2&a=%31  /t6\n"                                 # 9
+    "//Host.Example/p-h  /t7\n"                             # 10
+    "https://*.example.org/p-w/*  /t8/*\n"                  # 11
+    "/P-Case       /t9   301   nocase\n"                    # 12
+    "/p-slash/     /t10\n"                                  # 13
+    "/p-last       /t11")                                   # 14
+
+
+def t_prune(b, tmp):
+    now = int(time.time())
+    rules = aged(write(tmp, "prune.rules", PRUNE_RULES), 400)
+    hist = [(5, now - DAY, "/p-hit"), (9, now - 200 * DAY, "/p-stale"),
+            (1, now - 2 * DAY, "/p-q?a=1&b=2"),
+            (2, now - 3 * DAY, "//host.example/p-h"),
+            (4, now - 4 * DAY, "https://*.example.org/p-w/*"),
+            (1, now - 5 * DAY, "/P-Case"), (1, now - 6 * DAY, "/p-slash/"),
+            (1, now - 7 * DAY, "/p-last")]
+    stats = write(tmp, "prune.stats", stats_text(now - 365 * DAY, hist))
+    base = [b, "prune", rules, "--stats", stats]
+
+    for d in ("90d", "12w", "6m", "1d", "36500d"):
+        r = Run(base + ["--unused-for", d])
+        check("prune --unused-for %s: exit 0" % d, r.rc == 0, repr(r))
+    for d in ("", "90", "d", "0d", "0w", "90x", "-1d", "1.5d", "90D",
+              "36501d", "5215w", "1217m", "9999999d", "90dd", " 90d"):
+        r = Run(base + ["--unused-for", d])
+        check("prune --unused-for %r: exit 2" % d,
+              r.rc == 2 and "--unused-for" in r.err and r.out == "", repr(r))
+
+    # what goes and what stays, as at 2030-03-01 (the expired rule's
+    # until= has passed, the window of line 8 has not opened)
+    at = ["--at", "2030-03-01T00:00:00Z"]
+    r = Run(base + ["--unused-for", "90d", "--at", iso(now)])
+    want_err = [
+        "%s:4: removed: last hit %s" % (rules, iso(now - 200 * DAY)),
+        "%s:6: removed: never hit" % rules,
+        "%s:7: removed: never hit" % rules,
+        "redirect307: 3 of 11 rules removed (3 not hit for 90d, 0 expired)"]
+    check("prune: exit 0", r.rc == 0, repr(r))
+    check("prune: the rest byte for byte",
+          r.out == without_lines(PRUNE_RULES, {4, 6, 7}), repr(r))
+    check("prune: one report line per removed rule, then the summary",
+          r.err.splitlines() == want_err, repr(r))
+    r = Run(base + ["--unused-for", "90d", "--expired"] + at)
+    want_err = [
+        "%s:2: removed: last hit %s" % (rules, iso(now - DAY)),
+        "%s:4: removed: last hit %s" % (rules, iso(now - 200 * DAY)),
+        "%s:6: removed: never hit" % rules,
+        "%s:7: removed: expired at 2030-01-01T00:00:00Z (until=), never hit"
+        % rules]
+    check("prune --expired --at: expired and unused rules go, the window "
+          "not yet open stays", r.rc == 0
+          and r.err.splitlines()[:4] == want_err
+          and r.out.startswith("# stale redirects\r\n\n   # indented")
+          and "/p-win " in r.out and "/p-exp " not in r.out, repr(r))
+    r = Run([b, "prune", "--expired", "--at", "2030-03-01", rules])
+    check("prune --expired alone: no history needed, no hit reported",
+          r.rc == 0 and r.err.splitlines() == [
+              "%s:7: removed: expired at 2030-01-01T00:00:00Z (until=)"
+              % rules, "redirect307: 1 of 11 rules removed (0 not hit for -, "
+              "1 expired)"] and r.out == without_lines(PRUNE_RULES, {7}),
+          repr(r))
+
+    # a rule never hit is removed only when the history and its file are
+    # both older than the span
+    young = write(tmp, "young.rules", "/p-hit /t1\n/p-never /t3\n")
+    r = Run([b, "prune", young, "--stats", stats, "--unused-for", "90d"])
+    check("prune: never hit in a file changed within the span: kept, noted",
+          r.rc == 0 and r.out == "/p-hit /t1\n/p-never /t3\n"
+          and "note: %s: 1 rule never hit was kept: the file changed" % young
+          in r.err and "less than 90d ago" in r.err, repr(r))
+    fresh = write(tmp, "fresh.stats", stats_text(now - 10 * DAY, hist))
+    r = Run([b, "prune", rules, "--stats", fresh, "--unused-for", "90d"])
+    check("prune: never hit under a history younger than the span: kept",
+          r.rc == 0 and ":6: removed" not in r.err
+          and ":4: removed: last hit" in r.err
+          and "2 rules never hit were kept: the history begins %s"
+          % iso(now - 10 * DAY) in r.err, repr(r))
+    nosince = write(tmp, "nosince.stats", stats_text(0, hist))
+    r = Run([b, "prune", rules, "--stats", nosince, "--unused-for", "90d"])
+    check("prune: a history without since= removes no rule never hit",
+          r.rc == 0 and ":6: removed" not in r.err
+          and "does not say when it began" in r.err, repr(r))
+    r = Run([b, "prune", "-", "--stats", stats, "--unused-for", "90d"],
+            stdin=PRUNE_RULES.encode())
+    check("prune -: rules from stdin, their age unknown",
+          r.rc == 0 and "-:4: removed: last hit" in r.err
+          and ":6: removed" not in r.err
+          and "age of standard input is not known" in r.err, repr(r))
+    r = Run([b, "prune", rules, "--stats", "-", "--unused-for", "90d"],
+            stdin=stats_text(now - 365 * DAY, hist).encode())
+    check("prune --stats -: the history from stdin",
+          r.rc == 0 and r.out == without_lines(PRUNE_RULES, {4, 6, 7}),
+          repr(r))
+    r = Run([b, "prune", rules, "--stats", stats, "--unused-for", "90d",
+             "--at", iso(now - 150 * DAY)])
+    check("prune --at: the span ends at TIME",
+          r.rc == 0 and ":4: removed" not in r.err, repr(r))
+
+    t_prune_keys(b, tmp, now)
+    t_prune_in_place(b, tmp, now)
+    t_prune_errors(b, tmp, now, rules, stats)
+
+
+def key_escape(bs, in_param):
+    """The stats file's escaping of a rule's decoded bytes."""
+    out = ""
+    for c in bs:
+        if c < 0x21 or c >= 0x7f or chr(c) in "%?#*" or (in_param
+                                                         and c == 0x26):
+            out += "%%%02X" % c
+        else:
+            out += chr(c)
+    return out
+
+
+def t_prune_keys(b, tmp, now):
+    """Every byte class in a source path and in a query parameter: the
+    keys written here by the rules of r307_statsfmt.h must name exactly
+    the rules httpd would, else the rule counts as never hit and goes."""
+    lines, hist = [], []
+    for c in list(range(0x20, 0x7f)) + list(range(0x80, 0x100)):
+        if chr(c) in "./":
+            continue
+        lines.append("/k%%%02X/x  /t" % c)
+        hist.append((1, now, key_escape(b"/k" + bytes([c]) + b"/x", False)))
+    for c in range(0x100):
+        lines.append("/kq?p=%%%02X&z=1  /t" % c)
+        hist.append((1, now, "/kq?" + "&".join(sorted(
+            [key_escape(b"p=" + bytes([c]), True), "z=1"]))))
+    # a '%' that starts no escape is itself; empty parameters do not
+    # count, repeated ones do; '+' is no space; a literal star is no prefix
+    for line, key in (("/kx?p=%zz", "/kx?p=%25zz"), ("/ky?p=%4", "/ky?p=%254"),
+                      ("/kz?b=2&&a=1&a=1&", "/kz?a=1&a=1&b=2"),
+                      ("/kw?c=a+b", "/kw?c=a+b"), ("/k-prefix/*", "/k-prefix/*"),
+                      ("/k-lit/%2A", "/k-lit/%2A"), ("/k-lit2/%2A/*",
+                                                     "/k-lit2/%2A/*"),
+                      ("//[::1]/k6", "//[::1]/k6"),
+                      ("http://K.Example/kh?x=%41", "http://k.example/kh?x=A"),
+                      ("/K%c3%a9", "/K%C3%A9")):
+        lines.append("%s  /t" % line)
+        hist.append((1, now, key))
+    lines.append("/k-decoy  /t")
+    path = aged(write(tmp, "keys.rules", "\n".join(lines) + "\n"), 400)
+    stats = write(tmp, "keys.stats", stats_text(now - 400 * DAY, hist))
+    r = Run([b, "prune", path, "--stats", stats, "--unused-for", "30d"])
+    n = len(lines)
+    check("prune keys: every byte class of paths and parameters matches",
+          r.rc == 0 and r.err.splitlines() == [
+              "%s:%d: removed: never hit" % (path, n),
+              "redirect307: 1 of %d rules removed (1 not hit for 30d, "
+              "0 expired)" % n], repr(r)[:3000])
+
+
+def t_prune_in_place(b, tmp, now):
+    one = aged(write(tmp, "one.rules", "# one\n/i-hit /t\n/i-old /t\n"), 400)
+    two = aged(write(tmp, "two.rules", "/i-two /t\n"), 400)
+    three = aged(write(tmp, "three.rules", "/i-three /t\n"), 400)
+    os.chmod(one, 0o640)
+    stats = write(tmp, "inplace.stats", stats_text(
+        now - 400 * DAY, [(1, now, "/i-hit"), (1, now - 100 * DAY, "/i-old"),
+                          (2, now, "/i-three")]))
+    r = Run([b, "prune", "--in-place", one, two, three, "--stats", stats,
+             "--unused-for", "90d"])
+    check("prune --in-place: each file rewritten, nothing on stdout",
+          r.rc == 0 and r.out == ""
+          and open(one).read() == "# one\n/i-hit /t\n"
+          and open(two).read() == ""
+          and open(three).read() == "/i-three /t\n", repr(r))
+    check("prune --in-place: the old files kept as .bak, the mode too",
+          open(one + ".bak").read() == "# one\n/i-hit /t\n/i-old /t\n"
+          and open(two + ".bak").read() == "/i-two /t\n"
+          and not os.path.exists(three + ".bak")
+          and os.stat(one).st_mode & 0o777 == 0o640)
+    check("prune --in-place: no temporary file left",
+          not [f for f in os.listdir(tmp) if ".rules." in f
+               and not f.endswith(".bak")], os.listdir(tmp))
+
+
+def t_prune_errors(b, tmp, now, rules, stats):
+    head = stats_text(now - 400 * DAY, [])
+    cases = [
+        ([b, "prune", rules], "--unused-for DURATION, --expired"),
+        ([b, "prune", rules, "--unused-for", "90d"], "needs the hit history"),
+        ([b, "prune", rules, rules, "--stats", stats, "--unused-for", "9d"],
+         "--in-place"),
+        ([b, "prune", "--in-place", "-", "--expired"], "stdin"),
+        ([b, "prune", "-", "--stats", "-", "--unused-for", "9d"], "stdin"),
+        ([b, "prune", rules, "--stats", "https://h.example/s",
+          "--unused-for", "9d"], "https is not supported"),
+        ([b, "prune", rules, "--stats", os.path.join(tmp, "nope.stats"),
+          "--unused-for", "9d"], "cannot open"),
+        ([b, "prune", os.path.join(tmp, "nope.rules"), "--expired"],
+         "cannot open"),
+        ([b, "prune", rules, "--json", "--expired"], "unknown option"),
+        ([b, "prune", rules, "--stats", write(tmp, "foreign.stats",
+                                               "/a /b 301\n"),
+          "--unused-for", "9d"],
+         "foreign.stats:1: not a redirect307 stats file"),
+        ([b, "prune", rules, "--stats", write(tmp, "v2.stats",
+                                               "redirect307-stats 2\n"),
+          "--unused-for", "9d"], "v2.stats:1: stats file version '2'"),
+        ([b, "prune", rules, "--stats", write(
+            tmp, "badline.stats", head + "1\t2\t/ok\n1\tx\t/bad\n"),
+          "--unused-for", "9d"], "badline.stats:3: LAST is not a number"),
+        ([b, "prune", rules, "--stats", write(
+            tmp, "blank.stats", head + "1\t2\t/a b\n"),
+          "--unused-for", "9d"], "blank.stats:2: KEY holds a blank"),
+        ([b, "prune", rules, "--stats", write(
+            tmp, "big.stats", head + "18446744073709551616\t2\t/a\n"),
+          "--unused-for", "9d"], "big.stats:2: HITS is not a number"),
+        ([b, "prune", rules, "--stats", "http://127.0.0.1:1/status",
+          "--unused-for", "9d"], "cannot fetch"),
+    ]
+    for argv, word in cases:
+        r = Run(argv)
+        check("prune usage or input error %s: exit 2" % " ".join(argv[2:])[-80:],
+              r.rc == 2 and word in r.err and r.out == "", repr(r))
+    ok = write(tmp, "ok.stats", head + "# a comment\n\n1\t2\t/ok\r\n"
+               "18446744073709551615\t2\t/max\n")
+    r = Run([b, "prune", rules, "--stats", ok, "--unused-for", "9d"])
+    check("prune: comments, blank lines, CRLF and 2^64-1 hits in a stats "
+          "file", r.rc == 0, repr(r))
+    bad = write(tmp, "bad-prune.rules", "/ok /x\n/lonely\n/a /b\n/b /a\n")
+    r = Run([b, "prune", bad, "--expired"])
+    check("prune: rules httpd would refuse: exit 1, nothing written",
+          r.rc == 1 and r.out == "" and "error: %s:2:" % bad in r.err,
+          repr(r))
+    loop = write(tmp, "loop-prune.rules", "/a /b\n/b /a\n")
+    r = Run([b, "prune", loop, "--expired"])
+    check("prune: a loop: exit 1", r.rc == 1 and r.out == ""
+          and "redirect loop" in r.err, repr(r))
 
 
 if __name__ == "__main__":
