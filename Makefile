@@ -47,6 +47,9 @@ MODULE     = .libs/mod_redirect307.so
 ENGINE_SRC = redirect_rules.c $(wildcard engine/*.c)
 ENGINE_HDR = redirect_rules.h $(wildcard engine/*.h)
 ENGINE     = $(ENGINE_SRC) $(ENGINE_HDR)
+# httpd glue beyond the module's core (Redirect307Missed): only in the module
+GLUE_SRC   = $(wildcard httpd/*.c)
+GLUE_HDR   = $(wildcard httpd/*.h)
 CLI_SRC    = $(wildcard tools/*.c)
 CLI_HDR    = $(wildcard tools/*.h)
 UNIT_SRC   = $(wildcard test/unit/*.c)
@@ -67,8 +70,8 @@ deps-test:
 memcheck-deps: deps
 	@$(DEPS_SH) $(DEPS_MEMCHECK)
 
-$(MODULE): mod_redirect307.c $(ENGINE)
-	$(APXS) -c -I. $(addprefix -Wc$(,),$(WARN)) -o mod_redirect307.la mod_redirect307.c $(ENGINE_SRC)
+$(MODULE): mod_redirect307.c $(GLUE_SRC) $(GLUE_HDR) $(ENGINE)
+	$(APXS) -c -I. $(addprefix -Wc$(,),$(WARN)) -o mod_redirect307.la mod_redirect307.c $(GLUE_SRC) $(ENGINE_SRC)
 
 , := ,
 
@@ -147,4 +150,5 @@ include mk/soak.mk
 
 # apxs leaves libtool objects next to every source it compiled.
 clean:
-	rm -rf $(BUILD) .libs engine/.libs *.la *.lo *.slo *.o engine/*.lo engine/*.slo engine/*.o
+	rm -rf $(BUILD) .libs engine/.libs httpd/.libs *.la *.lo *.slo *.o \
+	    engine/*.lo engine/*.slo engine/*.o httpd/*.lo httpd/*.slo httpd/*.o
