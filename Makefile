@@ -53,6 +53,10 @@ MODULE     = .libs/mod_redirect307.so
 ENGINE_SRC = redirect_rules.c $(wildcard engine/*.c)
 ENGINE_HDR = redirect_rules.h $(wildcard engine/*.h)
 ENGINE     = $(ENGINE_SRC) $(ENGINE_HDR)
+# httpd glue beyond the module's core (Redirect307Missed, the stats
+# file): only in the module
+GLUE_SRC   = $(wildcard httpd/*.c)
+GLUE_HDR   = $(wildcard httpd/*.h)
 # The CLI reads the stats file httpd writes: one format, one source.
 CLI_SRC    = $(wildcard tools/*.c) httpd/r307_statsfmt.c
 CLI_HDR    = $(wildcard tools/*.h) httpd/r307_statsfmt.h
@@ -74,8 +78,8 @@ deps-test:
 memcheck-deps: deps
 	@$(DEPS_SH) $(DEPS_MEMCHECK)
 
-$(MODULE): mod_redirect307.c $(ENGINE) $(wildcard httpd/*.c) $(wildcard httpd/*.h)
-	$(APXS) -c -I. $(addprefix -Wc$(,),$(WARN)) -o mod_redirect307.la mod_redirect307.c $(ENGINE_SRC) $(wildcard httpd/*.c)
+$(MODULE): mod_redirect307.c $(GLUE_SRC) $(GLUE_HDR) $(ENGINE)
+	$(APXS) -c -I. $(addprefix -Wc$(,),$(WARN)) -o mod_redirect307.la mod_redirect307.c $(GLUE_SRC) $(ENGINE_SRC)
 
 , := ,
 
@@ -162,6 +166,6 @@ include mk/deb.mk
 # dpkg-buildpackage run in the checkout itself (`make deb` builds in a
 # copy) leaves DEB_TREE_OUTPUTS (mk/deb.mk).
 clean:
-	rm -rf $(BUILD) .libs engine/.libs *.la *.lo *.slo *.o engine/*.lo engine/*.slo engine/*.o \
-	    httpd/.libs httpd/*.lo httpd/*.slo httpd/*.o
+	rm -rf $(BUILD) .libs engine/.libs httpd/.libs *.la *.lo *.slo *.o \
+	    engine/*.lo engine/*.slo engine/*.o httpd/*.lo httpd/*.slo httpd/*.o
 	rm -rf $(DEB_TREE_OUTPUTS)

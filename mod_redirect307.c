@@ -25,6 +25,7 @@
 
 #include "redirect_rules.h"
 #include "httpd/r307_statsfile.h"
+#include "httpd/r307_missed.h"
 
 module AP_MODULE_DECLARE_DATA redirect307_module;
 
@@ -56,6 +57,7 @@ typedef struct r307_server_conf {
     rr_set *set;            /* own tables, then the main server's */
     apr_array_header_t *counted;        /* r307_counted, own + inherited */
     struct r307_metrics *metrics;       /* shared memory, every server */
+    r307_missed_conf missed;            /* Redirect307Missed* (httpd/) */
 } r307_server_conf;
 
 /* What one server answered, in shared memory: counted with relaxed atomic
@@ -91,6 +93,7 @@ static void *r307_create_server_conf(apr_pool_t *p, server_rec *s)
     c->stats_interval = R307_UNSET;
     c->max_age = R307_UNSET;
     c->sources = apr_array_make(p, 4, sizeof(r307_source));
+    r307_missed_conf_init(&c->missed);
     return c;
 }
 
@@ -115,12 +118,30 @@ static void *r307_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->ignore = add->ignore ? add->ignore : base->ignore;
     c->sources = add->sources;
     c->parent = base;
+    r307_missed_conf_merge(p, &c->missed, &base->missed, &add->missed);
     return c;
 }
 
 static r307_server_conf *r307_conf(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &redirect307_module);
+}
+
+/* httpd/r307_missed.c reaches a server's Redirect307Missed* settings, and
+ * asks whether a path it counted has a rule since. */
+r307_missed_conf *r307_missed_conf_of(const server_rec *s)
+{
+    return &r307_conf(s)->missed;
+}
+
+int r307_missed_has_rule(const server_rec *s, const char *path,
+                         apr_size_t len)
+{
+    const r307_server_conf *c = r307_conf(s);
+    rr_match m;
+    return c->engine != 0 && c->set
+        && rr_set_lookup_at(c->set, NULL, s->server_hostname, path, len,
+                            NULL, &m);
 }
 
 /* ---- directives ----------------------------------------------------- */
@@ -394,6 +415,16 @@ static const command_rec r307_cmds[] = {
     AP_INIT_TAKE1("Redirect307StatsInterval", r307_cmd_stats_interval, NULL,
         RSRC_CONF, "seconds between saves of Redirect307StatsFile (default "
         "300; 0: only at restart and stop)"),
+    /* Finding missing redirects: httpd/r307_missed.c */
+    AP_INIT_FLAG("Redirect307Missed", r307_missed_cmd_on, NULL, RSRC_CONF,
+        "On or Off (default): count the paths this server answers 404, "
+        "for redirect307-status"),
+    AP_INIT_TAKE1("Redirect307MissedSize", r307_missed_cmd_size, NULL,
+        RSRC_CONF, "how many of the most requested missed paths to keep "
+        "(default 1000)"),
+    AP_INIT_ITERATE("Redirect307MissedIgnore", r307_missed_cmd_ignore, NULL,
+        RSRC_CONF, "shell-style patterns of paths whose 404s are not "
+        "counted (*.php /wp-login*)"),
     { NULL }
 };
 
@@ -994,6 +1025,8 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         /* a stats file is kept for the servers that count */
         if (c->stats == R307_UNSET && r307_conf(main_s)->stats_file)
             c->stats = 1;
+        if (r307_missed_attach(s, &c->missed, ptemp) != APR_SUCCESS)
+            failed = 1;
         if (r307_build_own(st, s, pconf, ptemp, c, &sig) != APR_SUCCESS) {
             failed = 1;
             continue;
@@ -1013,6 +1046,7 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     st->reloaded = apr_time_now();
     r307_sweep(st);
+    r307_missed_sweep(main_s);
     return OK;
 }
 
@@ -1510,12 +1544,14 @@ static int r307_mod_status(request_rec *r, int flags)
 static int r307_status_handler(request_rec *r)
 {
     server_rec *s;
-    int json, first = 1;
+    int json, first = 1, rv;
     if (!r->handler || strcmp(r->handler, "redirect307-status"))
         return DECLINED;
     r->allowed = (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
+    if ((rv = r307_missed_rules_page(r)) != DECLINED)  /* ?missed=rules */
+        return rv;
     json = r->args && !strcmp(r->args, "json");
     /* redirect307 prune --stats URL: the stats file of the live counters */
     if (r->args && !strcmp(r->args, "stats"))
@@ -1565,7 +1601,9 @@ static int r307_status_handler(request_rec *r)
                                                r307_cached_table *), json,
                               c->stats == 1);
         }
-        ap_rputs(json ? "]}" : "", r);
+        ap_rputs(json ? "]" : "", r);
+        r307_missed_status(r, s, json);     /* Redirect307Missed */
+        ap_rputs(json ? "}" : "", r);
     }
     ap_rputs(json ? "]}\n" : "</body></html>\n", r);
     return OK;
@@ -1584,6 +1622,10 @@ static void r307_register_hooks(apr_pool_t *p)
     ap_hook_translate_name(r307_translate_name, NULL, succ,
                            APR_HOOK_FIRST);
     ap_hook_handler(r307_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Once a request is done, whoever answered it and through whatever
+     * internal redirects: its final status decides if it was missed. */
+    ap_hook_log_transaction(r307_missed_log_transaction, NULL, NULL,
+                            APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, r307_mod_status, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

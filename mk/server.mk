@@ -9,6 +9,8 @@
 #   make bench-stats                  what Redirect307Stats On costs
 #   make bench-match                  what visitors' tracking parameters cost
 #                                     (1M rules, 10% host, 10% query; in make bench)
+#   make bench-missed                 what Redirect307Missed On costs on 404s
+#                                     (10,000 distinct missing paths; in make bench)
 #
 # bench/server_bench.py starts ours, mod_alias, mod_rewrite (txt:, dbm:),
 # nginx map and HAProxy map side by side on loopback, loads each with wrk
@@ -24,9 +26,10 @@ BENCH_SERVER_TOOLS = wrk:wrk nginx:nginx-light haproxy:haproxy \
 BENCH_QUICK ?=
 BENCH_OUT   ?= $(CURDIR)/bench
 
-.PHONY: bench bench-server bench-server-deps bench-stats bench-match
+.PHONY: bench bench-server bench-server-deps bench-stats bench-match \
+        bench-missed
 
-bench: deps .libs/mod_redirect307.so bench-server bench-match
+bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed
 
 bench-server-deps: deps
 	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)
@@ -45,4 +48,10 @@ bench-stats: deps .libs/mod_redirect307.so bench-server-deps
 # two tracking parameters against the same hits without (paired runs).
 bench-match: deps .libs/mod_redirect307.so bench-server-deps
 	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/match_cost.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
+
+# What Redirect307Missed On costs in 404 rps: two servers, On and Off, the
+# same empty docroot, 10,000 distinct missing paths (paired runs).
+bench-missed: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/missed_cost.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)

@@ -21,6 +21,7 @@ Python 3 standard library only.
 
 import argparse
 import atexit
+import calendar
 from http import server as http_server
 import json
 import os
@@ -3359,6 +3360,522 @@ def _():
            and "VirtualHost" in out,
            "output does not name line %d and <VirtualHost>:\n%s"
            % (marks["bad"], out.strip()[-800:]))
+
+
+
+# Checks: missed URLs (Redirect307Missed, issue 15)
+# ---------------------------------------------------------------------------
+
+MISSED_SIZE = 50        # missed.test: the checks' paths all fit
+FLOOD_SIZE = 100        # flood.test: 400 slots; 100,000 singletons leave
+                        # every bucket's smallest count near 250, far
+                        # under the hot path's 500
+FLOOD_SINGLETONS = 100000
+FLOOD_HOT = 500
+FLOOD_CONNECTIONS = 8
+
+
+def _setup_missed(self):
+    """Name-based vhosts on one port: missed.test counts its 404s (ignore
+    patterns, MissedSize 50) and has 404s from several producers and
+    other statuses; quiet.test has Missed Off; flood.test counts with
+    MissedSize 100 for the top-K check.  MaxKeepAliveRequests 0 lets that
+    check pipeline thousands of requests on one connection."""
+    root = self.new_root("missed")
+    port = free_port()
+    docroot = os.path.join(root, "htdocs")
+    write_file(os.path.join(docroot, "exists.txt"), "here\n")
+    write_file(os.path.join(docroot, "notfound.html"), "<p>our own 404 page</p>\n")
+    os.chmod(docroot, 0o755)
+    c = base_conf(root, [port], self.module, docroot)
+    c.add("<IfModule !rewrite_module>\n    LoadModule rewrite_module "
+          "%s/mod_rewrite.so\n</IfModule>" % hh.MODULE_DIR)
+    c.add("MaxKeepAliveRequests 0")
+    c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+          "</Location>", tag="module")
+    c.add("<VirtualHost %s:%d>" % (LOOPBACK, port))
+    c.add("    ServerName missed.test")
+    c.add("    Redirect307Missed On", tag="module")
+    c.add("    Redirect307MissedSize %d" % MISSED_SIZE, tag="module")
+    c.add("    Redirect307MissedIgnore *.php /wp-login*", tag="module")
+    c.add("    Redirect307MissedIgnore /.env", tag="module")
+    c.add("    Redirect307 301 /r307-old /exists.txt", tag="module")
+    c.add("    Redirect 301 /moved /exists.txt")
+    c.add("    Redirect gone /gone-alias")
+    c.add("    RewriteEngine On\n    RewriteRule ^/rw404/ - [R=404]")
+    # per-directory: an internal redirect to a missing path (the request's
+    # own status stays 200; the one it was redirected to ends 404)
+    c.add("    <Directory %s>\n        RewriteEngine On\n        RewriteRule "
+          "^rwint/(.*)$ /nothing-here/$1 [L]\n    </Directory>" % docroot)
+    c.add("    <Location /errdoc/>\n        ErrorDocument 404 /notfound.html\n"
+          "    </Location>")
+    c.add("    <Location /denied>\n        Require all denied\n    </Location>")
+    c.add("</VirtualHost>")
+    c.add("<VirtualHost %s:%d>" % (LOOPBACK, port))
+    c.add("    ServerName quiet.test")
+    c.add("    Redirect307Missed Off", tag="module")
+    c.add("</VirtualHost>")
+    c.add("<VirtualHost %s:%d>" % (LOOPBACK, port))
+    c.add("    ServerName flood.test")
+    c.add("    Redirect307Missed On", tag="module")
+    c.add("    Redirect307MissedSize %d" % FLOOD_SIZE, tag="module")
+    c.add("</VirtualHost>")
+    self.start("missed", root, c, [port],
+               info={"conf": os.path.join(root, "httpd.conf"), "root": root})
+
+
+Suite.setup_missed = _setup_missed
+
+
+def missed_get(path, host="missed.test", headers=()):
+    return request(S.server("missed").port, path, host=host, headers=headers)
+
+
+def missed_server(name="missed.test"):
+    """The status page's JSON object for server `name`."""
+    data = status_json(S.server("missed").port, host="missed.test")
+    ent = server_entries(data, name)
+    expect_eq(len(ent), 1, "server objects named %s" % name)
+    return ent[0]
+
+
+def missed_entry(obj, path):
+    for e in obj.get("missed", []):
+        if e["path"] == path:
+            return e
+    return None
+
+
+def missed_wait(path, count, name="missed.test"):
+    """Polls the status page until `path` has `count` requests (a request
+    is counted once it is logged, just after its answer went out)."""
+    def got():
+        e = missed_entry(missed_server(name), path)
+        return e if e and e["count"] >= count else None
+    e = poll(got, 10, 0.05)
+    expect(e, "%s not counted %d times within 10s: %s"
+           % (path, count, short(missed_entry(missed_server(name), path))))
+    expect_eq(e["count"], count, "count of %s" % path)
+    return e
+
+
+def missed_sentinel():
+    """A 404 sent after the requests of a check and waited for: what they
+    left in the tables is there once it is."""
+    path = "/" + unique("sentinel-")
+    expect_eq(missed_get(path).status, 404, "status of the sentinel")
+    missed_wait(path, 1)
+    return path
+
+
+@check("missed_static_404_counted_by_path_without_query")
+def _():
+    path = "/" + unique("ms-static-")
+    t0 = int(time.time())
+    for suffix in ("?a=1", "?b=2&c", ""):
+        expect_eq(missed_get(path + suffix).status, 404, "status")
+    e = missed_wait(path, 3)
+    expect_eq(e["error"], 0, "error of a path that found a free slot")
+    expect(t0 - 1 <= e["first"] <= e["last"] <= int(time.time()) + 1,
+           "first %d, last %d, around %d" % (e["first"], e["last"], t0))
+    for other in missed_server()["missed"]:
+        expect("?" not in other["path"], "a query kept: %r" % other["path"])
+
+
+@check("missed_errordocument_counts_the_original_path")
+def _():
+    path = "/errdoc/" + unique("gone-")
+    before = missed_entry(missed_server(), "/notfound.html")
+    r = missed_get(path)
+    expect_eq(r.status, 404, "status")
+    expect(b"our own 404 page" in r.body, "ErrorDocument not served: %s"
+           % short(r.body))
+    missed_wait(path, 1)
+    expect_eq(missed_entry(missed_server(), "/notfound.html"), before,
+              "the error document's own path")
+
+
+@check("missed_rewrite_404s_counted_by_the_requested_path")
+def _():
+    path = "/rw404/" + unique("x")
+    expect_eq(missed_get(path).status, 404, "status of RewriteRule [R=404]")
+    missed_wait(path, 1)
+    name = unique("y")
+    expect_eq(missed_get("/rwint/" + name).status, 404,
+              "status of an internal redirect to a missing path")
+    missed_wait("/rwint/" + name, 1)
+    expect(missed_entry(missed_server(), "/nothing-here/" + name) is None,
+           "the internal redirect's path counted")
+
+
+@check("missed_other_statuses_not_counted")
+def _():
+    counted = missed_server()["missed_table"]["counted"]
+    for path, status in (("/exists.txt", 200), ("/moved", 301),
+                         ("/r307-old", 301), ("/gone-alias", 410),
+                         ("/denied", 403)):
+        expect_eq(missed_get(path).status, status, "status of %s" % path)
+    missed_sentinel()
+    obj = missed_server()
+    expect_eq(obj["missed_table"]["counted"], counted + 1,
+              "404s counted (only the sentinel)")
+    for path in ("/exists.txt", "/moved", "/r307-old", "/gone-alias", "/denied"):
+        expect(missed_entry(obj, path) is None, "%s listed" % path)
+
+
+@check("missed_ignore_patterns_leave_out_probes")
+def _():
+    tag = unique("mi")
+    ignored = missed_server()["missed_table"]["ignored"]
+    probes = ("/%s/deep/x.php" % tag, "/wp-login.php?%s" % tag,
+              "/wp-login-%s" % tag, "/.env")
+    kept = ("/%s-php-notes" % tag, "/%s.php5" % tag)
+    for path in probes + kept:
+        expect_eq(missed_get(path).status, 404, "status of %s" % path)
+    for path in kept:
+        missed_wait(path, 1)
+    obj = missed_server()
+    expect_eq(obj["missed_table"]["ignored"], ignored + len(probes),
+              "404s left out by Redirect307MissedIgnore")
+    for path in probes:
+        expect(missed_entry(obj, path.split("?")[0]) is None,
+               "probe %s listed" % path)
+
+
+@check("missed_off_vhost_not_counted")
+def _():
+    path = "/" + unique("mq-")
+    for _ in range(2):
+        expect_eq(missed_get(path, host="quiet.test").status, 404, "status")
+    missed_sentinel()
+    quiet = missed_server("quiet.test")
+    expect_eq(quiet["missed"], [], "quiet.test's missed URLs")
+    expect("missed_table" not in quiet, "quiet.test has a table")
+    expect(missed_entry(missed_server(), path) is None,
+           "quiet.test's 404 listed under missed.test")
+    main = status_json(S.server("missed").port, host="missed.test")["servers"][0]
+    expect_eq(main["missed"], [], "the main server's missed URLs")
+
+
+@check("missed_first_last_and_majority_referrer")
+def _():
+    path = "/" + unique("mref-")
+    for ref in ("http://a.example/x", "https://B.Example:8443/y",
+                "http://a.example/z?q", None, "https://b.example/",
+                "http://a.example/"):
+        hdrs = ["Referer: %s" % ref] if ref else []
+        expect_eq(missed_get(path, headers=hdrs).status, 404, "status")
+    e = missed_wait(path, 6)
+    expect_eq(e["referrer"], "a.example", "majority referrer (3 of 5)")
+    other = "/" + unique("mref-b-")
+    for ref in ("http://a.example/", "http://b.example/1",
+                "http://b.example/2", "http://b.example/3"):
+        missed_get(other, headers=["Referer: %s" % ref])
+    expect_eq(missed_wait(other, 4)["referrer"], "b.example",
+              "majority referrer (3 of 4)")
+    lone = "/" + unique("mref-none-")
+    missed_get(lone)
+    expect_eq(missed_wait(lone, 1)["referrer"], None, "referrer of no Referer")
+    # last moves on, first stays: one more request in a later second
+    first = e["first"]
+    expect(poll(lambda: int(time.time()) > e["last"], 2, 0.02),
+           "the clock did not pass %d" % e["last"])
+    missed_get(path)
+    e2 = missed_wait(path, 7)
+    expect_eq(e2["first"], first, "first after one more request")
+    expect(e2["last"] > e["last"], "last %d, before %d" % (e2["last"], e["last"]))
+
+
+MISSED_RULE_LINE = re.compile(r"^(\S+)  TARGET-HERE  # (\d+) requests, "
+                              r"last (\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$")
+
+# Request paths whose decoded form needs escaping again as a SOURCE; what
+# the request sent is what ?missed=rules must write.
+MISSED_ODD_PATHS = ["/mr-sp%20ace", "/mr-h%23ash", "/mr-q%3Fx", "/mr-pct%25",
+                    "/mr-caf%C3%A9", "/mr-bad%FF"]
+
+
+def missed_rules(server="missed.test"):
+    r = missed_get("/r307-status?missed=rules&server=" + server)
+    expect_eq(r.status, 200, "status of ?missed=rules")
+    ctype = r.get("Content-Type") or ""
+    expect(ctype.startswith("text/plain"), "Content-Type %r" % ctype)
+    return r.body.decode("ascii")
+
+
+@check("missed_json_shape_and_escaping")
+def _():
+    tag = unique("mj")
+    odd = ["%s-%s" % (p, tag) for p in MISSED_ODD_PATHS]
+    for p in odd:
+        expect_eq(missed_get(p).status, 404, "status of %s" % p)
+    missed_sentinel()
+    obj = missed_server()
+    missed = obj["missed"]
+    expect(0 < len(missed) <= MISSED_SIZE, "%d listed" % len(missed))
+    types = {"path": str, "source": str, "count": int, "error": int,
+             "first": int, "last": int, "truncated": bool, "has_rule": bool}
+    for e in missed:
+        expect_eq(sorted(e), sorted(list(types) + ["referrer"]), "keys")
+        for k, t in types.items():
+            expect(isinstance(e[k], t), "%s of %r: %r" % (k, e["path"], e[k]))
+        expect(e["referrer"] is None or isinstance(e["referrer"], str),
+               "referrer %r" % e["referrer"])
+        expect(e["count"] >= 1 and e["first"] <= e["last"], short(e))
+    counts = [e["count"] for e in missed]
+    expect_eq(counts, sorted(counts, reverse=True), "order of counts")
+    tab = obj["missed_table"]
+    expect_eq((tab["size"], tab["slots"]), (MISSED_SIZE, 4 * MISSED_SIZE),
+              "size and slots")
+    expect(tab["bytes"] > 4 * MISSED_SIZE * 256, "bytes %d" % tab["bytes"])
+    by_source = {e["source"]: e for e in missed}
+    for p in odd:
+        expect(p in by_source, "no source %s in %s" % (p, sorted(by_source)))
+    decoded = {p: by_source[p]["path"] for p in odd}
+    expect_eq(decoded[odd[0]], "/mr-sp ace-" + tag, "decoded path")
+    expect_eq(decoded[odd[4]], "/mr-caf\u00e9-" + tag, "UTF-8 path")
+    expect_eq(decoded[odd[5]], "/mr-bad\ufffd-" + tag, "invalid UTF-8 in JSON")
+
+
+@check("missed_rules_skeleton_format_and_order")
+def _():
+    tag = unique("mr")
+    paths = {"/mr-a-" + tag: 3, "/mr-b-" + tag: 2, "/mr-c-" + tag: 1}
+    for path, n in paths.items():
+        for _ in range(n):
+            missed_get(path)
+    longp = "/mr-long-%s/" % tag + "x" * 300
+    missed_get(longp)
+    for path, n in paths.items():
+        missed_wait(path, n)
+    text = missed_rules()
+    lines = text.splitlines()
+    expect(lines and lines[0].startswith("# missed.test"), "first line %r"
+           % (lines[:1],))
+    order, counts, now = [], [], time.time()
+    for line in lines[1:]:
+        if line.startswith("# "):
+            expect(line.startswith("# /mr-long-" + tag)
+                   and "(path longer than 256 bytes, cut)" in line,
+                   "comment line %r" % line)
+            continue
+        m = MISSED_RULE_LINE.match(line)
+        expect(m, "not PATH  TARGET-HERE  # N requests, last TIME: %r" % line)
+        order.append(m.group(1))
+        counts.append(int(m.group(2)))
+        when = calendar.timegm(tuple(int(x) for x in m.groups()[2:]))
+        expect(when <= now + 1, "last %s in the future" % line)
+    expect_eq(counts, sorted(counts, reverse=True), "order of counts")
+    for path, n in paths.items():
+        expect(path in order, "%s not in ?missed=rules:\n%s" % (path, text))
+        expect_eq(counts[order.index(path)], n, "count of %s" % path)
+    expect(order.index("/mr-a-" + tag) < order.index("/mr-b-" + tag)
+           < order.index("/mr-c-" + tag), "most requested first")
+    expect("# /mr-long-%s/%s" % (tag, "x" * 40) in text, "cut path not "
+           "written as a comment")
+    everything = missed_get("/r307-status?missed=rules").body.decode("ascii")
+    expect("# flood.test" in everything and "# missed.test" in everything,
+           "?missed=rules without server= lacks a server:\n%s"
+           % everything[:300])
+    expect("# quiet.test" not in everything, "quiet.test listed")
+    expect_eq(missed_get("/r307-status?missed=rules&server=nowhere.test").status,
+              404, "?missed=rules for an unknown server")
+
+
+@check("missed_rules_filled_in_redirect_the_missed_urls")
+def _():
+    """The skeleton with its TARGET-HEREs filled in, loaded by httpd,
+    answers each request that was missed: the sources are the paths."""
+    tag = unique("mt")
+    sent = ["%s-%s" % (p, tag) for p in MISSED_ODD_PATHS] + ["/mt-plain-" + tag]
+    for p in sent:
+        expect_eq(missed_get(p).status, 404, "status of %s" % p)
+    missed_wait("/mt-plain-" + tag, 1)
+    rules, targets = [], {}
+    for line in missed_rules().splitlines():
+        m = MISSED_RULE_LINE.match(line)
+        if m and tag in m.group(1):
+            targets[m.group(1)] = "/found/%d" % len(targets)
+            rules.append(line.replace("TARGET-HERE", targets[m.group(1)]))
+    expect_eq(sorted(targets), sorted(sent), "paths in ?missed=rules")
+    root = S.new_root("missed-rt")
+    write_file(os.path.join(root, "todo.rules"), "\n".join(rules) + "\n")
+    port = free_port()
+    c = base_conf(root, [port], S.module, os.path.join(root, "run"))
+    c.add("Redirect307Map todo.rules")
+    srv = S.start("missed_rt", root, c, [port])
+    for p in sent:
+        r = request(srv.port, p)
+        expect_redirect(r, 307, "http://%s:%d%s" % (LOOPBACK, port, targets[p]))
+
+
+@check("missed_status_page_escapes_a_hostile_path")
+def _():
+    tag = unique("mh")
+    hostile = "/mh-%s-%%3Cscript%%3Ealert(1)%%3C/script%%3E" % tag
+    amp = "/mh-%s-a&b%%22c" % tag
+    missed_get(hostile, headers=["Referer: http://evil<b>.example/"])
+    missed_get(amp)
+    missed_wait("/mh-%s-<script>alert(1)</script>" % tag, 1)
+    missed_wait('/mh-%s-a&b"c' % tag, 1)
+    r = missed_get("/r307-status")
+    html = r.body.decode("utf-8")
+    expect("<script>" not in html and "<b>" not in html,
+           "raw markup from a request on the status page")
+    expect("/mh-%s-%%3Cscript%%3Ealert(1)%%3C/script%%3E" % tag in html,
+           "the hostile path is not shown escaped")
+    expect("/mh-%s-a&amp;b%%22c" % tag in html, "& not escaped")
+    expect("evil&lt;b&gt;.example" in html, "referrer not escaped")
+    at = html.find("<h2>missed.test")
+    expect(at >= 0 and "Missed URLs" in html[at:], "no Missed URLs section")
+    expect(re.search(r"in \d+ bytes of shared memory", html[at:]),
+           "the section does not say how much memory the table takes")
+
+
+def pipelined_404s(port, host, paths):
+    """Sends GET paths on one keep-alive connection all at once (a thread
+    reads the answers meanwhile); returns how many were 404s."""
+    reqs = [b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (p.encode(), host.encode())
+            for p in paths]
+    reqs.append(b"GET /exists.txt HTTP/1.1\r\nHost: %s\r\nConnection: close"
+                b"\r\n\r\n" % host.encode())
+    sock = socket.create_connection((LOOPBACK, port), timeout=60)
+    got = []
+
+    def reader():
+        buf = bytearray()
+        while True:
+            try:
+                chunk = sock.recv(1 << 20)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+        got.append(bytes(buf))
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        sock.sendall(b"".join(reqs))
+        t.join(60)
+    finally:
+        sock.close()
+    return got[0].count(b"HTTP/1.1 404 Not Found\r\n") if got else 0
+
+
+@check("missed_top_k_keeps_a_hot_path_through_100k_singletons")
+def _():
+    srv = S.server("missed")
+    tag = unique("mf")
+    hot = "/hot-" + tag
+    before = missed_server("flood.test")["missed_table"]
+    t0 = time.monotonic()
+    expect_eq(pipelined_404s(srv.port, "flood.test", [hot] * FLOOD_HOT),
+              FLOOD_HOT, "404s for the hot path")
+    share = FLOOD_SINGLETONS // FLOOD_CONNECTIONS
+    results = [0] * FLOOD_CONNECTIONS
+
+    def flood(k):
+        paths = ["/flood/%s-%d" % (tag, i)
+                 for i in range(k * share, (k + 1) * share)]
+        results[k] = pipelined_404s(srv.port, "flood.test", paths)
+    threads = [threading.Thread(target=flood, args=(k,), daemon=True)
+               for k in range(FLOOD_CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    expect_eq(sum(results), share * FLOOD_CONNECTIONS, "404s for the singletons")
+    total = before["counted"] + FLOOD_HOT + share * FLOOD_CONNECTIONS
+    expect(poll(lambda: missed_server("flood.test")["missed_table"]["counted"]
+                >= total, 20, 0.1), "not every 404 counted within 20s")
+    obj = missed_server("flood.test")
+    note("%d requests in %.1fs; table %s" % (total - before["counted"],
+                                            time.monotonic() - t0,
+                                            obj["missed_table"]))
+    tab = obj["missed_table"]
+    expect_eq(tab["counted"], total, "404s counted")
+    for k in ("size", "slots", "bytes"):
+        expect_eq(tab[k], before[k], "missed_table %s after the flood" % k)
+    expect_eq(len(obj["missed"]), FLOOD_SIZE, "paths listed")
+    top = obj["missed"][0]
+    expect_eq((top["path"], top["count"], top["error"]), (hot, FLOOD_HOT, 0),
+              "the top entry")
+    rest = obj["missed"][1:]
+    expect(all(e["path"].startswith("/flood/" + tag) for e in rest),
+           "unexpected paths in the list: %s" % short([e["path"] for e in rest]))
+    expect(all(e["count"] <= 2 for e in rest),
+           "a singleton counted more than twice: %s"
+           % short([e for e in rest if e["count"] > 2]))
+    expect(tab["dropped"] < FLOOD_SINGLETONS // 100,
+           "%d counts dropped" % tab["dropped"])
+
+
+@check("missed_counts_survive_graceful_restart")
+def _():
+    """A graceful restart that adds a rule to missed.test (moving the
+    vhosts after it down a line) keeps every count; the path the new rule
+    answers stays listed, marked, and leaves ?missed=rules."""
+    srv = S.server("missed")
+    tag = unique("mg")
+    path, fixed, other = "/mg-p-" + tag, "/mg-q-" + tag, "/mg-f-" + tag
+    for _ in range(3):
+        missed_get(path, headers=["Referer: http://kept.example/"])
+    for _ in range(2):
+        missed_get(fixed)
+    for _ in range(3):      # above the flood check's singletons
+        missed_get(other, host="flood.test")
+    e, q = missed_wait(path, 3), missed_wait(fixed, 2)
+    f = missed_wait(other, 3, name="flood.test")
+    expect_eq(q["has_rule"], False, "has_rule before the rule")
+    conf = S.info["missed"]["conf"]
+    with open(conf) as fh:
+        text = fh.read()
+    anchor = "    Redirect307 301 /r307-old /exists.txt\n"
+    expect(anchor in text, "no %r in the configuration" % anchor)
+    write_file(conf, text.replace(anchor, anchor + "    Redirect307 301 %s "
+                                  "/exists.txt\n" % fixed))
+    graceful_new_generation(srv)
+    expect_eq(missed_entry(missed_server(), path), e, "the entry after the graceful")
+    expect_eq(missed_entry(missed_server("flood.test"), other), f,
+              "flood.test's entry after its <VirtualHost> moved down a line")
+    expect_eq(missed_get(fixed).status, 301, "the path with a rule now")
+    missed_get(path)
+    missed_wait(path, 4)
+    q2 = missed_entry(missed_server(), fixed)
+    expect_eq(q2, dict(q, has_rule=True), "the entry of the path with a rule")
+    text = missed_rules()
+    expect(path in text and fixed not in text,
+           "?missed=rules still lists %s, or not %s:\n%s" % (fixed, path, text))
+    expect(re.search(r"^# \(and [1-9]\d* that a rule answers now\)$", text,
+                     re.M), "no line counting the paths left out")
+
+
+@check("missed_size_change_starts_afresh")
+def _():
+    """Last of the missed checks: it changes missed.test's MissedSize."""
+    srv = S.server("missed")
+    info = S.info["missed"]
+    path = "/" + unique("mz-")
+    missed_get(path)
+    missed_wait(path, 1)
+    flood = missed_server("flood.test")["missed_table"]
+    with open(info["conf"]) as f:
+        text = f.read()
+    old = "Redirect307MissedSize %d" % MISSED_SIZE
+    expect(old in text, "no %r in the configuration" % old)
+    write_file(info["conf"], text.replace(old, "Redirect307MissedSize %d"
+                                          % (MISSED_SIZE + 10)))
+    since = graceful_new_generation(srv)
+    expect(log_lines_with(srv, since, "Redirect307MissedSize is now %d"
+                          % (MISSED_SIZE + 10), "counted afresh"),
+           "no 'counted afresh' line:\n%s" % srv.log_tail(8, since))
+    obj = missed_server()
+    expect_eq(obj["missed_table"]["size"], MISSED_SIZE + 10, "size")
+    expect(missed_entry(obj, path) is None, "%s kept across a resize" % path)
+    expect_eq(missed_server("flood.test")["missed_table"]["counted"],
+              flood["counted"], "flood.test (size unchanged) kept its counts")
+
 
 # ---------------------------------------------------------------------------
 # Last: no child crashed during all the above

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""What Redirect307Missed costs: 404 rps with missed-URL counting on
+against off.
+
+Two servers at once, the module loaded in both, no rules, the same empty
+document root, so that every request is the static handler's 404; one has
+Redirect307Missed On (the default MissedSize 1000 and three ignore
+patterns, which each 404 is matched against), the other Off.  wrk cycles
+through 10,000 distinct missing paths, ten times what the table lists: once
+the table has filled, nearly every request takes a slot over, the costly
+case.  Rounds alternate between the servers, swapping who goes first, and
+the median of the per-round ratios is the figure, so the load of a shared
+machine at any moment falls on both sides alike (SPEC target: >= 0.95).
+A second figure, less moved by other load on the machine, is the CPU time
+the servers' processes spent per 404 (from /proc), On against Off.
+
+    python3 bench/missed_cost.py --module $PWD/.libs/mod_redirect307.so
+    env: MISSED_PATHS (distinct paths, default 10000), MISSED_ROUNDS
+         (default 7), BENCH_DURATION (seconds per wrk run, default 5)
+"""
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import server_bench as sb  # noqa: E402
+
+IGNORE = "Redirect307MissedIgnore *.php /wp-login* /.env"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """CPU time of a server: its parent, the children it reaped and the
+    children it has (utime, stime, cutime, cstime of /proc/PID/stat)."""
+    def fields(p):
+        with open("/proc/%d/stat" % p) as f:
+            return [int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15]]
+    total = sum(fields(pid))
+    for kid in sb.hh.children_of(pid):
+        try:
+            total += sum(fields(kid)[:2])
+        except OSError:     # exited since: now in the parent's cutime
+            pass
+    return total / TICK
+
+
+def measure(srv, paths, seconds):
+    """(rps, CPU microseconds per request) of one wrk run."""
+    c0 = cpu_seconds(srv.pid)
+    res = sb.run_wrk(srv.port, paths, "404", seconds)
+    c1 = cpu_seconds(srv.pid)
+    if res.get("bad") or not res.get("rps") or not res.get("requests"):
+        sys.exit("%s: %s unexpected answers\n%s" % (srv.name, res.get("bad"),
+                                                    res["raw"]))
+    return res["rps"], 1e6 * (c1 - c0) / res["requests"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--apache", default="/usr/sbin/apache2")
+    opts = ap.parse_args()
+    sb.require(["wrk", opts.apache])
+    n = int(os.environ.get("MISSED_PATHS", "10000"))
+    rounds = int(os.environ.get("MISSED_ROUNDS", "7"))
+    seconds = int(os.environ.get("BENCH_DURATION", "5"))
+    scratch = tempfile.mkdtemp(prefix="mod-redirect307-missed-cost-",
+                               dir="/var/tmp")
+    os.chmod(scratch, 0o755)
+    servers = []
+    try:
+        paths = os.path.join(scratch, "missing.txt")
+        with open(paths, "w") as f:
+            f.write("".join("/missing/s-%d/p-%d\n" % (i // 100, i)
+                            for i in range(n)))
+        os.chmod(paths, 0o644)
+        ours = ("redirect307_module", os.path.abspath(opts.module))
+        cfgs = [sb.Config("missed-off", "Redirect307Missed Off", "apache",
+                          None, 404, None, [ours], "Redirect307Missed Off"),
+                sb.Config("missed-on", "Redirect307Missed On", "apache",
+                          None, 404, None, [ours],
+                          "Redirect307Missed On\n" + IGNORE)]
+        for cfg in cfgs:
+            srv = sb.make_server(cfg, scratch, opts.apache)
+            servers.append(srv)
+            sb.wait_first_answer(srv, cfg, "/missing/first", None,
+                                 sb.START_LIMIT)
+        off, on = servers
+        for srv in servers:     # warm up; fills the table of the On one
+            res = sb.run_wrk(srv.port, paths, "404", 2)
+            if res.get("bad"):
+                sys.exit("%s: %s unexpected answers" % (srv.name, res["bad"]))
+        ratios, cpu_ratios = [], []
+        for k in range(rounds):
+            order = [(off, on), (on, off)][k % 2]
+            got = {}
+            for srv in order:
+                got[srv.name] = measure(srv, paths, seconds)
+            (rps_off, cpu_off), (rps_on, cpu_on) = (got["missed-off"],
+                                                    got["missed-on"])
+            ratios.append(rps_on / rps_off)
+            cpu_ratios.append(cpu_on / cpu_off)
+            print("round %d: missed off %.0f rps (%.1f us CPU per 404), on "
+                  "%.0f rps (%.1f us) (%.1f%%)"
+                  % (k + 1, rps_off, cpu_off, rps_on, cpu_on,
+                     100 * ratios[-1]), flush=True)
+        print("Redirect307Missed On / Off, 404 rps, %d distinct missing "
+              "paths, median of %d rounds: %.1f%% (target >= 95%%); CPU "
+              "per 404, On / Off: %.1f%%"
+              % (n, rounds, 100 * statistics.median(ratios),
+                 100 * statistics.median(cpu_ratios)))
+    finally:
+        for srv in servers:
+            srv.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
