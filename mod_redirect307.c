@@ -24,6 +24,7 @@
 #include "mod_status.h"
 
 #include "redirect_rules.h"
+#include "httpd/r307_pools.h"
 #include "httpd/r307_statsfile.h"
 #include "httpd/r307_missed.h"
 
@@ -496,20 +497,6 @@ static r307_state *r307_get_state(server_rec *s)
     return st;
 }
 
-static apr_pool_t *r307_own_pool(apr_pool_t *parent)
-{
-    apr_allocator_t *alloc;
-    apr_pool_t *p;
-    if (apr_allocator_create(&alloc) != APR_SUCCESS)
-        return NULL;
-    apr_allocator_max_free_set(alloc, 1);
-    if (apr_pool_create_ex(&p, parent, NULL, alloc) != APR_SUCCESS) {
-        apr_allocator_destroy(alloc);
-        return NULL;
-    }
-    apr_allocator_owner_set(alloc, p);
-    return p;
-}
 
 static void r307_log_lines(server_rec *s, const apr_array_header_t *lines,
                            int level)

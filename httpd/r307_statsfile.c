@@ -33,6 +33,7 @@
 #include "apr_file_io.h"
 #include "apr_strings.h"
 
+#include "r307_pools.h"
 #include "r307_statsfile.h"
 #include "r307_statsfmt.h"
 
@@ -95,23 +96,6 @@ static r307_sf_state *sf_state(apr_pool_t *process)
     apr_pool_userdata_set(st, R307_SF_STATE_KEY, apr_pool_cleanup_null,
                           process);
     return st;
-}
-
-/* A scratch pool with its own allocator, so that the memory of a big
- * save goes back to the system instead of staying in the parent. */
-static apr_pool_t *sf_scratch(apr_pool_t *parent)
-{
-    apr_allocator_t *alloc;
-    apr_pool_t *p;
-    if (apr_allocator_create(&alloc) != APR_SUCCESS)
-        return NULL;
-    apr_allocator_max_free_set(alloc, 1);
-    if (apr_pool_create_ex(&p, parent, NULL, alloc) != APR_SUCCESS) {
-        apr_allocator_destroy(alloc);
-        return NULL;
-    }
-    apr_allocator_owner_set(alloc, p);
-    return p;
 }
 
 static apr_uint64_t sf_hits(const r307_sf_table *t, uint32_t i)
@@ -345,7 +329,7 @@ static void sf_save(r307_sf_gen *g, const char *why)
     sig = sf_signature(g);
     if (g->state->saved && sig == g->state->saved_sig)
         return;
-    if (!(p = sf_scratch(g->process)))
+    if (!(p = r307_own_pool(g->process)))
         return;
     if (sf_read(p, g, &old) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s, APLOGNO(30747)
@@ -419,7 +403,7 @@ static void sf_give(void *ctx, const r307_sf_table *t, uint32_t i,
  * restarts however the tables were rebuilt. */
 static void sf_seed(r307_sf_gen *g, apr_pool_t *ptemp, const char *fresh)
 {
-    apr_pool_t *p = sf_scratch(ptemp);
+    apr_pool_t *p = r307_own_pool(ptemp);
     sf_seeding sd;
     int k;
 

@@ -63,33 +63,6 @@ typedef struct {
 
 /* ---- reading configuration lines ------------------------------------ */
 
-/* The next configuration line, joined with the following ones as httpd
- * joins a line ending in a single backslash; *n counts physical lines,
- * *first is where the joined line starts.  NULL at the end; a
- * continuation that never ends is reported and dropped. */
-static char *next_conf_line(importer *im, char **s, const char *end,
-                            unsigned *n, unsigned *first)
-{
-    char *line, *joined = NULL;
-    while ((line = cli_next_line(s, end))) {
-        size_t l = strlen(line);
-        ++*n;
-        if (!joined)
-            *first = *n;
-        if (l > 0 && line[l - 1] == '\\' && !(l > 1 && line[l - 2] == '\\')) {
-            line[l - 1] = '\0';
-            joined = joined ? apr_pstrcat(im->p, joined, line, NULL)
-                            : apr_pstrdup(im->p, line);
-            continue;
-        }
-        return joined ? apr_pstrcat(im->p, joined, line, NULL) : line;
-    }
-    if (joined)
-        imp_skip(im, *first, "the line continues ('\\' at its end) past "
-                 "the end of the input");
-    return NULL;
-}
-
 /* ap_getword_conf(): a word, or a "quoted" / 'quoted' string in which
  * \\ and \<quote> stand for themselves.  NULL at the end of the line. */
 static char *conf_word(apr_pool_t *p, const char **line)
@@ -665,7 +638,7 @@ void import_alias(importer *im, char *buf, size_t len)
     ar.im = im;
     ar.sections = apr_array_make(im->p, 4, sizeof(alias_section_open));
     ar.main_seen = apr_hash_make(im->p);
-    while ((line = next_conf_line(im, &s, buf + len, &n, &first))) {
+    while ((line = imp_next_conf_line(im, &s, buf + len, &n, &first))) {
         line = cli_trim(line);
         if (*line && *line != '#')
             alias_line(&ar, first, line);

@@ -147,29 +147,6 @@ typedef struct {
 
 /* ---- reading configuration lines (as import_alias.c does) ---------- */
 
-/* The next configuration line, joined with the following ones as httpd
- * joins a line ending in a single backslash; *n counts physical lines,
- * *first is where the joined line starts.  NULL at the end. */
-static char *next_conf_line(apr_pool_t *p, char **s, const char *end,
-                            unsigned *n, unsigned *first)
-{
-    char *line, *joined = NULL;
-    while ((line = cli_next_line(s, end))) {
-        size_t l = strlen(line);
-        ++*n;
-        if (!joined)
-            *first = *n;
-        if (l > 0 && line[l - 1] == '\\' && !(l > 1 && line[l - 2] == '\\')) {
-            line[l - 1] = '\0';
-            joined = joined ? apr_pstrcat(p, joined, line, NULL)
-                            : apr_pstrdup(p, line);
-            continue;
-        }
-        return joined ? apr_pstrcat(p, joined, line, NULL) : line;
-    }
-    return NULL;
-}
-
 /* One argument as mod_rewrite's parseargline() takes it: up to a blank,
  * or within quotes; a backslash before a blank keeps both in the word.
  * NULL at the end of the line. */
@@ -763,7 +740,7 @@ static void read_directives(rw_reader *rd, char *buf, size_t len)
 {
     char *s = buf, *line;
     unsigned n = 0, first = 0;
-    while ((line = next_conf_line(rd->im->p, &s, buf + len, &n, &first))) {
+    while ((line = imp_next_conf_line(rd->im, &s, buf + len, &n, &first))) {
         line = cli_trim(line);
         if (*line && *line != '#')
             directive_line(rd, first, line);

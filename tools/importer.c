@@ -380,3 +380,30 @@ int imp_write(const importer *im, FILE *out, const char *input,
     }
     return written;
 }
+
+/* The next configuration line, joined with the following ones as httpd
+ * joins a line ending in a single backslash; *n counts physical lines,
+ * *first is where the joined line starts.  NULL at the end; a
+ * continuation that never ends is reported and dropped. */
+char *imp_next_conf_line(importer *im, char **s, const char *end,
+                         unsigned *n, unsigned *first)
+{
+    char *line, *joined = NULL;
+    while ((line = cli_next_line(s, end))) {
+        size_t l = strlen(line);
+        ++*n;
+        if (!joined)
+            *first = *n;
+        if (l > 0 && line[l - 1] == '\\' && !(l > 1 && line[l - 2] == '\\')) {
+            line[l - 1] = '\0';
+            joined = joined ? apr_pstrcat(im->p, joined, line, NULL)
+                            : apr_pstrdup(im->p, line);
+            continue;
+        }
+        return joined ? apr_pstrcat(im->p, joined, line, NULL) : line;
+    }
+    if (joined)
+        imp_skip(im, *first, "the line continues ('\\' at its end) past "
+                 "the end of the input");
+    return NULL;
+}

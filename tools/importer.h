@@ -137,6 +137,14 @@ const char *imp_escape(apr_pool_t *p, const char *s, size_t n,
 /* 1 if `t` is a /path (not //) or scheme://host..., as targets must be. */
 int imp_is_url_or_path(const char *t);
 
+/* The next line of an httpd configuration file (buffer up to `end`),
+ * joined with the following ones as httpd joins a line ending in a single
+ * backslash; *n counts physical lines, *first is where the joined line
+ * starts.  NULL at the end; a continuation that never ends is reported
+ * as not converted. */
+char *imp_next_conf_line(importer *im, char **s, const char *end,
+                         unsigned *n, unsigned *first);
+
 /* Checks the rules as `check` would load the output: a rule the engine
  * refuses is not converted; of a duplicate source the later rule is
  * dropped with a note; of a loop the first rule is not converted; a

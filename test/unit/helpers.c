@@ -158,21 +158,30 @@ rr_diag *parse_expect_errors(const char *name, const char *text, size_t len,
     return d;
 }
 
+/* "STATUS LOCATION", "410" or "no match" for what the lookup found. */
+static const char *describe(int hit, const rr_match *m, const char *path,
+                            const char *args)
+{
+    const char *loc;
+    int status;
+
+    if (!hit)
+        return "no match";
+    status = rr_match_status(m, DEFAULT_STATUS);
+    loc = rr_match_location(m, tp, path, args, BASE);
+    if (!loc)
+        return apr_psprintf(tp, "%d", status);
+    return apr_psprintf(tp, "%d %s", status, loc);
+}
+
 const char *answer_at(const rr_set *s, const char *scheme, const char *host,
                       const char *path, const char *args)
 {
     rr_match m;
-    const char *loc;
-    int status;
 
     memset(&m, 0, sizeof(m));
-    if (!rr_set_lookup_at(s, scheme, host, path, strlen(path), args, &m))
-        return "no match";
-    status = rr_match_status(&m, DEFAULT_STATUS);
-    loc = rr_match_location(&m, tp, path, args, BASE);
-    if (!loc)
-        return apr_psprintf(tp, "%d", status);
-    return apr_psprintf(tp, "%d %s", status, loc);
+    return describe(rr_set_lookup_at(s, scheme, host, path, strlen(path),
+                                     args, &m), &m, path, args);
 }
 
 rr_set *set_ignoring(const char *text, const char *words)
@@ -196,17 +205,9 @@ const char *answer_len(const rr_set *s, const char *path, size_t len,
                        const char *args)
 {
     rr_match m;
-    const char *loc;
-    int status;
 
     memset(&m, 0, sizeof(m));
-    if (!rr_set_lookup(s, path, len, args, &m))
-        return "no match";
-    status = rr_match_status(&m, DEFAULT_STATUS);
-    loc = rr_match_location(&m, tp, path, args, BASE);
-    if (!loc)
-        return apr_psprintf(tp, "%d", status);
-    return apr_psprintf(tp, "%d %s", status, loc);
+    return describe(rr_set_lookup(s, path, len, args, &m), &m, path, args);
 }
 
 const char *answer(const rr_set *s, const char *path, const char *args)
