@@ -324,6 +324,15 @@ const rr_table *rr_set_table(const rr_set *s, int i);
 apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
                           rr_chains_mode mode, rr_diag *d);
 
+/* Exact rules of the set's own tables that another rule answers the same
+ * way for every request (a prefix rule above them giving the same status
+ * and Location with and without a query, or a nocase twin): a warning of
+ * kind RR_DIAG_REDUNDANT naming both places each.  Not part of
+ * rr_set_check(): it costs a prefix lookup per exact rule, which a server
+ * start need not pay; `redirect307 check` runs it.  Call after
+ * rr_set_check() succeeded. */
+apr_status_t rr_set_find_redundant(const rr_set *s, rr_diag *d);
+
 /* Request time.  `path` is the decoded, normalised path (httpd's r->uri),
  * `len` its length; `args` the raw query (r->args) or NULL.  Precedence:
  * query rule, then exact rule, then the longest prefix rule; within each,

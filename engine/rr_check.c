@@ -617,6 +617,15 @@ static void check_redundant(const rr_set *s, apr_pool_t *tmp, rr_diag *d)
     }
 }
 
+apr_status_t rr_set_find_redundant(const rr_set *s, rr_diag *d)
+{
+    apr_pool_t *tmp;
+    apr_pool_create(&tmp, s->pool);
+    check_redundant(s, tmp, d);
+    apr_pool_destroy(tmp);
+    return APR_SUCCESS;
+}
+
 /* Walks from every own rule; loops are errors.  Returns APR_EINVAL if
  * there was one. */
 static apr_status_t find_loops(rr_graph *g, rr_diag *d)
@@ -728,7 +737,6 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
     check_duplicates_across(s, d);
     check_unmatchable(s, d);
     check_expired(s, d);
-    check_redundant(s, tmp, d);
     rv = find_loops(g, d);
     if (mode != RR_CHAINS_OFF)
         report_chains(g, mode, d);

@@ -283,6 +283,8 @@ int cmd_check(apr_pool_t *p, const cli_args *a)
 {
     loaded_rules l;
     rules_load(p, a, &l);
+    if (l.set)      /* what httpd does not look for at start: check does */
+        rr_set_find_redundant(l.set, l.diag);
     if (a->json)
         return print_json(p, a, &l);
     rules_print_diag(l.diag);
