@@ -384,6 +384,12 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
                                     const char *path, const char *args,
                                     const char *const *base_parts);
 
+/* Length of the well-formed UTF-8 sequence at s[0..n): 1 for ASCII, 2-4
+ * for a valid multi-byte sequence (no overlong forms, surrogates or code
+ * points past U+10FFFF), 0 for none.  The one UTF-8 check of the engine,
+ * the CLI and the glue. */
+size_t rr_utf8_len(const char *s, size_t n);
+
 /* Percent-escapes bytes of `s` (length len) that may not stand raw in a
  * URL path: controls, space, DEL, non-ASCII, and "#%?<>\"\\^`{|}". */
 const char *rr_escape_path(apr_pool_t *pool, const char *s, size_t len);

@@ -170,6 +170,11 @@ size_t rr_utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+size_t rr_utf8_len(const char *s, size_t n)
+{
+    return n ? rr_utf8_seq((const unsigned char *)s, n) : 0;
+}
+
 /* Rejects what may not appear in a rules line at all. */
 static apr_status_t check_line_bytes(const rr_where *w, const char *s,
                                      size_t n)

@@ -349,37 +349,6 @@ static void r307_missed_iso(char buf[32], apr_uint64_t sec)
                  tm.tm_min, tm.tm_sec);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlong forms, surrogates or code points past U+10FFFF. */
-static apr_size_t r307_missed_utf8(const unsigned char *s, apr_size_t n)
-{
-    apr_size_t len, k;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (s[0] == 0xe0)
-        lo = 0xa0;
-    else if (s[0] == 0xed)
-        hi = 0x9f;
-    else if (s[0] == 0xf0)
-        lo = 0x90;
-    else if (s[0] == 0xf4)
-        hi = 0x8f;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (k = 2; k < len; k++) {
-        if (s[k] < 0x80 || s[k] > 0xbf)
-            return 0;
-    }
-    return len;
-}
-
 /* A JSON string of bytes from a request: unlike the status page's
  * r307_json_str, invalid UTF-8 becomes U+FFFD, so the document stays
  * JSON whatever a client sent. */
@@ -395,7 +364,7 @@ static void r307_missed_json_str(request_rec *r, const char *s, apr_size_t n)
             ap_rprintf(r, "\\u%04x", u[i++]);
         else if (u[i] < 0x80)
             ap_rputc(u[i++], r);
-        else if ((len = r307_missed_utf8(u + i, n - i)) > 0) {
+        else if ((len = rr_utf8_len(s + i, n - i)) > 0) {
             ap_rwrite(u + i, (int)len, r);
             i += len;
         }

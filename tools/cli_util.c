@@ -15,6 +15,7 @@
 #include "apr_strings.h"
 
 #include "cli_util.h"
+#include "redirect_rules.h"
 
 /* Bytes read at a time, and the room an input gets at first (doubled
  * as it turns out bigger). */
@@ -27,41 +28,11 @@ const char cli_hex_digits[16] = {
 
 /* ---- messages ------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if none. */
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if none: the
+ * engine's check, so that the CLI and httpd agree on what is UTF-8. */
 size_t cli_utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t len, k;
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    /* No overlong forms, surrogates or code points past U+10FFFF. */
-    if (s[0] == 0xe0)
-        lo = 0xa0;
-    else if (s[0] == 0xed)
-        hi = 0x9f;
-    else if (s[0] == 0xf0)
-        lo = 0x90;
-    else if (s[0] == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (k = 2; k < len; k++) {
-        if (s[k] < 0x80 || s[k] > 0xbf)
-            return 0;
-    }
-    return len;
+    return rr_utf8_len((const char *)s, n);
 }
 
 /* The code point of the well-formed sequence s[0..len). */
