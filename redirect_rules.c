@@ -79,7 +79,7 @@ size_t rr_escape_into(char *out, const char *s, size_t n, unsigned cls)
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((byte_class[c] & cls)
-            || ((cls & ESC_LONE_PCT) && lone_percent(s, n, i))) {
+            || (c == '%' && (cls & ESC_LONE_PCT) && lone_percent(s, n, i))) {
             if (out) {
                 out[o] = '%';
                 out[o + 1] = rr_hexdigits[c >> 4];

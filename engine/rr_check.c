@@ -105,6 +105,8 @@ static int target_on_host(const rr_set *s, apr_pool_t *pool,
         at = memchr(hs, '@', (size_t)(he - hs));
         if (at)
             hs = at + 1;
+        if (!hosts && !s->has_hosts)
+            return 0;           /* no name can be this server's */
         hop->scheme = apr_pstrmemdup(pool, target, (size_t)(p - target));
         hop->host = apr_pstrmemdup(pool, hs, (size_t)(he - hs));
         if (!(hosts && host_is_ours(pool, hs, he, hosts))

@@ -628,6 +628,8 @@ static apr_status_t split_host(rr_builder *b, const rr_where *w,
     rr_tok *src = &l->src;
     size_t skip, he;
     apr_status_t rv;
+    if (src->n > 1 && src->s[0] == '/' && src->s[1] != '/')
+        return APR_SUCCESS;     /* a path: most sources */
     if (source_names_host(src->s, src->n))
         skip = 2;
     else if (src->n >= 7 && !strncasecmp(src->s, "http://", 7)) {
