@@ -709,47 +709,48 @@ static int set_has_group(const rr_set *s, uint64_t seed)
     return 0;
 }
 
-/* The exact host for the request's scheme, then for any scheme. */
-static int lookup_exact_host(const rr_set *s, unsigned scheme,
-                             const char *host, size_t hlen, const char *path,
-                             size_t len, const rr_request *rq, rr_match *m)
+/* The host groups a request consults, in order: its exact host for the
+ * request's scheme, then for any scheme; then each wildcard matching the
+ * host, longest first, again scheme first.  "*.b.example.com" stores
+ * "b.example.com", a suffix of the host after one of its dots.  Hostless
+ * rules come after all of these and are not part of the walk. */
+typedef struct {
+    const char *host;
+    size_t hlen;
+    size_t at;          /* 0: the exact host; else the dot before a suffix */
+    unsigned scheme;    /* XB_HTTP, XB_HTTPS or 0 */
+    int any;            /* the scheme's own group is done (or there is none) */
+} host_walk;
+
+static void host_walk_init(host_walk *w, unsigned scheme, const char *host,
+                           size_t hlen)
 {
-    rr_group g;
-    if (scheme) {
-        group_init(&g, XB_HOST | scheme, host, hlen);
-        if (set_has_group(s, g.seed)
-            && set_lookup_group(s, &g, path, len, rq, m))
-            return 1;
-    }
-    group_init(&g, XB_HOST, host, hlen);
-    return set_has_group(s, g.seed)
-           && set_lookup_group(s, &g, path, len, rq, m);
+    w->host = host;
+    w->hlen = hlen;
+    w->at = 0;
+    w->scheme = scheme;
+    w->any = !scheme;
 }
 
-/* Wildcards matching the host, longest first: "*.b.example.com" stores
- * "b.example.com", a suffix of the host after one of its dots. */
-static int lookup_wildcards(const rr_set *s, unsigned scheme,
-                            const char *host, size_t hlen, const char *path,
-                            size_t len, const rr_request *rq, rr_match *m)
+static int host_walk_next(host_walk *w, rr_group *g)
 {
-    size_t i;
-    for (i = 0; i < hlen; i++) {
-        const char *suffix = host + i + 1;
-        size_t slen = hlen - i - 1;
-        rr_group g;
+    for (; w->at < w->hlen; w->at++) {
+        size_t i = w->at;
+        unsigned bits = XB_HOST | (i ? XB_WILD : 0);
+        const char *h = i ? w->host + i + 1 : w->host;
+        size_t n = i ? w->hlen - i - 1 : w->hlen;
         /* a name below the wildcard's: a non-empty label before the dot */
-        if (host[i] != '.' || slen == 0 || i == 0 || host[i - 1] == '.')
+        if (i && (w->host[i] != '.' || n == 0 || w->host[i - 1] == '.'))
             continue;
-        if (scheme) {
-            group_init(&g, XB_HOST | XB_WILD | scheme, suffix, slen);
-            if (set_has_group(s, g.seed)
-                && set_lookup_group(s, &g, path, len, rq, m))
-                return 1;
-        }
-        group_init(&g, XB_HOST | XB_WILD, suffix, slen);
-        if (set_has_group(s, g.seed)
-            && set_lookup_group(s, &g, path, len, rq, m))
+        if (!w->any) {
+            w->any = 1;
+            group_init(g, bits | w->scheme, h, n);
             return 1;
+        }
+        group_init(g, bits, h, n);
+        w->any = !w->scheme;
+        w->at++;
+        return 1;
     }
     return 0;
 }
@@ -791,20 +792,14 @@ static unsigned scheme_bits(const char *scheme)
 int rr_set_has_host(const rr_set *s, const char *scheme, const char *host)
 {
     char hbuf[RR_MAX_HOST + 1];
-    size_t hlen, i;
-    unsigned sb = scheme_bits(scheme);
+    size_t hlen;
+    host_walk w;
+    rr_group g;
     if (!s->has_hosts || (hlen = normalise_host(host, hbuf)) == 0)
         return 0;
-    if ((sb && set_has_group(s, group_seed(XB_HOST | sb, hbuf, hlen)))
-        || set_has_group(s, group_seed(XB_HOST, hbuf, hlen)))
-        return 1;
-    for (i = 1; i + 1 < hlen; i++) {
-        if (hbuf[i] == '.' && hbuf[i - 1] != '.'
-            && ((sb && set_has_group(s, group_seed(XB_HOST | XB_WILD | sb,
-                                                   hbuf + i + 1,
-                                                   hlen - i - 1)))
-                || set_has_group(s, group_seed(XB_HOST | XB_WILD,
-                                               hbuf + i + 1, hlen - i - 1))))
+    host_walk_init(&w, scheme_bits(scheme), hbuf, hlen);
+    while (host_walk_next(&w, &g)) {
+        if (set_has_group(s, g.seed))
             return 1;
     }
     return 0;
@@ -835,10 +830,14 @@ int rr_set_lookup_at(const rr_set *s, const char *scheme, const char *host,
         rq.has_params = 1;      /* too many to match a query rule */
     }
     if (s->has_hosts && (hlen = normalise_host(host, hbuf)) > 0) {
-        unsigned sb = scheme_bits(scheme);
-        if (lookup_exact_host(s, sb, hbuf, hlen, path, len, &rq, m)
-            || lookup_wildcards(s, sb, hbuf, hlen, path, len, &rq, m))
-            return 1;
+        host_walk w;
+        rr_group g;
+        host_walk_init(&w, scheme_bits(scheme), hbuf, hlen);
+        while (host_walk_next(&w, &g)) {
+            if (set_has_group(s, g.seed)
+                && set_lookup_group(s, &g, path, len, &rq, m))
+                return 1;
+        }
     }
     group_init(&hostless, 0, NULL, 0);
     return set_lookup_group(s, &hostless, path, len, &rq, m);
