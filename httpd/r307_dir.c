@@ -55,7 +55,8 @@ typedef struct r307_dir_map {
     const rr_table *table;      /* NULL: the map has errors */
     const char *error;          /* its first error, FILE:LINE: reason */
     apr_size_t bytes;           /* table memory, for the byte budget */
-    unsigned refs;              /* requests using it, +1 while cached */
+    unsigned refs;              /* requests using it, +1 while cached;
+                                   atomic: released without the lock */
     int cached;                 /* in the hash (and the LRU unless pinned) */
     int pinned;                 /* from httpd.conf: no LRU, no refcount */
     unsigned generation;        /* configuration pass that last used it */
@@ -147,19 +148,16 @@ static int r307_uncache(r307_dir_cache *c, r307_dir_map *e)
     r307_lru_unlink(e);
     c->count--;
     c->bytes -= e->bytes;
-    return --e->refs == 0;
+    return __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
-/* A request is done with e (a cleanup of its pool). */
+/* A request is done with e (a cleanup of its pool).  No lock: the count
+ * is atomic, and whoever drops it to zero (the cache's own reference goes
+ * last unless e was evicted) owns e alone. */
 static apr_status_t r307_release(void *data)
 {
     r307_dir_map *e = data;
-    r307_dir_cache *c = r307_the_cache;
-    int dead;
-    r307_lock(c);
-    dead = --e->refs == 0;
-    r307_unlock(c);
-    if (dead)
+    if (__atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
         apr_pool_destroy(e->pool);
     return APR_SUCCESS;
 }
@@ -177,7 +175,7 @@ static int r307_insert(r307_dir_cache *c, r307_dir_map *fresh,
         dead[ndead++] = old;
     apr_hash_set(c->maps, fresh->key, APR_HASH_KEY_STRING, fresh);
     fresh->cached = 1;
-    fresh->refs++;
+    __atomic_add_fetch(&fresh->refs, 1, __ATOMIC_RELAXED);
     r307_lru_front(c, fresh);
     c->count++;
     c->bytes += fresh->bytes;
@@ -263,14 +261,45 @@ static const char *r307_open_map(apr_pool_t *p, const char *path,
     return NULL;
 }
 
+/* A map is checked alone, as a server's set is: a loop within it is an
+ * error (its first message returned), chains and duplicates are logged
+ * as warnings, once per parse (a few at most: a .htaccess author's map is
+ * parsed by every child). */
+static const char *r307_check_map(server_rec *s, apr_pool_t *ptemp,
+                                  const rr_table *t, rr_diag *parse)
+{
+    rr_set *set = rr_set_create(ptemp, 1);
+    rr_diag *d = rr_diag_create(ptemp);
+    int k, logged = 0;
+    rr_set_add(set, t);
+    if (rr_set_check(set, NULL, RR_CHAINS_WARN, d) != APR_SUCCESS) {
+        for (k = 0; k < d->entries->nelts; k++) {
+            if (rr_diag_is_error(rr_diag_get(d, k)->kind))
+                return rr_diag_get(d, k)->message;
+        }
+    }
+    for (k = 0; k < parse->entries->nelts + d->entries->nelts; k++) {
+        const rr_diag_entry *w = k < parse->entries->nelts
+            ? rr_diag_get(parse, k)
+            : rr_diag_get(d, k - parse->entries->nelts);
+        if (rr_diag_is_error(w->kind) || logged++ >= 5)
+            continue;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30783) "%s",
+                     w->message);
+    }
+    return NULL;
+}
+
 /* Reads and parses a map into a new entry under `key`.  A refusal
  * (unreadable, outside the tree, too big) returns NULL and sets *err; a
  * map with a bad line returns an entry without a table, so that the bad
  * content is not parsed again until it changes. */
-static r307_dir_map *r307_load(apr_pool_t *ptemp, const char *key,
-                               const char *path, const char *tree,
-                               const rr_options *opt, const char **err)
+static r307_dir_map *r307_load(server_rec *s, apr_pool_t *ptemp,
+                               const char *key, const char *path,
+                               const char *tree, const rr_options *opt,
+                               const char **err)
 {
+    const char *err_loop = NULL;
     apr_pool_t *pool = r307_own_pool(NULL);
     r307_dir_map *e;
     apr_file_t *f = NULL;
@@ -312,8 +341,11 @@ static r307_dir_map *r307_load(apr_pool_t *ptemp, const char *key,
     b = rr_builder_create(pool, opt);
     if (rr_builder_add_buffer(b, path, buf, len, d) == APR_SUCCESS)
         t = rr_builder_freeze(b, pool, d);
+    if (t && (err_loop = r307_check_map(s, ptemp, t, d)))
+        t = NULL;
     if (!t) {
-        e->error = apr_pstrdup(pool, d->entries->nelts
+        e->error = apr_pstrdup(pool, err_loop ? err_loop
+                                     : d->entries->nelts
                                      ? rr_diag_get(d, 0)->message
                                      : "invalid rules file");
         return e;
@@ -344,7 +376,7 @@ static const char *r307_acquire(cmd_parms *cmd, const char *path,
         if (e && r307_same_file(&e->finfo, &fi)) {
             r307_lru_unlink(e);
             r307_lru_front(c, e);
-            e->refs++;
+            __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
             c->hits++;
             r307_unlock(c);
             *out = e;
@@ -355,7 +387,8 @@ static const char *r307_acquire(cmd_parms *cmd, const char *path,
         r307_unlock(c);
     }
     /* parsed outside the lock: other requests go on meanwhile */
-    fresh = r307_load(cmd->temp_pool, key, path, cmd->path, opt, &err);
+    fresh = r307_load(cmd->server, cmd->temp_pool, key, path, cmd->path,
+                      opt, &err);
     r307_lock(c);
     if (!fresh) {
         c->refusals++;
@@ -371,7 +404,7 @@ static const char *r307_acquire(cmd_parms *cmd, const char *path,
     else {
         ndead = r307_insert(c, fresh, dead, 8);
     }
-    fresh->refs++;
+    __atomic_add_fetch(&fresh->refs, 1, __ATOMIC_RELAXED);
     r307_unlock(c);
     for (k = 0; k < ndead; k++)
         apr_pool_destroy(dead[k]->pool);
@@ -402,7 +435,8 @@ static const char *r307_pinned(cmd_parms *cmd, const char *path,
         *out = e->table;
         return NULL;
     }
-    fresh = r307_load(cmd->temp_pool, key, path, NULL, opt, &err);
+    fresh = r307_load(cmd->server, cmd->temp_pool, key, path, NULL, opt,
+                      &err);
     if (fresh && fresh->table) {
         if (e) {
             /* this pass's directives may already point at it */

@@ -134,6 +134,11 @@ class DirSuite(it.Suite):
                    "Redirect307Map inside.map\n")
         os.symlink(os.path.join(root, "outside.map"),
                    os.path.join(d, "link", "inside.map"))
+        # a redirect loop within a map
+        write_file(os.path.join(d, "loop", ".htaccess"),
+                   "Redirect307Map loop.map\n")
+        write_file(os.path.join(d, "loop", "loop.map"),
+                   "/loop/a /loop/b\n/loop/b /loop/a\n")
         # a map that is edited while the server runs
         write_file(os.path.join(d, "edit", ".htaccess"),
                    "Redirect307Map edit.map\n")
@@ -459,6 +464,16 @@ def _():
     expect(".htaccess" in log, "error log does not name the .htaccess")
 
 
+@check("htaccess_map_with_loop_is_500_naming_it")
+def _():
+    since = srv().log_size()
+    expect_eq(get("/loop/a").status, 500, "status")
+    log = log_since(srv(), since)
+    want = os.path.join(S.info["dir"]["docroot"], "loop", "loop.map") + ":"
+    expect(want in log and "loop" in log.split(want, 1)[1][:200],
+           "error log does not name the loop in %s: %s" % (want, short(log[-300:])))
+
+
 @check("htaccess_bad_map_leaves_other_directories_alone")
 def _():
     get("/bad/ok")
@@ -535,6 +550,60 @@ def _():
     expect_eq(st["maps"], 2, "maps cached")
     expect(st["evictions"] >= 2, "evictions: %s" % st["evictions"])
     expect_eq(st["parses"], 4, "parses (a parsed again after eviction)")
+
+
+
+# ---------------------------------------------------------------------------
+# Maps in httpd.conf sections: reloaded by a graceful restart, as
+# server-level maps (last: these restart the server)
+# ---------------------------------------------------------------------------
+
+def write_loc_map(text):
+    path = os.path.join(srv().root, "loc.map")
+    old = os.stat(path)
+    write_file(path, text)
+    os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+
+
+def loc_answer():
+    r = get("/loc/from-map")
+    return r.location.rsplit("/", 1)[-1] if r.location else "status %d" % r.status
+
+
+@check("location_map_edit_served_after_graceful")
+def _():
+    write_loc_map("/loc/from-map /loc/v2 301\n")
+    rc, out = srv().graceful()
+    expect_eq(rc, 0, "apache2 -k graceful exit status (%s)" % out.strip())
+    expect(hh.poll(lambda: loc_answer() == "v2", 10, 0.1),
+           "still answering %s after graceful" % loc_answer())
+
+
+@check("location_map_broken_graceful_refused_old_rules_answer")
+def _():
+    write_loc_map("/loc/from-map /loc/v3 301\n/loc/broken\n")
+    rc, out = srv().graceful()
+    note("graceful: %d %s" % (rc, out.strip()[-300:]))
+    expect(rc != 0, "graceful accepted a broken map")
+    expect("loc.map:2:" in out, "graceful output does not name loc.map:2")
+    expect_eq(loc_answer(), "v2", "answer after the refused graceful")
+    expect(srv().alive(), "server no longer running")
+
+
+@check("location_map_broken_on_restart_signal_keeps_last_good")
+def _():
+    """A restart signalled to the running parent (no config test first):
+    the broken map is logged and its last good rules keep answering."""
+    write_loc_map("/loc/from-map /loc/v4 301\n/loc/broken\n")
+    since = srv().log_size()
+    os.kill(srv().read_pid(), signal.SIGUSR1)
+    expect(hh.poll(lambda: "still serving its last good rules"
+                   in srv().log_text(since), 10, 0.1),
+           "no 'last good' message: %s" % srv().log_tail(8, since))
+    expect("loc.map:2:" in srv().log_text(since), "log does not name loc.map:2")
+    expect(hh.poll(lambda: "resuming normal operations"
+                   in srv().log_text(since), 10, 0.1), "restart not finished")
+    expect_eq(loc_answer(), "v2", "answer after the restart")
 
 
 @check("no_child_process_crashed")
