@@ -14,7 +14,8 @@ wrk alternates between the servers for ROUNDS rounds, reversing the order
 every other round, and the medians of the per-round ratios are the
 figures: .htaccess map / server level (target >= 0.8), and .htaccess map
 / mod_alias in .htaccess (what the map costs beyond httpd's .htaccess
-handling).
+handling); a fourth server names the map in httpd.conf's <Directory>
+for the docroot (no .htaccess read), against server level.
 
     python3 bench/dir_cost.py --module $PWD/.libs/mod_redirect307.so
     env: DIR_N (rules, default 100000), DIR_ROUNDS (default 5),
@@ -98,12 +99,17 @@ def main():
                               n, 307, None, [alias], ht_cfg.apache_body)
         servers.append(start(alias_cfg, scratch, opts.apache,
                              htaccess="Redirect 307 /old /new\n"))
+        section_cfg = sb.Config("dir-section", "<Directory>", "apache", n,
+                                307, None, [ours], '<Directory "@WWW@">\n'
+                                '    Redirect307Map "%s"\n</Directory>\n'
+                                % rules)
+        servers.append(start(section_cfg, scratch, opts.apache))
         # warm up: every child parses the .htaccess map once
         for s in servers:
             res = sb.run_wrk(s.port, hits, "3xx", 2)
             if res.get("bad"):
                 sys.exit("%s: %s unexpected answers" % (s.name, res["bad"]))
-        ratios, floor = [], []
+        ratios, floor, section = [], [], []
         for k in range(rounds):
             order = [servers, servers[::-1]][k % 2]
             rps = {}
@@ -114,15 +120,20 @@ def main():
                 rps[s.name] = res["rps"]
             ratios.append(rps["dir-htaccess"] / rps["dir-server"])
             floor.append(rps["dir-htaccess"] / rps["dir-alias"])
+            section.append(rps["dir-section"] / rps["dir-server"])
             print("round %d: server level %.0f rps, .htaccess map %.0f rps "
-                  "(%.2fx), mod_alias in .htaccess %.0f rps" % (
-                      k + 1, rps["dir-server"], rps["dir-htaccess"],
-                      ratios[-1], rps["dir-alias"]), flush=True)
+                  "(%.2fx), mod_alias in .htaccess %.0f rps, <Directory> "
+                  "map %.0f rps" % (k + 1, rps["dir-server"],
+                                    rps["dir-htaccess"], ratios[-1],
+                                    rps["dir-alias"], rps["dir-section"]),
+                  flush=True)
         print("%d-rule map in .htaccess / the same map at server level, hit "
               "rps, median of %d rounds: %.2fx (target >= 0.8x)"
               % (n, rounds, statistics.median(ratios)))
         print("%d-rule map in .htaccess / one mod_alias Redirect in "
               ".htaccess, median: %.2fx" % (n, statistics.median(floor)))
+        print("%d-rule map in httpd.conf's <Directory> / at server level, "
+              "median: %.2fx" % (n, statistics.median(section)))
     finally:
         for s in servers:
             s.stop()

@@ -356,15 +356,18 @@ static r307_dir_map *r307_load(server_rec *s, apr_pool_t *ptemp,
     return e;
 }
 
-/* A .htaccess map for this request: from the cache while the file is
- * unchanged, else parsed and cached.  Held (refcounted) until the
- * request's pool is cleared. */
-static const char *r307_acquire(cmd_parms *cmd, const char *path,
-                                const rr_options *opt, r307_dir_map **out)
+/* A map the .htaccess in `dir` names, for this request: from the cache
+ * while the file is unchanged, else parsed and cached.  Held (refcounted)
+ * until the request's pool is cleared. */
+static const char *r307_acquire(cmd_parms *cmd, const char *dir,
+                                const char *path, const rr_options *opt,
+                                r307_dir_map **out)
 {
     r307_dir_cache *c = r307_the_cache;
+    /* the directory is part of the key: a map two .htaccess files name
+     * passed the tree check of each separately */
     const char *key = apr_pstrcat(cmd->temp_pool, "ht:", r307_opt_key(opt),
-                                  ":", cmd->path, "\n", path, NULL);
+                                  ":", dir, "\n", path, NULL);
     const char *err = NULL;
     r307_dir_map *e, *fresh, *dead[8];
     apr_finfo_t fi;
@@ -387,8 +390,8 @@ static const char *r307_acquire(cmd_parms *cmd, const char *path,
         r307_unlock(c);
     }
     /* parsed outside the lock: other requests go on meanwhile */
-    fresh = r307_load(cmd->server, cmd->temp_pool, key, path, cmd->path,
-                      opt, &err);
+    fresh = r307_load(cmd->server, cmd->temp_pool, key, path, dir, opt,
+                      &err);
     r307_lock(c);
     if (!fresh) {
         c->refusals++;
@@ -610,16 +613,20 @@ const char *r307_dir_cmd_map(cmd_parms *cmd, void *dconf, const char *arg)
     }
     else {
         r307_dir_map *e = NULL;
-        /* relative to the .htaccess's directory; ".." leaving it is
-         * refused before any I/O, symlinks when the map is opened */
-        if (apr_filepath_merge(&path, cmd->path, arg, 0, cmd->pool)
-                != APR_SUCCESS || !r307_beneath(path, cmd->path))
+        /* the .htaccess's own directory (cmd->path is a pattern inside
+         * <Files>) */
+        const char *dir = ap_make_dirstr_parent(cmd->temp_pool,
+                                                cmd->directive->filename);
+        /* relative to it; ".." leaving it is refused before any I/O,
+         * symlinks when the map is opened */
+        if (apr_filepath_merge(&path, dir, arg, 0, cmd->pool)
+                != APR_SUCCESS || !r307_beneath(path, dir))
             return apr_psprintf(cmd->pool, "%s:%d: rules file '%s' is "
                                 "outside %s: a .htaccess may only name a "
                                 "map in its own directory tree",
                                 cmd->directive->filename,
-                                cmd->directive->line_num, arg, cmd->path);
-        if ((err = r307_acquire(cmd, path, &sv.opt, &e)))
+                                cmd->directive->line_num, arg, dir);
+        if ((err = r307_acquire(cmd, dir, path, &sv.opt, &e)))
             return apr_psprintf(cmd->pool, "%s:%d: %s",
                                 cmd->directive->filename,
                                 cmd->directive->line_num, err);

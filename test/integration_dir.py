@@ -112,6 +112,12 @@ class DirSuite(it.Suite):
                    "Redirect307 /elsewhere/x /site/hijacked\n"
                    "Redirect307Map maps/site.map\n" % (LOOPBACK, echo))
         write_file(os.path.join(d, "site", "maps", "site.map"), SITE_MAP)
+        # inside <Files> in a .htaccess: still relative to its directory
+        write_file(os.path.join(d, "files", ".htaccess"),
+                   "<Files \"old\">\nRedirect307Map files.map\n</Files>\n")
+        write_file(os.path.join(d, "files", "files.map"),
+                   "/files/old /files/new\n")
+        write_file(os.path.join(d, "files", "old"), "old file\n")
         write_file(os.path.join(d, "site", "page.html"), "<p>site page</p>\n")
         write_file(os.path.join(d, "elsewhere", "x"), "elsewhere\n")
         # mod_alias's per-directory Redirect, the reference
@@ -250,6 +256,11 @@ def _():
 def _():
     expect_redirect(get("/site/from-map"), 307, base() + "/site/map-target")
     expect_redirect(get("/site/perm"), 301, base() + "/site/perm-target")
+
+
+@check("htaccess_map_inside_files_section_relative_to_directory")
+def _():
+    expect_redirect(get("/files/old"), 307, base() + "/files/new")
 
 
 @check("htaccess_prefix_rule_carries_rest")
