@@ -140,6 +140,9 @@ class DirSuite(it.Suite):
                    "Redirect307Map inside.map\n")
         os.symlink(os.path.join(root, "outside.map"),
                    os.path.join(d, "link", "inside.map"))
+        # an inline rule with a bad status
+        write_file(os.path.join(d, "badline", ".htaccess"),
+                   "# a comment\nRedirect307 999 /badline/a /badline/b\n")
         # a redirect loop within a map
         write_file(os.path.join(d, "loop", ".htaccess"),
                    "Redirect307Map loop.map\n")
@@ -475,6 +478,38 @@ def _():
     expect(".htaccess" in log, "error log does not name the .htaccess")
 
 
+@check("htaccess_bad_inline_rule_is_500_naming_htaccess_line")
+def _():
+    since = srv().log_size()
+    expect_eq(get("/badline/a").status, 500, "status")
+    want = os.path.join(S.info["dir"]["docroot"], "badline", ".htaccess") + ":2:"
+    expect(want in log_since(srv(), since), "error log does not name %s" % want)
+
+
+@check("cache_directives_bad_values_and_contexts_refused")
+def _():
+    root = S.new_root("dirbad")
+    os.makedirs(os.path.join(root, "htdocs"), exist_ok=True)
+    cases = [("Redirect307DirCacheSize 0", "Redirect307DirCacheSize takes"),
+             ("Redirect307DirCacheSize 10 5X", "Redirect307DirCacheSize takes"),
+             ("Redirect307DirMapMaxSize 12Q", "Redirect307DirMapMaxSize takes"),
+             ("<VirtualHost 127.0.0.1:1>\nRedirect307DirMapMaxSize 1M\n"
+              "</VirtualHost>", "cannot occur within"),
+             ("<Directory />\nRedirect307DirCacheSize 3\n</Directory>",
+              "not allowed in <Directory> context")]
+    for k, (text, want) in enumerate(cases):
+        port = free_port()
+        c = it.base_conf(root, [port], S.module, os.path.join(root, "htdocs"))
+        c.add(text)
+        h = hh.Httpd(S.apache, "dirbad%d" % k, root, [port],
+                     conf=os.path.join(root, "bad%d.conf" % k),
+                     conf_text=c.render(True))
+        rc, out = h.config_test()
+        note("%s -> %d %s" % (text.replace("\n", " "), rc, out.strip()[-200:]))
+        expect(rc != 0, "apachectl -t accepted %r" % text)
+        expect(want in out, "%r: message lacks %r: %s" % (text, want, short(out)))
+
+
 @check("htaccess_map_with_loop_is_500_naming_it")
 def _():
     since = srv().log_size()
@@ -615,6 +650,54 @@ def _():
     expect(hh.poll(lambda: "resuming normal operations"
                    in srv().log_text(since), 10, 0.1), "restart not finished")
     expect_eq(loc_answer(), "v2", "answer after the restart")
+
+
+@check("htaccess_concurrent_requests_while_maps_evicted_and_edited")
+def _():
+    """Ten threads on three maps through a two-map cache while one map is
+    rewritten: every answer is one of its map's versions, and nothing
+    crashes (refcounts, eviction and replacement under the event MPM)."""
+    import threading
+    small = S.server("small")
+    b = "http://%s:%d" % (LOOPBACK, small.port)
+    path = os.path.join(S.info["small"]["docroot"], "a", "a.map")
+    wrong, done = [], threading.Event()
+
+    def client(n):
+        k = 0
+        while not done.is_set():
+            name = "abc"[(n + k) % 3]
+            k += 1
+            data = build_request("GET", "/%s/x" % name,
+                                 "%s:%d" % (LOOPBACK, small.port))
+            try:
+                r = exchange(small.port, data)
+            except Failure as e:
+                wrong.append(str(e))
+                continue
+            ok = ["%s/%s/target" % (b, name)]
+            if name == "a":
+                ok.append("%s/a/edited" % b)
+            if r.status != 307 or r.location not in ok:
+                wrong.append("%s -> %d %s" % (name, r.status, r.location))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(20):
+            write_file(path, "/a/x /a/edited\n" if k % 2 else "/a/x /a/target\n",
+                       atomic=True)
+            time.sleep(0.1)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(10)
+    st = dir_cache(small)
+    note(str(st))
+    expect(not wrong, "%d wrong answers: %s" % (len(wrong), short(wrong[:5])))
+    expect(st["parses"] > 20 and st["evictions"] > 0,
+           "the cache was not exercised: %s" % st)
 
 
 @check("no_child_process_crashed")
