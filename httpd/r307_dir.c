@@ -238,8 +238,15 @@ static const char *r307_open_map(apr_pool_t *p, const char *path,
 {
     char msg[128], real_tree[PATH_MAX];
     const char *real;
-    apr_status_t rv = apr_file_open(f, path, APR_FOPEN_READ, APR_OS_DEFAULT,
-                                    p);
+    /* a FIFO would block the open: refuse what is no regular file before
+     * opening, and open without blocking in case it was swapped since */
+    apr_status_t rv = apr_stat(fi, path, APR_FINFO_TYPE, p);
+    if (rv == APR_SUCCESS && fi->filetype != APR_REG)
+        return apr_psprintf(p, "rules file %s is not a regular file", path);
+    if (rv == APR_SUCCESS)
+        rv = apr_file_open(f, path, APR_FOPEN_READ
+                           | (tree ? APR_FOPEN_NONBLOCK : 0),
+                           APR_OS_DEFAULT, p);
     if (rv == APR_SUCCESS)
         rv = apr_file_info_get(fi, R307_FINFO, *f);
     if (rv != APR_SUCCESS)
@@ -537,26 +544,34 @@ static const char *r307_check_location(cmd_parms *cmd, const rr_table *t)
     const char *loc = r307_location_path(cmd);
     size_t n = loc ? strlen(loc) : 0;
     uint32_t i, records;
+    apr_pool_t *scratch;
+    const char *err = NULL;
     while (n > 0 && loc[n - 1] == '/')
         n--;
     if (n == 0)
         return NULL;
     records = rr_table_records(t);
+    apr_pool_create(&scratch, cmd->temp_pool);
     for (i = 0; i < records; i++) {
         rr_rule_info in;
         int nocase;
-        if (!rr_table_record(t, i, cmd->temp_pool, &in))
+        if ((i & 4095) == 0)    /* a big map: bounded scratch */
+            apr_pool_clear(scratch);
+        if (!rr_table_record(t, i, scratch, &in))
             continue;
-        nocase = (in.flags & RR_FLAG_NOCASE) != 0;
+        nocase = (in.flags & RR_FLAG_NOCASE) != 0
+                 || rr_table_options(t)->case_insensitive;
         if ((nocase ? strncasecmp(in.source, loc, n)
                     : strncmp(in.source, loc, n)) == 0
             && (in.source[n] == '\0' || in.source[n] == '/'))
             continue;
-        return apr_psprintf(cmd->pool, "%s:%u: source %s is outside "
-                            "<Location %s>: no request there can match it",
-                            in.file, in.line, in.source, loc);
+        err = apr_psprintf(cmd->pool, "%s:%u: source %s is outside "
+                           "<Location %s>: no request there can match it",
+                           in.file, in.line, in.source, loc);
+        break;
     }
-    return NULL;
+    apr_pool_destroy(scratch);
+    return err;
 }
 
 static void r307_dir_push(r307_dir_conf *dc, const rr_table *t)

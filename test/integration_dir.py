@@ -148,6 +148,10 @@ class DirSuite(it.Suite):
                    "Redirect307Map loop.map\n")
         write_file(os.path.join(d, "loop", "loop.map"),
                    "/loop/a /loop/b\n/loop/b /loop/a\n")
+        # a FIFO: never opened (the open would block a thread)
+        write_file(os.path.join(d, "fifo", ".htaccess"),
+                   "Redirect307Map pipe.map\n")
+        os.mkfifo(os.path.join(d, "fifo", "pipe.map"))
         # a map that is edited while the server runs
         write_file(os.path.join(d, "edit", ".htaccess"),
                    "Redirect307Map edit.map\n")
@@ -546,6 +550,15 @@ def _():
     log = log_since(srv(), since)
     expect("inside.map is outside" in log,
            "no refusal in the error log: %s" % short(log[-300:]))
+
+
+@check("htaccess_map_fifo_refused_without_blocking")
+def _():
+    since = srv().log_size()
+    r = get("/fifo/x")
+    expect_eq(r.status, 500, "status")
+    expect("pipe.map is not a regular file" in log_since(srv(), since),
+           "no refusal in the error log")
 
 
 @check("htaccess_map_over_max_size_refused")
