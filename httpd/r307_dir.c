@@ -37,6 +37,7 @@
 #include "apr_lib.h"
 #include "apr_portable.h"
 #include "apr_strings.h"
+#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 
 #include "r307_dir.h"
@@ -59,6 +60,7 @@ typedef struct r307_dir_map {
                                    atomic: released without the lock */
     int cached;                 /* in the hash (and the LRU unless pinned) */
     int pinned;                 /* from httpd.conf: no LRU, no refcount */
+    int loading;                /* a mark: a thread is parsing this key */
     unsigned generation;        /* configuration pass that last used it */
     struct r307_dir_map *prev, *next;   /* LRU list, most recent first */
 } r307_dir_map;
@@ -72,6 +74,8 @@ typedef struct {
     unsigned generation;        /* configuration passes so far */
     apr_array_header_t *retired;    /* pinned maps replaced by an edit */
     apr_thread_mutex_t *lock;   /* per child; NULL in the parent */
+    apr_thread_cond_t *loaded;  /* signalled when a parse is done */
+    int broken;                 /* no mutex in this child: no cache */
     /* this child's figures, for the status page */
     apr_uint64_t hits, parses, evictions, refusals;
 } r307_dir_cache;
@@ -363,9 +367,33 @@ static r307_dir_map *r307_load(server_rec *s, apr_pool_t *ptemp,
     return e;
 }
 
+/* A mark in the cache that a thread is parsing the map under its key:
+ * the other threads that want it wait instead of parsing it too (a new
+ * child's threads all miss at once). */
+static r307_dir_map *r307_loading_mark(const char *key)
+{
+    apr_pool_t *pool = r307_own_pool(NULL);
+    r307_dir_map *m;
+    if (!pool)
+        return NULL;
+    m = apr_pcalloc(pool, sizeof(*m));
+    m->pool = pool;
+    m->key = apr_pstrdup(pool, key);
+    m->loading = 1;
+    return m;
+}
+
+static void r307_hold(cmd_parms *cmd, r307_dir_map *e, r307_dir_map **out)
+{
+    *out = e;
+    apr_pool_cleanup_register(cmd->pool, e, r307_release,
+                              apr_pool_cleanup_null);
+}
+
 /* A map the .htaccess in `dir` names, for this request: from the cache
- * while the file is unchanged, else parsed and cached.  Held (refcounted)
- * until the request's pool is cleared. */
+ * while the file is unchanged, else parsed (by one thread; the others
+ * wait for it) and cached.  Held (refcounted) until the request's pool is
+ * cleared. */
 static const char *r307_acquire(cmd_parms *cmd, const char *dir,
                                 const char *path, const rr_options *opt,
                                 r307_dir_map **out)
@@ -376,51 +404,65 @@ static const char *r307_acquire(cmd_parms *cmd, const char *dir,
     const char *key = apr_pstrcat(cmd->temp_pool, "ht:", r307_opt_key(opt),
                                   ":", dir, "\n", path, NULL);
     const char *err = NULL;
-    r307_dir_map *e, *fresh, *dead[8];
+    r307_dir_map *e, *fresh, *mark = NULL, *dead[9];
     apr_finfo_t fi;
     int ndead = 0, k;
 
+    if (c->broken)
+        return "the per-directory map cache has no mutex in this child "
+               "(see the error log)";
     if (apr_stat(&fi, path, R307_FINFO, cmd->temp_pool) == APR_SUCCESS) {
         r307_lock(c);
-        e = apr_hash_get(c->maps, key, APR_HASH_KEY_STRING);
+        while ((e = apr_hash_get(c->maps, key, APR_HASH_KEY_STRING))
+               && e->loading && c->loaded)
+            apr_thread_cond_wait(c->loaded, c->lock);
         if (e && r307_same_file(&e->finfo, &fi)) {
             r307_lru_unlink(e);
             r307_lru_front(c, e);
             __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
             c->hits++;
             r307_unlock(c);
-            *out = e;
-            apr_pool_cleanup_register(cmd->pool, e, r307_release,
-                                      apr_pool_cleanup_null);
+            r307_hold(cmd, e, out);
             return NULL;
+        }
+        if (!(e && e->loading) && (mark = r307_loading_mark(key))) {
+            if (e && r307_uncache(c, e))
+                dead[ndead++] = e;
+            apr_hash_set(c->maps, mark->key, APR_HASH_KEY_STRING, mark);
         }
         r307_unlock(c);
     }
-    /* parsed outside the lock: other requests go on meanwhile */
+    for (k = 0; k < ndead; k++)
+        apr_pool_destroy(dead[k]->pool);
+    /* parsed outside the lock: requests for other maps go on meanwhile */
     fresh = r307_load(cmd->server, cmd->temp_pool, key, path, dir, opt,
                       &err);
     r307_lock(c);
-    if (!fresh) {
-        c->refusals++;
-        r307_unlock(c);
-        return err;
-    }
-    c->parses++;
-    e = apr_hash_get(c->maps, key, APR_HASH_KEY_STRING);
-    if (e && r307_same_file(&e->finfo, &fresh->finfo)) {
-        dead[ndead++] = fresh;      /* another request parsed it first */
-        fresh = e;
+    if (mark)
+        apr_hash_set(c->maps, key, APR_HASH_KEY_STRING, NULL);
+    ndead = 0;
+    if (fresh) {
+        e = apr_hash_get(c->maps, key, APR_HASH_KEY_STRING);
+        /* unless another thread's parse of it is under way (we had no
+         * mark: the map could not be stat'ed), it goes in the cache */
+        if (!(e && e->loading))
+            ndead = r307_insert(c, fresh, dead, 8);
+        __atomic_add_fetch(&fresh->refs, 1, __ATOMIC_RELAXED);
+        c->parses++;
     }
     else {
-        ndead = r307_insert(c, fresh, dead, 8);
+        c->refusals++;
     }
-    __atomic_add_fetch(&fresh->refs, 1, __ATOMIC_RELAXED);
+    if (mark && c->loaded)
+        apr_thread_cond_broadcast(c->loaded);
     r307_unlock(c);
+    if (mark)
+        dead[ndead++] = mark;
     for (k = 0; k < ndead; k++)
         apr_pool_destroy(dead[k]->pool);
-    *out = fresh;
-    apr_pool_cleanup_register(cmd->pool, fresh, r307_release,
-                              apr_pool_cleanup_null);
+    if (!fresh)
+        return err;
+    r307_hold(cmd, fresh, out);
     return NULL;
 }
 
@@ -767,11 +809,15 @@ int r307_dir_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 void r307_dir_child_init(apr_pool_t *pchild, server_rec *s)
 {
     r307_dir_cache *c = r307_the_cache;
-    if (c && apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT,
-                                     pchild) != APR_SUCCESS) {
+    if (!c)
+        return;
+    if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pchild)
+            != APR_SUCCESS
+        || apr_thread_cond_create(&c->loaded, pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(30781)
-                     "cannot create the per-directory map cache's mutex");
-        c->lock = NULL;
+                     "cannot create the per-directory map cache's mutex: "
+                     ".htaccess maps answer 500 in this child");
+        c->broken = 1;
     }
 }
 

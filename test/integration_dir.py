@@ -152,6 +152,12 @@ class DirSuite(it.Suite):
         write_file(os.path.join(d, "fifo", ".htaccess"),
                    "Redirect307Map pipe.map\n")
         os.mkfifo(os.path.join(d, "fifo", "pipe.map"))
+        # a map first requested by many threads at once
+        write_file(os.path.join(d, "herd", ".htaccess"),
+                   "Redirect307Map herd.map\n")
+        write_file(os.path.join(d, "herd", "herd.map"),
+                   "".join("/herd/p%05d /herd/t%05d\n" % (i, i)
+                           for i in range(2500)))
         # a map that is edited while the server runs
         write_file(os.path.join(d, "edit", ".htaccess"),
                    "Redirect307Map edit.map\n")
@@ -585,6 +591,42 @@ def _():
     expect_eq(after["pid"], before["pid"], "the one child")
     expect_eq(after["parses"], before["parses"], "parses during 5 requests")
     expect(after["hits"] >= before["hits"] + 5, "cache hits did not grow by 5")
+
+
+@check("htaccess_map_parsed_once_by_concurrent_first_requests")
+def _():
+    """Ten threads ask for a map nobody has asked for yet, at once: one
+    parses it, the others wait for that parse."""
+    import threading
+    before = dir_cache(srv())
+    go, got = threading.Barrier(10), []
+
+    def client(n):
+        data = build_request("GET", "/herd/p%05d" % n,
+                             "%s:%d" % (LOOPBACK, srv().port))
+        go.wait()
+        got.append(exchange(srv().port, data))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    after = dir_cache(srv())
+    note("before %s after %s" % (before, after))
+    expect_eq(sorted(r.status for r in got), [307] * 10, "statuses")
+    expect_eq(after["parses"] - before["parses"], 1, "parses")
+
+
+@check("status_page_html_shows_this_childs_cache")
+def _():
+    get("/site/from-map")
+    r = get("/r307-status")
+    expect_eq(r.status, 200, "status")
+    m = re.search(rb"<h2>\.htaccess maps \(this child process, pid (\d+)\)</h2>"
+                  rb"\s*<p>(\d+) maps cached \(of 64\)", r.body)
+    expect(m is not None, "no cache section: %s" % short(r.body[-400:]))
+    expect(int(m.group(2)) >= 1, "no map cached")
 
 
 @check("htaccess_edited_map_picked_up_without_restart")
