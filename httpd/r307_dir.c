@@ -32,6 +32,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_file_info.h"
+#include "apr_allocator.h"
 #include "apr_file_io.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
@@ -41,7 +42,6 @@
 #include "apr_thread_mutex.h"
 
 #include "r307_dir.h"
-#include "r307_pools.h"
 
 extern module AP_MODULE_DECLARE_DATA redirect307_module;
 
@@ -195,6 +195,25 @@ static int r307_insert(r307_dir_cache *c, r307_dir_map *fresh,
 
 /* ---- loading a map -------------------------------------------------- */
 
+/* A map's own pool: unmanaged (no parent) with an allocator of its own.
+ * Threads make and destroy these without a lock, and none is left for
+ * apr_terminate() to destroy at exit, when the module that registered
+ * the table's cleanups may be unloaded already. */
+static apr_pool_t *r307_map_pool(void)
+{
+    apr_allocator_t *alloc;
+    apr_pool_t *p;
+    if (apr_allocator_create(&alloc) != APR_SUCCESS)
+        return NULL;
+    apr_allocator_max_free_set(alloc, 1);
+    if (apr_pool_create_unmanaged_ex(&p, NULL, alloc) != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        return NULL;
+    }
+    apr_allocator_owner_set(alloc, p);
+    return p;
+}
+
 static const char *r307_opt_key(const rr_options *opt)
 {
     return opt->case_insensitive ? (opt->trailing_strict ? "ci,strict"
@@ -311,7 +330,7 @@ static r307_dir_map *r307_load(server_rec *s, apr_pool_t *ptemp,
                                const char **err)
 {
     const char *err_loop = NULL;
-    apr_pool_t *pool = r307_own_pool(NULL);
+    apr_pool_t *pool = r307_map_pool();
     r307_dir_map *e;
     apr_file_t *f = NULL;
     apr_finfo_t fi;
@@ -372,7 +391,7 @@ static r307_dir_map *r307_load(server_rec *s, apr_pool_t *ptemp,
  * child's threads all miss at once). */
 static r307_dir_map *r307_loading_mark(const char *key)
 {
-    apr_pool_t *pool = r307_own_pool(NULL);
+    apr_pool_t *pool = r307_map_pool();
     r307_dir_map *m;
     if (!pool)
         return NULL;
