@@ -5,7 +5,9 @@
  * hook (which runs for "apachectl -t", a start and every restart) builds
  * each server's frozen tables once; translate_name answers a matching
  * request with the rule's status and Location before mod_alias and
- * mod_rewrite see it, without reading the request body.
+ * mod_rewrite see it, without reading the request body.  Rules in
+ * <Directory>, <Location> and .htaccess are httpd/r307_dir.c's: this file
+ * only hands those directives over and registers its hooks.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
