@@ -169,6 +169,9 @@ class DirSuite(it.Suite):
         write_file(os.path.join(d, "big", "big.map"),
                    "".join("/big/p%06d /big/t%06d\n" % (i, i)
                            for i in range(3000)))
+        # a directory httpd denies: access control comes first
+        write_file(os.path.join(d, "denied", ".htaccess"),
+                   "Redirect307 /denied/x /denied/y\n")
         # the directory's Redirect307Default
         write_file(os.path.join(d, "dflt", ".htaccess"),
                    "Redirect307 /dflt/a /dflt/b\nRedirect307Default 308\n")
@@ -190,6 +193,7 @@ class DirSuite(it.Suite):
             "Redirect307 /site/both /site/server-wins",
             "Redirect307DirMapMaxSize 64K",
             "<Directory %s/none>\n    AllowOverride None\n</Directory>" % d,
+            "<Directory %s/denied>\n    Require all denied\n</Directory>" % d,
             "<Directory %s/dsec>\n    Redirect307 /dsec/old /dsec/new\n"
             "    Redirect307 /dsec/inner/a /dsec/outer-loses\n"
             "    Redirect307 /dsec/inner/b /dsec/outer-b\n"
@@ -314,6 +318,15 @@ def _():
     /site/, so the rule cannot answer it."""
     r = get("/elsewhere/x")
     expect_eq(r.status, 200, "status")
+    expect_eq(r.location, None, "Location")
+
+
+@check("htaccess_rule_answers_after_access_control")
+def _():
+    """As mod_alias's per-directory Redirect: a denied directory stays
+    denied, its rules do not tell what lies behind it."""
+    r = get("/denied/x")
+    expect_eq(r.status, 403, "status")
     expect_eq(r.location, None, "Location")
 
 
