@@ -141,8 +141,11 @@ unit-asan: deps $(BUILD)/unit_tests_asan
 memcheck: memcheck-deps $(BUILD)/unit_tests
 	CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/unit_tests
 
+# test/integration_dir.py: per-directory rules (.htaccess, <Directory>,
+# <Location>), on integration.py's helpers
 integration: deps $(MODULE) $(BUILD)/redirect307
 	python3 test/integration.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
+	python3 test/integration_dir.py --module $(CURDIR)/$(MODULE) --apache $(APACHE2)
 
 test: deps-test
 	$(MAKE) unit unit-asan memcheck fuzz-short cli-test import-test \

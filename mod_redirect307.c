@@ -5,7 +5,9 @@
  * hook (which runs for "apachectl -t", a start and every restart) builds
  * each server's frozen tables once; translate_name answers a matching
  * request with the rule's status and Location before mod_alias and
- * mod_rewrite see it, without reading the request body.
+ * mod_rewrite see it, without reading the request body.  Rules in
+ * <Directory>, <Location> and .htaccess are httpd/r307_dir.c's: this file
+ * only hands those directives over and registers its hooks.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -27,6 +29,7 @@
 #include "httpd/r307_pools.h"
 #include "httpd/r307_statsfile.h"
 #include "httpd/r307_missed.h"
+#include "httpd/r307_dir.h"
 
 module AP_MODULE_DECLARE_DATA redirect307_module;
 
@@ -52,6 +55,8 @@ typedef struct r307_server_conf {
     long max_age;           /* Redirect307MaxAge, R307_UNSET: no header */
     const rr_ignore *ignore;            /* Redirect307IgnoreParams, or NULL:
                                            unset (the built-in list) */
+    const rr_ignore *dir_ignore;        /* the list in force, built, for
+                                           per-directory rules */
     apr_array_header_t *sources;        /* r307_source, this server's own */
     const struct r307_server_conf *parent;  /* main server's, for a vhost */
     apr_array_header_t *entries;        /* own r307_cached_table * */
@@ -82,10 +87,15 @@ typedef struct {
     apr_uint64_t *counters;
 } r307_counted;
 
+/* The main server's record of the configuration pass being read: what a
+ * vhost's directory section falls back to before the merge. */
+static const struct r307_server_conf *r307_main_conf;
+
 static void *r307_create_server_conf(apr_pool_t *p, server_rec *s)
 {
     r307_server_conf *c = apr_pcalloc(p, sizeof(*c));
-    (void)s;
+    if (!s->is_virtual)
+        r307_main_conf = c;
     c->engine = R307_UNSET;
     c->match_case = R307_UNSET;
     c->trailing_strict = R307_UNSET;
@@ -145,6 +155,35 @@ int r307_missed_has_rule(const server_rec *s, const char *path,
                             NULL, &m);
 }
 
+/* httpd/r307_dir.c: what per-directory rules take from their server.
+ * Before the merge (directive time) a vhost's unset settings come from
+ * the main server as read so far. */
+void r307_dir_server_of(const server_rec *s, r307_dir_server *out)
+{
+    const r307_server_conf *c = r307_conf(s);
+    const r307_server_conf *m = r307_main_conf ? r307_main_conf : c;
+    int match_case = c->match_case != R307_UNSET ? c->match_case
+                                                 : m->match_case;
+    int strict = c->trailing_strict != R307_UNSET ? c->trailing_strict
+                                                  : m->trailing_strict;
+    out->engine = c->engine != 0;
+    out->default_status = c->default_status ? c->default_status
+                                            : HTTP_TEMPORARY_REDIRECT;
+    out->max_age = c->max_age;
+    out->ignore = c->dir_ignore;
+    out->opt.case_insensitive = match_case == 0;
+    out->opt.trailing_strict = strict == 1;
+}
+
+static void r307_count_redirect(r307_metrics *mt, int status);
+
+void r307_dir_count_redirect(const server_rec *s, int status)
+{
+    const r307_server_conf *c = r307_conf(s);
+    if (c->metrics)
+        r307_count_redirect(c->metrics, status);
+}
+
 /* ---- directives ----------------------------------------------------- */
 
 static int r307_all_digits(const char *s)
@@ -173,7 +212,6 @@ static const char *r307_cmd_rule(cmd_parms *cmd, void *dummy, int argc,
     rr_diag *d;
     r307_source *src;
     int i = 0, k;
-    (void)dummy;
 
     if (argc > 0 && r307_all_digits(argv[0]))
         status = argv[i++];
@@ -190,6 +228,8 @@ static const char *r307_cmd_rule(cmd_parms *cmd, void *dummy, int argc,
     for (k = i + 2; k < argc; k++)
         text = apr_pstrcat(cmd->pool, text, k == i + 2 ? " " : ",", argv[k],
                            NULL);
+    if (cmd->path)      /* <Directory>, <Location>, .htaccess */
+        return r307_dir_cmd_rule(cmd, dummy, text);
 
     /* Validate now, so that httpd names this config file and line. */
     d = rr_diag_create(cmd->temp_pool);
@@ -213,8 +253,10 @@ static const char *r307_cmd_map(cmd_parms *cmd, void *dummy, const char *arg)
 {
     r307_server_conf *c = r307_conf(cmd->server);
     r307_source *src;
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    (void)dummy;
+    const char *path;
+    if (cmd->path)      /* <Directory>, <Location>, .htaccess */
+        return r307_dir_cmd_map(cmd, dummy, arg);
+    path = ap_server_root_relative(cmd->pool, arg);
     if (!path)
         return apr_psprintf(cmd->pool, "%s: invalid rules-file path '%s'",
                             r307_where(cmd), arg);
@@ -248,13 +290,15 @@ static const char *r307_cmd_default(cmd_parms *cmd, void *dummy,
 {
     r307_server_conf *c = r307_conf(cmd->server);
     int st = atoi(arg);
-    (void)dummy;
     if (!r307_all_digits(arg) || !(st == 301 || st == 302 || st == 303
                                    || st == 307 || st == 308))
         return apr_psprintf(cmd->pool, "%s: Redirect307Default takes 301, "
                             "302, 303, 307 or 308, not '%s'",
                             r307_where(cmd), arg);
-    c->default_status = st;
+    if (cmd->path)      /* the rules of this directory section */
+        r307_dir_cmd_default(dummy, st);
+    else
+        c->default_status = st;
     return NULL;
 }
 
@@ -386,13 +430,24 @@ static const char *r307_cmd_max_age(cmd_parms *cmd, void *dummy,
 }
 
 static const command_rec r307_cmds[] = {
-    AP_INIT_TAKE_ARGV("Redirect307", r307_cmd_rule, NULL, RSRC_CONF,
+    /* Also per directory (httpd/r307_dir.c), and in .htaccess with
+     * AllowOverride FileInfo, as mod_alias's Redirect */
+    AP_INIT_TAKE_ARGV("Redirect307", r307_cmd_rule, NULL,
+        RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
         "[STATUS] SOURCE TARGET [FLAGS]: one rule, as a rules-file line"),
-    AP_INIT_TAKE1("Redirect307Map", r307_cmd_map, NULL, RSRC_CONF,
-        "a rules file (relative to ServerRoot); repeatable"),
-    AP_INIT_TAKE1("Redirect307Default", r307_cmd_default, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("Redirect307Map", r307_cmd_map, NULL,
+        RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
+        "a rules file (relative to ServerRoot; in .htaccess to its "
+        "directory); repeatable"),
+    AP_INIT_TAKE1("Redirect307Default", r307_cmd_default, NULL,
+        RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
         "status for rules that give none: 301, 302, 303, 307 (default) "
         "or 308"),
+    AP_INIT_TAKE_ARGV("Redirect307DirCacheSize", r307_dir_cmd_cache_size,
+        NULL, RSRC_CONF, "MAPS [MEMORY]: .htaccess maps each child keeps "
+        "parsed (default 64, 256M)"),
+    AP_INIT_TAKE1("Redirect307DirMapMaxSize", r307_dir_cmd_max_size, NULL,
+        RSRC_CONF, "largest map a .htaccess may name (default 8M)"),
     AP_INIT_FLAG("Redirect307Engine", r307_cmd_engine, NULL, RSRC_CONF,
         "On (default) or Off: answer redirects in this server"),
     AP_INIT_FLAG("Redirect307MatchCase", r307_cmd_match_case, NULL,
@@ -1009,6 +1064,7 @@ static int r307_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             continue;
         if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL)
             c->metrics = r307_metrics_for(st, s, ptemp);
+        c->dir_ignore = r307_ignore_list(pconf, c);
         /* a stats file is kept for the servers that count */
         if (c->stats == R307_UNSET && r307_conf(main_s)->stats_file)
             c->stats = 1;
@@ -1592,7 +1648,9 @@ static int r307_status_handler(request_rec *r)
         r307_missed_status(r, s, json);     /* Redirect307Missed */
         ap_rputs(json ? "}" : "", r);
     }
-    ap_rputs(json ? "]}\n" : "</body></html>\n", r);
+    ap_rputs(json ? "]" : "", r);
+    r307_dir_status(r, json);       /* the .htaccess map cache */
+    ap_rputs(json ? "}\n" : "</body></html>\n", r);
     return OK;
 }
 
@@ -1602,9 +1660,17 @@ static void r307_register_hooks(apr_pool_t *p)
      * old URL first. */
     static const char *const succ[] = { "mod_alias.c", "mod_rewrite.c",
                                         NULL };
+    /* Per-directory rules answer in fixups, as mod_alias's do, and ahead
+     * of mod_rewrite's per-directory rules (a WordPress .htaccess) */
+    static const char *const dir_succ[] = { "mod_rewrite.c", "mod_alias.c",
+                                            NULL };
     (void)p;
+    ap_hook_pre_config(r307_dir_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(r307_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(r307_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(r307_dir_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(r307_dir_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(r307_dir_fixups, NULL, dir_succ, APR_HOOK_FIRST);
     ap_hook_monitor(r307_statsfile_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(r307_translate_name, NULL, succ,
                            APR_HOOK_FIRST);
@@ -1619,8 +1685,8 @@ static void r307_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(redirect307) = {
     STANDARD20_MODULE_STUFF,
-    NULL,                       /* per-directory config creator */
-    NULL,                       /* per-directory config merger */
+    r307_dir_create,            /* per-directory config creator */
+    r307_dir_merge,             /* per-directory config merger */
     r307_create_server_conf,
     r307_merge_server_conf,
     r307_cmds,

@@ -11,6 +11,8 @@
 #                                     (1M rules, 10% host, 10% query; in make bench)
 #   make bench-missed                 what Redirect307Missed On costs on 404s
 #                                     (10,000 distinct missing paths; in make bench)
+#   make bench-dir                    a 100k-rule map in .htaccess against the
+#                                     same map at server level (in make bench)
 #
 # bench/server_bench.py starts ours, mod_alias, mod_rewrite (txt:, dbm:),
 # nginx map and HAProxy map side by side on loopback, loads each with wrk
@@ -27,9 +29,10 @@ BENCH_QUICK ?=
 BENCH_OUT   ?= $(CURDIR)/bench
 
 .PHONY: bench bench-server bench-server-deps bench-stats bench-match \
-        bench-missed
+        bench-missed bench-dir
 
-bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed
+bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed \
+       bench-dir
 
 bench-server-deps: deps
 	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)
@@ -54,4 +57,10 @@ bench-match: deps .libs/mod_redirect307.so bench-server-deps
 # same empty docroot, 10,000 distinct missing paths (paired runs).
 bench-missed: deps .libs/mod_redirect307.so bench-server-deps
 	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/missed_cost.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
+
+# What a map in .htaccess costs in hit rps: a 100k-rule map in the docroot's
+# .htaccess against the same map at server level (paired runs).
+bench-dir: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/dir_cost.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
