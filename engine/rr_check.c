@@ -816,8 +816,11 @@ static void check_shadowed(const rr_set *s, apr_pool_t *tmp, rr_diag *d)
                 || (m.table == t && m.rule == off))
                 continue;
             rec_decode(m.table->arena, m.rule, &o);
-            if (!answers_by_path_alone(&o))
-                continue;
+            if (!answers_by_path_alone(&o)
+                || (o.pattern && (o.bits & (RB_KIND_MASK | RB_NOCASE))
+                                 == (r.bits & (RB_KIND_MASK | RB_NOCASE))
+                    && rr_pattern_same(o.src, o.src_len, r.src, r.src_len)))
+                continue;       /* a duplicate, reported as one */
             covered = o.pattern ? rr_pattern_covers(&o, &r)
                 : (o.bits & RB_KIND_MASK) == RR_KIND_PREFIX
                   && ((o.bits & RB_NOCASE) || !(r.bits & RB_NOCASE));
