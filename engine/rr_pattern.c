@@ -629,36 +629,66 @@ static uint32_t probe_pattern(const rr_table *t, uint64_t hash,
     }
 }
 
+/* Shapes are hashed a batch at a time and every slot the batch will
+ * probe is prefetched first, so that the probes' cache misses overlap
+ * (a miss in a large table costs more than hashing a path). */
+#define SHAPE_BATCH 16
+
+typedef struct {
+    const rr_shape *sh;
+    int nocase;
+    uint64_t hash;
+} rr_shape_probe;
+
 int rr_set_lookup_pattern(const rr_set *s, const rr_group *g,
                           const char *path, size_t len,
                           const rr_request *rq, rr_match *m)
 {
     char skel[RR_MAX_LINE + 2];
     rr_reqsegs sg;
-    int i, k, nocase, best_k = -1, best_score = -1, hostless;
+    rr_shape_probe pr[2 * SHAPE_BATCH];
+    int i = 0, j, k, np, best_k = -1, best_score = -1, hostless;
     uint32_t best_off = 0, best_nseg = 0;
     if (!split_request(path, len, &sg))
         return 0;
     hostless = !(g->xbits & XB_HOST);
-    for (i = 0; i < s->nshapes; i++) {
-        const rr_shape *sh = s->shapes[i];
-        size_t n;
-        if (best_k >= 0 && sh->score < best_score)
-            break;              /* shapes come most literal first */
-        if (!request_skeleton(sh, path, &sg, skel, &n))
-            continue;
-        for (nocase = 0; nocase < 2; nocase++) {
-            uint64_t h;
-            if (nocase ? !sh->has_nocase : !sh->has_case)
+    while (i < s->nshapes && (best_k < 0 || s->shapes[i]->score >= best_score)) {
+        /* a batch: hash the shapes that fit, prefetch their slots */
+        for (np = 0; i < s->nshapes && np + 2 <= 2 * SHAPE_BATCH; i++) {
+            const rr_shape *sh = s->shapes[i];
+            size_t n;
+            int nocase;
+            if (best_k >= 0 && sh->score < best_score)
+                break;
+            if (!request_skeleton(sh, path, &sg, skel, &n))
                 continue;
-            h = pattern_hash(g->seed, sh, nocase, skel, n);
+            for (nocase = 0; nocase < 2; nocase++) {
+                if (nocase ? !sh->has_nocase : !sh->has_case)
+                    continue;
+                pr[np].sh = sh;
+                pr[np].nocase = nocase;
+                pr[np].hash = pattern_hash(g->seed, sh, nocase, skel, n);
+                for (k = 0; k < s->ntables; k++) {
+                    const rr_table *t = s->tables[k];
+                    if (t->nshapes)
+                        __builtin_prefetch(&t->slots[slot_home(
+                            (uint32_t)(pr[np].hash >> 32), t->cap)]);
+                }
+                np++;
+            }
+        }
+        for (j = 0; j < np; j++) {
+            const rr_shape *sh = pr[j].sh;
+            if (best_k >= 0 && sh->score < best_score)
+                break;          /* shapes come most literal first */
             for (k = 0; k < s->ntables; k++) {
                 const rr_table *t = s->tables[k];
                 uint32_t off;
                 if (t->nshapes == 0 || (best_k >= 0 && k > best_k)
                     || !(hostless || rr_table_has_group(t, g->seed)))
                     continue;
-                off = probe_pattern(t, h, g, sh, nocase, path, &sg, rq);
+                off = probe_pattern(t, pr[j].hash, g, sh, pr[j].nocase,
+                                    path, &sg, rq);
                 if (off && (best_k < 0 || k < best_k
                             || (k == best_k && off < best_off))) {
                     best_k = k;
