@@ -720,9 +720,12 @@ static void shape_note(apr_hash_t *seen, apr_array_header_t *list,
 {
     rr_shape *have = apr_hash_get(seen, &sh->seed, sizeof(sh->seed));
     if (!have) {
+        /* the key is copied: pushing may move the array's elements */
+        uint64_t *key = apr_pmemdup(apr_hash_pool_get(seen), &sh->seed,
+                                    sizeof(sh->seed));
         have = apr_array_push(list);
         *have = *sh;
-        apr_hash_set(seen, &have->seed, sizeof(have->seed),
+        apr_hash_set(seen, key, sizeof(*key),
                      (void *)(uintptr_t)list->nelts);
         have->has_case = have->has_nocase = 0;
     }
