@@ -185,12 +185,22 @@ START_TEST(pattern_captures_are_escaped)
         { "/u/a b\r\nX: y", NULL, "307 https://new.example/a%20b%0D%0AX:%20y" },
         { "/u/..%5C", NULL, "307 https://new.example/..%255C" },
         { "/u/\\evil", NULL, "307 https://new.example/%5Cevil" },
+        { "/u//evil.example", NULL, "no match" },
+        { "/u/%2F%2Fevil.example", NULL,
+          "307 https://new.example/%252F%252Fevil.example" },
     };
     rr_set *q = set_from("/q/:v https://new.example/s?q=:v#:v\n");
+    rr_set *r = set_from("/r/:n /:n\n");
+    rr_match m;
 
     check_answers(set_from("/u/:name https://new.example/:name\n"), cases);
     ck_assert_str_eq(answer(q, "/q/a&b=c+d", NULL),
                      "307 https://new.example/s?q=a%26b%3Dc%2Bd#a&b=c+d");
+    /* a path target without a base stays a path: never "//host" */
+    ck_assert_int_eq(rr_set_lookup(r, LIT("/r/%2Fevil.example"), NULL, &m), 1);
+    ck_assert_str_eq(rr_match_location(&m, tp, "/r/%2Fevil.example", NULL,
+                                       NULL), "/%252Fevil.example");
+    ck_assert_int_eq(rr_set_lookup(r, LIT("/r//evil.example"), NULL, &m), 0);
 }
 END_TEST
 
