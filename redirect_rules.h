@@ -23,7 +23,8 @@
  * request path), engine/rr_parse.c (reading and parsing rules),
  * engine/rr_freeze.c (freezing and reading a table), engine/rr_dump.c
  * (tables back to text), engine/rr_check.c (duplicates across tables,
- * chains, loops, collapse), engine/rr_diag.c (diagnostics), and
+ * chains, loops, collapse, shadowed patterns), engine/rr_pattern.c
+ * (pattern rules), engine/rr_diag.c (diagnostics), and
  * engine/rr_internal.h (the record layout and hashing they share).
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
