@@ -427,10 +427,22 @@ const char *rr_pattern_written_form(apr_pool_t *p, const char *s, size_t n,
             after_name = 1;
             continue;
         }
+        if (dump && c >= 0x80) {
+            /* valid UTF-8 stays raw, as dump_source keeps it */
+            size_t k = rr_utf8_seq((const unsigned char *)s + i, n - i);
+            if (k > 0) {
+                memcpy(o, s + i, k);
+                o += k;
+                i += k;
+                after_name = 0;
+                continue;
+            }
+        }
         /* a literal that would read back as a placeholder, or as more of
          * the name before it, is written escaped; so is what a rules file
-         * cannot hold raw */
-        if (dump && ((c == ':' && i + 1 < n && name_byte((unsigned char)s[i + 1]))
+         * cannot hold raw (bytes that are not UTF-8 among them) */
+        if (dump && (c >= 0x80
+                     || (c == ':' && i + 1 < n && name_byte((unsigned char)s[i + 1]))
                      || (after_name && name_byte(c))
                      || c <= 0x20 || c == 0x7f || c == '%' || c == '?'
                      || c == '*' || c == '#')) {

@@ -405,11 +405,12 @@ START_TEST(pattern_dump_round_trips)
         "/n/:v /nc/:v nocase,qsdrop\n"
         "//h.example/h/:v https://h.example/:v 308\n"
         "/w/:v /w2/:v until=2099-01-01\n"
-        "/lit%3Aeral /l\n";             /* a literal ':' before a name */
+        "/lit%3Aeral /l\n"              /* a literal ':' before a name */
+        "/b%8A/:x/caf\xc3\xa9 /bytes/:x\n";  /* not UTF-8, and UTF-8 */
     static const char *const paths[] = {
         "/u/bob", "/blog/2019/p.html", "/shop/s/x/y", "/shop/s",
         "/a:b/qa", "/a:b/q", "/N/Zed", "/h/1", "/w/1", "/lit:eral",
-        "/lit%3Aeral", "/u/a%3Fb",
+        "/lit%3Aeral", "/u/a%3Fb", "/b\x8a/1/caf\xc3\xa9",
     };
     rr_table *t = table_from("d.map", LIT(rules), &opt_default, NULL);
     const char *dump = rr_table_dump(t, tp);
@@ -429,9 +430,11 @@ START_TEST(pattern_dump_round_trips)
     }
     ck_assert_str_eq(answer(a, "/a:b/qa", NULL), "307 " BASE "/t/q");
     rr_table_stats(t2, &st);
-    ck_assert_uint_eq(st.pattern, 7);
+    ck_assert_uint_eq(st.pattern, 8);
     ck_assert_uint_eq(st.exact, 1);
-    ck_assert_uint_eq(st.rules, 8);
+    ck_assert_uint_eq(st.rules, 9);
+    ck_assert_str_eq(answer(b, "/b\x8a/1/caf\xc3\xa9", NULL),
+                     "307 " BASE "/bytes/1");
 }
 END_TEST
 
