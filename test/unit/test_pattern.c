@@ -267,6 +267,14 @@ START_TEST(pattern_errors_name_file_and_line)
                       && contains(diag_error(d, 0), cases[k].reason),
                       "%s: %s", cases[k].line, diag_error(d, 0));
     }
+    {
+        const char *deep = apr_pstrcat(tp, "/:a", repeat("/x", 32), " /t\n",
+                                       NULL);
+        rr_diag *d = parse_expect_errors("p.map", deep, strlen(deep),
+                                         &opt_default);
+        ck_assert_msg(contains(diag_error(d, 0), "at most 32 segments"), "%s",
+                      diag_error(d, 0));
+    }
 }
 END_TEST
 
