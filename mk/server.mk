@@ -13,6 +13,9 @@
 #                                     (10,000 distinct missing paths; in make bench)
 #   make bench-dir                    a 100k-rule map in .htaccess against the
 #                                     same map at server level (in make bench)
+#   make bench-pattern                literal and pattern hits against the floor
+#                                     (1M literal + 1,000 pattern rules in 50
+#                                     shapes; in make bench)
 #
 # bench/server_bench.py starts ours, mod_alias, mod_rewrite (txt:, dbm:),
 # nginx map and HAProxy map side by side on loopback, loads each with wrk
@@ -29,10 +32,10 @@ BENCH_QUICK ?=
 BENCH_OUT   ?= $(CURDIR)/bench
 
 .PHONY: bench bench-server bench-server-deps bench-stats bench-match \
-        bench-missed bench-dir
+        bench-missed bench-dir bench-pattern
 
 bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed \
-       bench-dir
+       bench-dir bench-pattern
 
 bench-server-deps: deps
 	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)
@@ -63,4 +66,11 @@ bench-missed: deps .libs/mod_redirect307.so bench-server-deps
 # .htaccess against the same map at server level (paired runs).
 bench-dir: deps .libs/mod_redirect307.so bench-server-deps
 	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/dir_cost.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
+
+# What pattern rules cost in hit rps: 1M literal rules + 1,000 pattern
+# rules in 50 shapes; literal hits and pattern hits, each against the
+# one-Redirect floor (paired runs).
+bench-pattern: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/pattern_cost.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
