@@ -253,6 +253,7 @@ static const char *pattern_path(apr_pool_t *p, const char *path, size_t n,
             return NULL;
         s->capture = ++captures;
         s->head_len = 0;
+        s->tail = "";
     }
     if (!(src = pp_source(p, a, e->names, "", why)))
         return NULL;

@@ -61,6 +61,8 @@ int pp_has_capture(const pp_path *a)
 /* Do x[0..n) and y[0..n) compare equal, folded if `fold`? */
 static int same_bytes(const char *x, const char *y, size_t n, int fold)
 {
+    if (n == 0)
+        return 1;
     return fold ? !strncasecmp(x, y, n) : !memcmp(x, y, n);
 }
 

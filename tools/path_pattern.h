@@ -27,7 +27,8 @@ typedef struct {
     const char *head;           /* literal bytes (the whole segment of a
                                    literal one) */
     size_t head_len;
-    const char *tail;           /* literal bytes after the capture */
+    const char *tail;           /* literal bytes after the capture (""
+                                   if none; a capture's is never NULL) */
     size_t tail_len;
     int capture;                /* 0: literal; else the capture's number */
 } pp_seg;
