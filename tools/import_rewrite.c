@@ -1130,6 +1130,9 @@ static const char *expand_pattern_subst(apr_pool_t *p, const rw_rule *r,
             s += 2;
         }
         else if (g > 0 && g <= r->pat.groups && g != r->pat.rest_group) {
+            if (s < auth_end)
+                return apr_psprintf(p, "'$%d' is in the target's host: a "
+                                    "placeholder never chooses the host", g);
             if (pp_name_char((unsigned char)s[2]))
                 return apr_psprintf(p, "'$%d' is followed by '%c', which "
                                     "the placeholder's name :p%d would take "
@@ -1676,7 +1679,8 @@ static void note_pattern(rw_reader *rd, const rw_rule *r, const rw_rule *wider)
     if (wider)
         imp_differs(im, r->line, "where line %u's rule, which answers more "
                     "than its regex, matches too, the rules answer with it "
-                    "(it comes first); mod_rewrite with this one", wider->line);
+                    "(it comes first); mod_rewrite with this one",
+                    wider->line);
     if (r->f.noescape)
         imp_note(im, r->line, "[NE]: mod_rewrite puts the captured segments "
                  "into the Location unescaped; the rule escapes them");
@@ -1700,7 +1704,8 @@ static void note_rule(rw_reader *rd, const rw_rule *r, const rw_plan *pl)
     else if (l->shape == SHAPE_REST && l->not_itself)
         imp_note(im, r->line, "also answers %s itself; mod_rewrite matches "
                  "only below it", path);
-    if (r->f.nocase && !pl->carry && pl->target[0] == '/'
+    if (r->f.nocase && !pl->carry && !r->pattern_ok
+        && pl->target[0] == '/'
         && !strncasecmp(pl->target, pl->source, strcspn(pl->source, "?"))
         && strcspn(pl->target, "?#") == strcspn(pl->source, "?"))
         imp_note(im, r->line, "[NC]: mod_rewrite redirects '%s' to itself "

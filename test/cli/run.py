@@ -2263,6 +2263,7 @@ RewriteRule ^/g/([^/]+)$ - [G]
 RewriteRule ^/ne/([^/]+)$ /ne2/$1 [R,NE,L]
 RewriteRule ^/z/((\\d+))$ /z2/$1 [R,L]
 RewriteRule ^/z2/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)$ /x [R,L]
+RewriteRule ^/hh/([^/]+)$ https://$1.example.com/ [R,L]
 """
 
 
@@ -2316,7 +2317,8 @@ def t_import_rewrite_patterns(b, tmp):
                      (24, "a query condition on a pattern"),
                      (25, "holds ':b' literally"),
                      (28, "not one character class"),
-                     (29, "more than 8 groups")):
+                     (29, "more than 8 groups"),
+                     (30, "in the target's host")):
         check("import rewrite segment groups: line %d not converted (%s)"
               % (ln, word), said_at(r.err, src, ln, "not converted", word),
               r.err)
