@@ -1279,9 +1279,9 @@ static void r307_status_table(request_rec *r, const r307_cached_table *e,
         ap_rputs("{\"file\":", r);
         r307_json_str(r, e->name);
         ap_rprintf(r, ",\"rules\":%u,\"exact\":%u,\"prefix\":%u,"
-                   "\"query\":%u,\"load_seconds\":%.6f,\"bytes\":%lu,"
-                   "\"loaded\":%" APR_TIME_T_FMT, st.rules, st.exact,
-                   st.prefix, st.query, e->load_seconds,
+                   "\"query\":%u,\"pattern\":%u,\"load_seconds\":%.6f,"
+                   "\"bytes\":%lu,\"loaded\":%" APR_TIME_T_FMT, st.rules,
+                   st.exact, st.prefix, st.query, st.pattern, e->load_seconds,
                    (unsigned long)st.bytes, apr_time_sec(e->loaded));
         if (counted) {
             ap_rprintf(r, ",\"hits\":%" APR_UINT64_T_FMT ",\"never_hit\":%u,"
@@ -1300,10 +1300,10 @@ static void r307_status_table(request_rec *r, const r307_cached_table *e,
         ap_rputs("}", r);
         return;
     }
-    ap_rprintf(r, "<h3>%s</h3>\n<p>%u rules (%u exact, %u prefix, %u query), "
-               "loaded in %.3f s, %.1f MiB</p>\n",
+    ap_rprintf(r, "<h3>%s</h3>\n<p>%u rules (%u exact, %u prefix, %u query, "
+               "%u pattern), loaded in %.3f s, %.1f MiB</p>\n",
                ap_escape_html2(r->pool, e->name, 0), st.rules, st.exact,
-               st.prefix, st.query, e->load_seconds,
+               st.prefix, st.query, st.pattern, e->load_seconds,
                (double)st.bytes / (1024.0 * 1024.0));
     if (!counted)
         return;

@@ -234,6 +234,7 @@ void rr_rec_key(const rr_rec *r, rr_group *g, rr_params *q, rr_key *k)
     k->key = r->src;
     k->klen = r->src_len;
     k->q = q;
+    k->pattern = r->pattern;
 }
 
 /* ---- probing a table ------------------------------------------------ */
@@ -243,6 +244,13 @@ int rr_rec_matches(const char *arena, uint32_t off, const rr_key *k)
     rr_rec r;
     size_t i;
     rec_decode(arena, off, &r);
+    if (r.pattern != k->pattern)
+        return 0;
+    if (r.pattern)
+        return (r.bits & RB_KIND_MASK) == k->kind
+               && !(r.bits & RB_NOCASE) == !k->nocase
+               && rec_in_group(&r, k->group)
+               && rr_pattern_same(r.src, r.src_len, k->key, k->klen);
     if ((r.bits & RB_KIND_MASK) != k->kind
         || !(r.bits & RB_NOCASE) != !k->nocase || r.src_len != k->klen
         || !rec_in_group(&r, k->group))
@@ -284,7 +292,7 @@ uint32_t rr_table_probe(const rr_table *t, uint64_t hash, const rr_key *k)
 
 /* Does the table hold rules of the host group with this seed?  Groups are
  * few (one per host named), sorted: a binary search. */
-static int table_has_group(const rr_table *t, uint64_t seed)
+int rr_table_has_group(const rr_table *t, uint64_t seed)
 {
     uint32_t lo = 0, hi = t->ngroups;
     while (lo < hi) {
@@ -341,6 +349,7 @@ void rr_set_add(rr_set *s, const rr_table *t)
         s->maxdepth = (long)t->max_prefix_depth;
     s->has_hosts |= t->ngroups > 0;
     s->needs_params |= t->has_kind[RR_KIND_QUERY] || t->has_qsnone;
+    rr_set_add_shapes(s, t);
 }
 
 void rr_set_mark_inherited(rr_set *s)
@@ -482,15 +491,6 @@ static uint64_t prefix_state(const rr_path_hash *ph, uint32_t b, int nocase)
     return hash_word(ph->h[b][nocase], ph->part[b][nocase]);
 }
 
-/* What one lookup knows about the request besides its path. */
-typedef struct {
-    const rr_params *q;     /* its parameters, ignored ones left out; NULL
-                               when it has none (or the set needs none) */
-    int has_params;         /* it has parameters besides ignored ones */
-    const char *args;
-    apr_time_t clock;       /* the set's clock: 0 for the current time */
-} rr_request;
-
 /* Is the rule's window open at the request's time?  Only rules with a
  * window read the clock. */
 static int window_open(const rr_table *t, uint32_t off, const rr_request *rq)
@@ -506,7 +506,7 @@ static int window_open(const rr_table *t, uint32_t off, const rr_request *rq)
 /* A rule refuses a request it matched: qsnone with (unignored)
  * parameters, or outside its window; the lookup goes on as if the rule
  * were not there. */
-static int rule_refuses(const rr_table *t, uint32_t off, const rr_request *rq)
+int rr_rule_refuses(const rr_table *t, uint32_t off, const rr_request *rq)
 {
     if (rq->has_params && (rec_xbits(t->arena, off) & XB_QSNONE))
         return 1;
@@ -529,6 +529,7 @@ static uint32_t table_lookup_exact(const rr_table *t, const rr_group *g,
     k.key = path;
     k.klen = n;
     k.q = q;
+    k.pattern = 0;
     for (nocase = 0; nocase < 2; nocase++) {
         uint64_t st = strict ? ph->full[nocase] : ph->trim[nocase];
         unsigned tag = (kind == RR_KIND_QUERY ? TAG_QUERY : TAG_EXACT)
@@ -538,7 +539,7 @@ static uint32_t table_lookup_exact(const rr_table *t, const rr_group *g,
             continue;
         k.nocase = nocase;
         off = rr_table_probe(t, key_final(st, tag, n, q ? q->sum : 0), &k);
-        if (off && !rule_refuses(t, off, rq))
+        if (off && !rr_rule_refuses(t, off, rq))
             return off;
     }
     return 0;
@@ -572,6 +573,7 @@ static long table_lookup_prefix(const rr_table *t, const rr_group *g,
     k.kind = RR_KIND_PREFIX;
     k.key = path;
     k.q = NULL;
+    k.pattern = 0;
     for (b--; b >= 0; b--) {
         k.klen = ph->pos[b];
         for (nocase = 0; nocase < 2; nocase++) {
@@ -580,7 +582,7 @@ static long table_lookup_prefix(const rr_table *t, const rr_group *g,
                 continue;
             k.nocase = nocase;
             o = rr_table_probe(t, h[b][nocase], &k);
-            if (o && !rule_refuses(t, o, rq)
+            if (o && !rr_rule_refuses(t, o, rq)
                 && !is_own_target(t, o, path, ph->len, ph->pos[b], NULL)) {
                 *off = o;
                 return (long)ph->pos[b];
@@ -638,7 +640,7 @@ static int set_lookup_prefix(const rr_set *s, const rr_group *g,
         const rr_table *t = s->tables[k];
         long l;
         if (!t->has_kind[RR_KIND_PREFIX]
-            || !(hostless || table_has_group(t, g->seed)))
+            || !(hostless || rr_table_has_group(t, g->seed)))
             continue;
         l = table_lookup_prefix(t, g, ph, path, rq, &off);
         if (l > best_len) {
@@ -678,7 +680,7 @@ static int set_lookup_group(const rr_set *s, const rr_group *g,
         for (k = 0; k < s->ntables; k++) {
             const rr_table *t = s->tables[k];
             if (t->has_kind[RR_KIND_QUERY]
-                && (hostless || table_has_group(t, g->seed))
+                && (hostless || rr_table_has_group(t, g->seed))
                 && (off = table_lookup_exact(t, g, RR_KIND_QUERY, &ph, path,
                                              rq))) {
                 set_match(m, s, k, off, len);
@@ -689,21 +691,34 @@ static int set_lookup_group(const rr_set *s, const rr_group *g,
     for (k = 0; k < s->ntables; k++) {
         const rr_table *t = s->tables[k];
         if (t->has_kind[RR_KIND_EXACT]
-            && (hostless || table_has_group(t, g->seed))
+            && (hostless || rr_table_has_group(t, g->seed))
             && (off = table_lookup_exact(t, g, RR_KIND_EXACT, &ph, path, rq))
             && !is_own_target(t, off, path, len, len, rq->args)) {
             set_match(m, s, k, off, len);
             return 1;
         }
     }
-    return set_lookup_prefix(s, g, &ph, path, len, rq, m);
+    if (set_lookup_prefix(s, g, &ph, path, len, rq, m))
+        return 1;
+    /* pattern rules answer only what no literal rule of the group does */
+    return s->nshapes > 0
+           && rr_set_lookup_pattern(s, g, path, len, rq, m);
+}
+
+int rr_set_lookup_in_group(const rr_set *s, const rr_group *g,
+                           const char *path, size_t len, rr_match *m)
+{
+    rr_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.clock = s->clock;
+    return len > 0 && set_lookup_group(s, g, path, len, &rq, m);
 }
 
 static int set_has_group(const rr_set *s, uint64_t seed)
 {
     int k;
     for (k = 0; k < s->ntables; k++) {
-        if (table_has_group(s->tables[k], seed))
+        if (rr_table_has_group(s->tables[k], seed))
             return 1;
     }
     return 0;
@@ -982,6 +997,13 @@ const char *rr_match_location_parts(const rr_match *m, apr_pool_t *pool,
     over = cl ? cl->target : NULL;
     target = over ? over : r.target;
     tlen = over ? strlen(over) : r.tgt_len;
+    if (!over && r.pattern && rr_pattern_target_uses(target, tlen)) {
+        rr_capture caps[RR_MAX_PLACEHOLDERS];
+        int ncaps = rr_pattern_captures(&r, path, strlen(path), caps);
+        if (ncaps < 0)
+            ncaps = 0;      /* not the lookup's path: names stay as written */
+        target = rr_pattern_expand(pool, target, tlen, caps, ncaps, &tlen);
+    }
     star = !over && (r.bits & RB_STAR);
     is_path = tlen > 0 && target[0] == '/';
     if (!is_path || !base_parts)

@@ -92,6 +92,10 @@ typedef enum {
     RR_DIAG_EXPIRED,        /* a rule whose until= has passed (warning) */
     RR_DIAG_REDUNDANT,      /* a rule another answers the same way:
                                removing it changes nothing (warning) */
+    RR_DIAG_SHADOWED,       /* a pattern rule that never answers: a
+                               literal prefix rule or a pattern rule that
+                               wins covers every path it matches
+                               (warning) */
     RR_DIAG_KINDS           /* number of kinds */
 } rr_diag_kind;
 
@@ -132,7 +136,8 @@ rr_diag *rr_diag_create(apr_pool_t *pool);
 int rr_diag_is_error(rr_diag_kind kind);
 
 /* A stable lower-case name for a kind ("error", "duplicate", "chain",
- * "uncollapsed", "loop", "unmatchable", "expired", "redundant"), for JSON
+ * "uncollapsed", "loop", "unmatchable", "expired", "redundant",
+ * "shadowed"), for JSON
  * and logs. */
 const char *rr_diag_kind_name(rr_diag_kind kind);
 
@@ -163,7 +168,9 @@ typedef struct {
     unsigned flags;         /* RR_FLAG_* */
     int status;             /* 301..308, 410, or 0: "use the default" */
     const char *source;     /* normalised (decoded) path, NUL-terminated
-                               copy in the caller's pool */
+                               copy in the caller's pool; a pattern
+                               rule's with its placeholders as ":name" */
+    int pattern;            /* a pattern rule (named segments) */
     const char *written;    /* the decoded path as the rules file wrote it
                                (without a prefix rule's slash-star) when
                                normalising changed it (case folded for
@@ -185,6 +192,8 @@ typedef struct {
 typedef struct {
     uint32_t rules;
     uint32_t exact, prefix, query;
+    uint32_t pattern;       /* pattern rules (not counted in exact or
+                               prefix above) */
     uint32_t host;          /* rules naming a host (of any kind above) */
     uint32_t by_status[7];  /* 0 (default), 301, 302, 303, 307, 308, 410 */
     uint32_t slots;         /* hash slots allocated */
@@ -336,9 +345,13 @@ apr_status_t rr_set_find_redundant(const rr_set *s, rr_diag *d);
 /* Request time.  `path` is the decoded, normalised path (httpd's r->uri),
  * `len` its length; `args` the raw query (r->args) or NULL.  Precedence:
  * query rule, then exact rule, then the longest prefix rule; within each,
- * own tables in order before inherited ones.  Fills *m and returns 1 on a
+ * own tables in order before inherited ones; then, only if no literal rule
+ * answered, the pattern rule with the most literal segments (a mixed
+ * segment counting half), then the earliest.  Fills *m and returns 1 on a
  * match, returns 0 otherwise.  O(len) plus one probe per path segment up
- * to the deepest prefix rule; allocates nothing. */
+ * to the deepest prefix rule, plus O(len) and a probe per table for each
+ * of the P pattern shapes that fit the path (nothing without pattern
+ * rules); allocates nothing. */
 int rr_set_lookup(const rr_set *s, const char *path, size_t len,
                   const char *args, rr_match *m);
 

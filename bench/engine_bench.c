@@ -4,6 +4,7 @@
  *
  *   engine_bench [SIZE...]        default 1000 100000 1000000
  *   BENCH_QUICK=1 engine_bench    1000 and 100000 only
+ *   engine_bench patterns         the pattern-rule section alone
  *
  * For each size: build cost per rule, memory per rule beyond the rule
  * text, and lookup cost for hits, near misses, far misses and deep paths
@@ -1099,6 +1100,184 @@ static void print_targets(const size_result *r, int nsizes)
     }
 }
 
+/* ---- pattern rules: cost against the number of shapes ----------------
+ * 100,000 literal exact rules plus 1,000 pattern rules spread round-robin
+ * over P shapes (P = 1, 10, 100), all of five segments so that every
+ * shape fits every five-segment request: the worst case, as a lookup
+ * hashes each shape that fits.  A shape is a vector of segment types
+ * (literal, placeholder, mixed "p:x.html"), enumerated in order.  Timed:
+ * literal hits in this set and in the same literal rules without the
+ * patterns (what a set pays for holding patterns: a count tested),
+ * pattern hits, and pattern misses that fit every shape (each shape
+ * hashed and probed).  Ratios are against literal hits of the same run. */
+
+#define PAT_LITERALS  100000u
+#define PAT_RULES     1000u
+#define PAT_SEGS      5
+#define PAT_LOOKUPS   200000u
+
+static void pat_shape(unsigned i, int *type)
+{
+    /* the i-th vector of {0 literal, 1 placeholder, 2 mixed} over five
+     * segments that is not all literal, with at most 8 placeholders */
+    unsigned v = i + 1, k;
+    for (k = 0; k < PAT_SEGS; k++) {
+        type[k] = (int)(v % 3);
+        v /= 3;
+    }
+}
+
+static void pat_segment(buf_t *b, int type, unsigned rule, unsigned k,
+                        int pattern, const char *value)
+{
+    char tmp[64];
+    buf_str(b, "/");
+    if (type == 0) {
+        snprintf(tmp, sizeof(tmp), "l%u_%u", rule, k);
+        buf_str(b, tmp);
+    }
+    else if (pattern) {
+        snprintf(tmp, sizeof(tmp), type == 1 ? ":v%u" : "p:v%u.html", k);
+        buf_str(b, tmp);
+    }
+    else {
+        buf_str(b, type == 1 ? "" : "p");
+        buf_str(b, value);
+        buf_str(b, type == 1 ? "" : ".html");
+    }
+}
+
+static rr_set *pat_set(apr_pool_t *pool, unsigned shapes, int with_patterns)
+{
+    buf_t b;
+    rr_diag *d = rr_diag_create(pool);
+    rr_builder *bl = rr_builder_create(pool, NULL);
+    rr_table *t;
+    rr_set *s;
+    unsigned i, k;
+    char tmp[96];
+    memset(&b, 0, sizeof(b));
+    for (i = 0; i < PAT_LITERALS; i++) {
+        snprintf(tmp, sizeof(tmp), "/lit/%u/page-%u /new/%u 301\n", i, i % 97,
+                 i);
+        buf_str(&b, tmp);
+    }
+    for (i = 0; with_patterns && i < PAT_RULES; i++) {
+        int type[PAT_SEGS];
+        pat_shape(i % shapes, type);
+        for (k = 0; k < PAT_SEGS; k++)
+            pat_segment(&b, type[k], i, k, 1, NULL);
+        snprintf(tmp, sizeof(tmp), " /p/%u", i);
+        buf_str(&b, tmp);
+        for (k = 0; k < PAT_SEGS; k++) {
+            if (type[k]) {
+                snprintf(tmp, sizeof(tmp), "/:v%u", k);
+                buf_str(&b, tmp);
+            }
+        }
+        buf_str(&b, "\n");
+    }
+    if (rr_builder_add_buffer(bl, "patterns", b.s, b.n, d) != APR_SUCCESS
+        || !(t = rr_builder_freeze(bl, pool, d))) {
+        fprintf(stderr, "engine_bench: pattern rules: %s\n", d->errors
+                ? APR_ARRAY_IDX(rr_diag_messages(d, 1, pool), 0,
+                                const char *) : "failed");
+        exit(1);
+    }
+    free(b.s);
+    s = rr_set_create(pool, 1);
+    rr_set_add(s, t);
+    return s;
+}
+
+/* kind 0: literal hits, 1: pattern hits, 2: misses fitting every shape */
+static void pat_queries(queries *q, unsigned shapes, int kind)
+{
+    unsigned i, k;
+    q_init(q, PAT_LOOKUPS);
+    for (i = 0; i < PAT_LOOKUPS; i++) {
+        buf_t b;
+        char val[32];
+        memset(&b, 0, sizeof(b));
+        snprintf(val, sizeof(val), "v%u", rng_below(100000));
+        if (kind == 0) {
+            unsigned r = rng_below(PAT_LITERALS);
+            char tmp[64];
+            snprintf(tmp, sizeof(tmp), "/lit/%u/page-%u", r, r % 97);
+            buf_str(&b, tmp);
+        }
+        else {
+            unsigned r = rng_below(PAT_RULES);
+            int type[PAT_SEGS];
+            pat_shape(r % shapes, type);
+            for (k = 0; k < PAT_SEGS; k++) {
+                if (kind == 2)
+                    pat_segment(&b, 2, 0, 0, 0, val);   /* fits any type */
+                else
+                    pat_segment(&b, type[k], r, k, 0, val);
+            }
+        }
+        q_push_text(q, b.s, b.n);
+        free(b.s);
+    }
+    q_seal(q);
+}
+
+static double pat_time(const rr_set *s, const queries *q, uint32_t *found)
+{
+    double best = 1e30;
+    int rep;
+    for (rep = 0; rep < REPEATS; rep++) {
+        uint64_t sum;
+        double ns = pass_ours(s, q, found, &sum);
+        if (ns < best)
+            best = ns;
+    }
+    return best;
+}
+
+static void run_patterns(void)
+{
+    static const unsigned shape_counts[] = { 1, 10, 100 };
+    apr_pool_t *pool;
+    unsigned i;
+    printf("\npattern rules: %u literal exact rules + %u pattern rules in P "
+           "shapes of %d segments (ns per lookup, best of %d x %u; ratio "
+           "against literal hits of the same set)\n\n", PAT_LITERALS,
+           PAT_RULES, PAT_SEGS, REPEATS, PAT_LOOKUPS);
+    printf("| P shapes | literal hits ns (no patterns) | literal hits ns "
+           "| pattern hits ns | ratio | pattern misses ns | ratio "
+           "| found: literal / pattern / misses |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (i = 0; i < sizeof(shape_counts) / sizeof(shape_counts[0]); i++) {
+        unsigned shapes = shape_counts[i];
+        rr_set *plain, *mixed;
+        queries ql, qp, qm;
+        uint32_t f0, f1, f2, f3;
+        double t0, t1, t2, t3;
+        apr_pool_create(&pool, NULL);
+        rng_state = SEED + shapes;
+        plain = pat_set(pool, shapes, 0);
+        mixed = pat_set(pool, shapes, 1);
+        pat_queries(&ql, shapes, 0);
+        pat_queries(&qp, shapes, 1);
+        pat_queries(&qm, shapes, 2);
+        t0 = pat_time(plain, &ql, &f0);
+        t1 = pat_time(mixed, &ql, &f1);
+        t2 = pat_time(mixed, &qp, &f2);
+        t3 = pat_time(mixed, &qm, &f3);
+        printf("| %u | %.1f | %.1f | %.1f | %.2fx | %.1f | %.2fx "
+               "| %.0f%% %.0f%% / %.0f%% / %.0f%% |\n", shapes, t0, t1, t2,
+               ratio(t2, t1), t3, ratio(t3, t1), 100.0 * f0 / ql.n,
+               100.0 * f1 / ql.n, 100.0 * f2 / qp.n, 100.0 * f3 / qm.n);
+        fflush(stdout);
+        q_free(&ql);
+        q_free(&qp);
+        q_free(&qm);
+        apr_pool_destroy(pool);
+    }
+}
+
 /* ---- main ----------------------------------------------------------- */
 
 static int parse_sizes(int argc, char **argv, uint32_t *sizes, int max)
@@ -1143,10 +1322,15 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/engine_bench.XXXXXX";
     int i, nsizes;
 
-    nsizes = parse_sizes(argc, argv, sizes, 16);
     apr_initialize();
     atexit(apr_terminate);
     pin_cpu();
+    if (argc == 2 && strcmp(argv[1], "patterns") == 0) {
+        print_header();
+        run_patterns();
+        return 0;
+    }
+    nsizes = parse_sizes(argc, argv, sizes, 16);
     if (!mkdtemp(dir)) {
         fprintf(stderr, "engine_bench: mkdtemp: %s\n", strerror(errno));
         return 1;
@@ -1162,5 +1346,6 @@ int main(int argc, char **argv)
     print_table(res, nsizes);
     print_notes(res, nsizes);
     print_targets(res, nsizes);
+    run_patterns();
     return 0;
 }

@@ -177,6 +177,40 @@ static void global_split(const rr_graph *g, uint32_t id, int *table,
     *off = g->s->tables[k]->offs[id - g->base[k]];
 }
 
+/* A pattern rule whose target uses its placeholders lands wherever its
+ * captured values send it; the hop is decided only where it does not
+ * depend on them: the target with a value no literal rule names lands on
+ * a pattern rule or a literal prefix rule, which answer every value
+ * alike (but for literal rules naming some values). */
+static int pattern_hop(rr_graph *g, const rr_rec *r, apr_pool_t *scratch,
+                       rr_match *m)
+{
+    rr_capture caps[RR_MAX_PLACEHOLDERS];
+    const char *sample, *target;
+    size_t slen, tlen;
+    int ncaps;
+    rr_hop hop;
+    sample = rr_pattern_sample(scratch, r, &slen);
+    ncaps = rr_pattern_captures(r, sample, slen, caps);
+    if (ncaps < 0)
+        return 0;
+    target = rr_pattern_expand(scratch, r->target, r->tgt_len, caps, ncaps,
+                               &tlen);
+    if (r->bits & RB_STAR)
+        tlen = target_main_len(target, tlen) - 1;
+    if (!target_on_host(g->s, scratch, r, target, tlen, g->hosts, &hop)
+        || !hop_lookup(g->s, &hop, m))
+        return 0;
+    return rec_is_pattern(m->table->arena, m->rule)
+           || (rec_bits(m->table->arena, m->rule) & RB_KIND_MASK)
+              == RR_KIND_PREFIX;
+}
+
+static int target_uses_captures(const rr_rec *r)
+{
+    return r->pattern && rr_pattern_target_uses(r->target, r->tgt_len);
+}
+
 /* The rule a rule's target lands on, computed once.  Scratch memory goes
  * to `scratch` (the caller clears it). */
 static uint32_t graph_next_in(rr_graph *g, uint32_t id, apr_pool_t *scratch)
@@ -195,6 +229,13 @@ static uint32_t graph_next_in(rr_graph *g, uint32_t id, apr_pool_t *scratch)
     rec_decode(g->s->tables[tk]->arena, off, &r);
     if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
         return 0;
+    if (target_uses_captures(&r)) {
+        if (!pattern_hop(g, &r, scratch, &m))
+            return 0;
+        g->next[id] = global_id(g, rr_set_table_index(g->s, m.table),
+                                m.rule) + 1;
+        return g->next[id];
+    }
     tlen = r.tgt_len;
     if (r.bits & RB_STAR) {
         size_t mainlen = target_main_len(r.target, tlen);
@@ -223,7 +264,8 @@ static void prefetch_target(const rr_graph *g, uint32_t id,
     rr_hop hop;
     global_split(g, id, &tk, &off);
     rec_decode(g->s->tables[tk]->arena, off, &r);
-    if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410)
+    if ((r.bits & RB_SHADOWED) || r.status == RR_STATUS_410
+        || target_uses_captures(&r))
         return;
     tlen = (r.bits & RB_STAR) ? target_main_len(r.target, r.tgt_len) - 1
                               : r.tgt_len;
@@ -415,10 +457,11 @@ static void check_duplicates_across(const rr_set *s, rr_diag *d)
                 rr_diag_place pl[2];
                 if (e->opt.trailing_strict != t->opt.trailing_strict)
                     continue;
-                prev = rr_table_probe(e, key_hash(grp.seed, key.kind,
-                                                  key.nocase, r.src,
-                                                  r.src_len,
-                                                  q.count ? q.sum : 0),
+                prev = rr_table_probe(e, r.pattern ? rr_pattern_rec_hash(&r)
+                                      : key_hash(grp.seed, key.kind,
+                                                 key.nocase, r.src,
+                                                 r.src_len,
+                                                 q.count ? q.sum : 0),
                                       &key);
                 if (!prev)
                     continue;
@@ -545,6 +588,7 @@ static int nocase_twin(const rr_set *s, const rr_rec *r, const rr_group *g,
     k.key = folded;
     k.klen = r->src_len;
     k.q = NULL;
+    k.pattern = 0;
     for (t = 0; t < s->ntables; t++) {
         off = rr_table_probe(s->tables[t], key_hash(g->seed, RR_KIND_EXACT,
                                                     1, folded, r->src_len,
@@ -595,7 +639,7 @@ static void check_redundant(const rr_set *s, apr_pool_t *tmp, rr_diag *d)
             rr_match self, other;
             const char *path;
             rec_decode(t->arena, off, &r);
-            if ((r.bits & RB_KIND_MASK) != RR_KIND_EXACT
+            if ((r.bits & RB_KIND_MASK) != RR_KIND_EXACT || r.pattern
                 || (r.bits & RB_NOCASE) || !answers_by_path_alone(&r))
                 continue;
             group_init(&g, r.xbits, r.host, r.h_len);
@@ -642,12 +686,29 @@ static apr_status_t find_loops(rr_graph *g, rr_diag *d)
     return rv;
 }
 
+/* A rule whose target carries the rest of the path, or captured
+ * segments, answers each request differently: Collapse cannot give it
+ * one final target. */
 static int carries_path(const rr_graph *g, uint32_t id)
 {
     int tk;
     uint32_t off;
+    rr_rec r;
     global_split(g, id, &tk, &off);
-    return (rec_bits(g->s->tables[tk]->arena, off) & RB_STAR) != 0;
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    return (r.bits & RB_STAR) || target_uses_captures(&r);
+}
+
+/* A pattern rule carrying captures, which Collapse leaves as it is even
+ * in the middle of a chain. */
+static int carries_captures(const rr_graph *g, uint32_t id)
+{
+    int tk;
+    uint32_t off;
+    rr_rec r;
+    global_split(g, id, &tk, &off);
+    rec_decode(g->s->tables[tk]->arena, off, &r);
+    return target_uses_captures(&r);
 }
 
 /* One warning per chain, from the rule nobody points at to the end,
@@ -661,7 +722,9 @@ static void report_chains(rr_graph *g, rr_chains_mode mode, rr_diag *d)
         apr_array_header_t *places;
         const rr_diag_place *first;
         int into_loop = 0;
-        if (!g->next[id] || g->indeg[id] || (g->state[id] & GS_IN_LOOP))
+        if (!g->next[id] || (g->state[id] & GS_IN_LOOP)
+            || (g->indeg[id] && !(mode == RR_CHAINS_COLLAPSE
+                                  && carries_captures(g, id))))
             continue;
         places = apr_array_make(g->tmp, 4, sizeof(rr_diag_place));
         APR_ARRAY_PUSH(places, rr_diag_place) = rule_place(g, id);
@@ -686,7 +749,8 @@ static void report_chains(rr_graph *g, rr_chains_mode mode, rr_diag *d)
             rr_diag_push(d, RR_DIAG_UNCOLLAPSED,
                          (const rr_diag_place *)places->elts, places->nelts,
                          "%s:%u: redirect chain cannot be collapsed (its "
-                         "first rule carries the path): %s", first->file,
+                         "first rule carries the path or captured "
+                         "segments): %s", first->file,
                          first->line, places_text(g->tmp, places));
     }
 }
@@ -721,6 +785,60 @@ static void collapse_chains(rr_graph *g)
     }
 }
 
+/* A pattern rule that never answers: for a path only it could match
+ * (its placeholders given a value no rule names), the group's lookup
+ * finds a literal prefix rule, or a pattern rule that matches every path
+ * it does; either answers first for all of them. */
+static void check_shadowed(const rr_set *s, apr_pool_t *tmp, rr_diag *d)
+{
+    int k, own = rr_set_own_count(s);
+    for (k = 0; k < own; k++) {
+        const rr_table *t = s->tables[k];
+        uint32_t i;
+        if (t->nshapes == 0)
+            continue;
+        for (i = 0; i < t->nrec; i++) {
+            uint32_t off = t->offs[i];
+            rr_rec r, o;
+            rr_group g;
+            rr_match m;
+            rr_diag_place pl[2];
+            const char *path;
+            size_t len;
+            int covered;
+            rec_decode(t->arena, off, &r);
+            if (!r.pattern || (r.bits & RB_SHADOWED))
+                continue;
+            apr_pool_clear(tmp);
+            group_init(&g, r.xbits, r.host, r.h_len);
+            path = rr_pattern_sample(tmp, &r, &len);
+            if (!rr_set_lookup_in_group(s, &g, path, len, &m)
+                || (m.table == t && m.rule == off))
+                continue;
+            rec_decode(m.table->arena, m.rule, &o);
+            if (!answers_by_path_alone(&o)
+                || (o.pattern && (o.bits & (RB_KIND_MASK | RB_NOCASE))
+                                 == (r.bits & (RB_KIND_MASK | RB_NOCASE))
+                    && rr_pattern_same(o.src, o.src_len, r.src, r.src_len)))
+                continue;       /* a duplicate, reported as one */
+            covered = o.pattern ? rr_pattern_covers(&o, &r)
+                : (o.bits & RB_KIND_MASK) == RR_KIND_PREFIX
+                  && ((o.bits & RB_NOCASE) || !(r.bits & RB_NOCASE));
+            if (!covered)
+                continue;
+            pl[0].file = rr_table_file_of(t, off);
+            pl[0].line = r.line;
+            pl[1].file = rr_table_file_of(m.table, m.rule);
+            pl[1].line = o.line;
+            rr_diag_push(d, RR_DIAG_SHADOWED, pl, 2, "%s:%u: pattern rule "
+                         "never answers: %s %s:%u answers every path it "
+                         "matches first", pl[0].file, pl[0].line,
+                         o.pattern ? "pattern rule" : "literal prefix rule",
+                         pl[1].file, pl[1].line);
+        }
+    }
+}
+
 apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
                           rr_chains_mode mode, rr_diag *d)
 {
@@ -739,6 +857,12 @@ apr_status_t rr_set_check(rr_set *s, const apr_array_header_t *hosts,
     check_duplicates_across(s, d);
     check_unmatchable(s, d);
     check_expired(s, d);
+    if (s->nshapes > 0) {
+        apr_pool_t *scratch;
+        apr_pool_create(&scratch, tmp);
+        check_shadowed(s, scratch, d);
+        apr_pool_destroy(scratch);
+    }
     rv = find_loops(g, d);
     if (mode != RR_CHAINS_OFF)
         report_chains(g, mode, d);

@@ -19,7 +19,7 @@
 
 static const char *const kind_names[RR_DIAG_KINDS] = {
     "error", "duplicate", "chain", "uncollapsed", "loop", "unmatchable",
-    "expired", "redundant"
+    "expired", "redundant", "shadowed"
 };
 
 rr_diag *rr_diag_create(apr_pool_t *pool)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "apr_lib.h"
 
 #include "rr_internal.h"
 
@@ -28,8 +29,11 @@ static char *dump_source(apr_pool_t *pool, const char *s, size_t n,
             i += k;
             continue;
         }
+        /* ':' before a name byte would read back as a placeholder */
         if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '*'
-            || c == '#') {
+            || c == '#'
+            || (c == ':' && i + 1 < n && (apr_isalnum(s[i + 1])
+                                          || s[i + 1] == '_'))) {
             *o++ = '%';
             *o++ = rr_hexdigits[c >> 4];
             *o++ = rr_hexdigits[c & 15];
@@ -106,11 +110,15 @@ const char *rr_table_dump(const rr_table *t, apr_pool_t *pool)
             continue;
         prefix = (r.bits & RB_KIND_MASK) == RR_KIND_PREFIX;
         dump_spelling(t, &r, &upper, &slash);
-        source = apr_pstrcat(pool, dump_source(pool, r.src, r.src_len, upper,
-                                               slash),
+        source = apr_pstrcat(pool, r.pattern
+                             ? rr_pattern_written_form(pool, r.src,
+                                                       r.src_len, 1)
+                             : dump_source(pool, r.src, r.src_len, upper,
+                                           slash),
                              prefix ? "/*" : "", NULL);
         source = dump_path(pool, &r, source);
-        if (!(r.bits & RB_SELF) && (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
+        if (!(r.bits & RB_SELF) && !r.pattern
+            && (r.bits & RB_KIND_MASK) != RR_KIND_QUERY
             && r.tgt_len > 0 && r.target[0] == '/'
             && rr_target_is_own_source(&t->opt, r.target, r.tgt_len, r.bits,
                                     r.src, r.src_len)) {

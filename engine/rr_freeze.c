@@ -61,11 +61,6 @@ static int sort_by_hash(uint64_t *v, uint32_t n)
 static void stats_count(rr_table *t, const rr_rec *r)
 {
     t->stats.rules++;
-    switch (r->bits & RB_KIND_MASK) {
-    case RR_KIND_EXACT: t->stats.exact++; break;
-    case RR_KIND_PREFIX: t->stats.prefix++; break;
-    default: t->stats.query++; break;
-    }
     t->stats.by_status[r->status]++;
     t->stats.text_bytes += r->src_len + r->q_len + r->tgt_len + r->h_len;
     if (r->xbits & XB_HOST)
@@ -74,6 +69,16 @@ static void stats_count(rr_table *t, const rr_rec *r)
         t->has_qsnone = 1;
     if (r->window)
         t->has_windows = 1;
+    if (r->pattern) {
+        /* pattern rules are probed by shape, not by the literal kinds */
+        t->stats.pattern++;
+        return;
+    }
+    switch (r->bits & RB_KIND_MASK) {
+    case RR_KIND_EXACT: t->stats.exact++; break;
+    case RR_KIND_PREFIX: t->stats.prefix++; break;
+    default: t->stats.query++; break;
+    }
     if (r->bits & RB_NOCASE)
         t->has_nocase = 1;
     else
@@ -284,7 +289,7 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
     }
     t->slots = t->cap ? place_slots(t, sorted, pool, d) : NULL;
     free(sorted);
-    if (!collect_groups(t, pool)) {
+    if (!collect_groups(t, pool) || !rr_table_collect_shapes(t, pool)) {
         rr_diag_push(d, RR_DIAG_ERROR, NULL, 0,
                      "out of memory freezing %u rules", t->nrec);
         return NULL;
@@ -294,7 +299,8 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
                      + sizeof(uint64_t) * t->stats.slots
                      + sizeof(rr_range) * t->nranges
                      + sizeof(uint64_t) * t->ngroups
-                     + sizeof(rr_spelling) * t->nspellings;
+                     + sizeof(rr_spelling) * t->nspellings
+                     + sizeof(rr_shape) * t->nshapes;
     return t;
 }
 
@@ -339,7 +345,10 @@ void rr_rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
                       apr_pstrmemdup(pool, r.host, r.h_len), NULL);
     info->scheme = (r.xbits & XB_HTTPS) ? "https"
                    : (r.xbits & XB_HTTP) ? "http" : NULL;
-    info->source = apr_pstrmemdup(pool, r.src, r.src_len);
+    info->pattern = r.pattern;
+    info->source = r.pattern ? rr_pattern_written_form(pool, r.src,
+                                                       r.src_len, 0)
+                             : apr_pstrmemdup(pool, r.src, r.src_len);
     info->query = info->kind == RR_KIND_QUERY
                   ? apr_pstrmemdup(pool, r.query, r.q_len) : NULL;
     info->target = r.status == RR_STATUS_410

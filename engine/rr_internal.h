@@ -54,6 +54,8 @@
 
 #define REC_FIXED     10u     /* bytes before the optional lengths */
 #define SRC_WINDOW    0x8000u /* in src_len: from/until follow */
+#define SRC_PATTERN   0x4000u /* in src_len: a pattern rule (source holds
+                                 placeholders, engine/rr_pattern.c) */
 #define SRC_LEN_MASK  0x3fffu
 #define WINDOW_OPEN_END UINT32_MAX  /* until: no end */
 #define RR_MAX_HOST   253u    /* longest DNS name */
@@ -70,6 +72,7 @@ typedef struct {
     unsigned status;        /* index into rr_status_codes */
     uint32_t src_len, tgt_len, q_len, h_len;
     int window;             /* answers only from <= now < until */
+    int pattern;            /* a pattern rule: src is its stored form */
     uint32_t from, until;   /* seconds since the epoch (UTC) */
     const char *src, *query, *target, *host;
 } rr_rec;
@@ -86,6 +89,7 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
     r->status = r->xbits & XB_STATUS_MASK;
     r->src_len = rd16(p + 6);
     r->window = (r->src_len & SRC_WINDOW) != 0;
+    r->pattern = (r->src_len & SRC_PATTERN) != 0;
     r->src_len &= SRC_LEN_MASK;
     r->tgt_len = rd16(p + 8);
     p += REC_FIXED;
@@ -126,7 +130,8 @@ static inline void rec_encode(char *p, const rr_rec *r)
     memcpy(p, &r->line, 4);
     p[4] = (char)(unsigned char)r->bits;
     p[5] = (char)(unsigned char)((r->xbits & ~XB_STATUS_MASK) | r->status);
-    v16 = (uint16_t)(r->src_len | (r->window ? SRC_WINDOW : 0));
+    v16 = (uint16_t)(r->src_len | (r->window ? SRC_WINDOW : 0)
+                     | (r->pattern ? SRC_PATTERN : 0));
     memcpy(p + 6, &v16, 2);
     v16 = (uint16_t)r->tgt_len;
     memcpy(p + 8, &v16, 2);
@@ -179,6 +184,12 @@ static inline int rec_has_window(const char *arena, uint32_t off)
     return (rd16(arena + off + 6) & SRC_WINDOW) != 0;
 }
 
+/* Is the record a pattern rule? */
+static inline int rec_is_pattern(const char *arena, uint32_t off)
+{
+    return (rd16(arena + off + 6) & SRC_PATTERN) != 0;
+}
+
 /* Sets `bits` in a record's flags: freezing marks shadowed duplicates. */
 static inline void rec_add_bits(char *arena, uint32_t off, unsigned bits)
 {
@@ -205,6 +216,7 @@ static inline void rec_add_bits(char *arena, uint32_t off, unsigned bits)
 #define TAG_PREFIX 2u
 #define TAG_QUERY  3u
 #define TAG_NOCASE 4u
+#define TAG_PATTERN 8u      /* with TAG_EXACT or TAG_PREFIX */
 
 static inline uint64_t fmix64(uint64_t k)
 {
@@ -441,6 +453,8 @@ struct rr_table {
     uint32_t ngroups;
     const rr_spelling *spellings;   /* by record offset, ascending */
     uint32_t nspellings;
+    const struct rr_shape *shapes;  /* of its pattern rules, distinct */
+    uint32_t nshapes;
     rr_stats stats;
 };
 
@@ -491,6 +505,10 @@ struct rr_set {
     int has_hosts;              /* some table has host rules */
     int needs_params;           /* query or qsnone rules: split args */
     apr_time_t clock;           /* rr_set_clock(), 0: the current time */
+    /* the shapes of every table's pattern rules, most literal first
+     * (engine/rr_pattern.c); none: lookups never split the path */
+    const struct rr_shape **shapes;
+    int nshapes;
 };
 
 typedef struct {
@@ -506,6 +524,9 @@ typedef struct {
     const char *key;
     size_t klen;
     const rr_params *q;     /* a query rule's parameters */
+    int pattern;            /* key is a pattern's stored form: matches the
+                               pattern records of the same shape and
+                               literals, whatever their names */
 } rr_key;
 
 /* What a rule answers under Redirect307Chains Collapse: its chain's last
@@ -638,6 +659,28 @@ int rr_rec_matches(const char *arena, uint32_t off, const rr_key *k);
  * (redirect_rules.c). */
 uint32_t rr_table_probe(const rr_table *t, uint64_t hash, const rr_key *k);
 
+/* What one lookup knows about the request besides its path. */
+typedef struct {
+    const rr_params *q;     /* its parameters, ignored ones left out; NULL
+                               when it has none (or the set needs none) */
+    int has_params;         /* it has parameters besides ignored ones */
+    const char *args;
+    apr_time_t clock;       /* the set's clock: 0 for the current time */
+} rr_request;
+
+/* Does the rule refuse a request it matched (qsnone with parameters, or
+ * outside its window)?  (redirect_rules.c) */
+int rr_rule_refuses(const rr_table *t, uint32_t off, const rr_request *rq);
+
+/* Does the table hold rules of the host group with this seed?
+ * (redirect_rules.c) */
+int rr_table_has_group(const rr_table *t, uint64_t seed);
+
+/* The rule group g answers for the path with, literal rules then pattern
+ * rules, as a lookup consults that group (redirect_rules.c). */
+int rr_set_lookup_in_group(const rr_set *s, const rr_group *g,
+                           const char *path, size_t len, rr_match *m);
+
 /* Does the set hold rules naming this host (a Host header value) for
  * this scheme (or any)?  (redirect_rules.c) */
 int rr_set_has_host(const rr_set *s, const char *scheme, const char *host);
@@ -659,6 +702,111 @@ uint32_t rr_table_record_index(const rr_table *t, uint32_t off);
 /* Describes the record at `off` (engine/rr_freeze.c). */
 void rr_rec_info(const rr_table *t, uint32_t off, apr_pool_t *pool,
                  rr_rule_info *info);
+
+/* ---- pattern rules (engine/rr_pattern.c) ----------------------------
+ * A pattern source is stored decoded and normalised like a literal one,
+ * each placeholder written PH_MARK name PH_MARK: a decoded source never
+ * holds a control byte, so the marks cannot be confused with its text.
+ * Its shape is the segment count, whether it is a prefix, and per
+ * segment: literal, placeholder, or mixed (literal head and tail of
+ * given lengths around one placeholder).  Its key is its literal bytes
+ * (a '/' per segment, placeholders skipped) hashed from a seed made of
+ * its group and shape, so a request hashes its own segments the same way
+ * once per shape and probes the ordinary slot table. */
+
+#define PH_MARK '\001'
+#define RR_MAX_PLACEHOLDERS 8
+#define RR_MAX_PATTERN_SEGMENTS 32
+#define RR_MAX_PLACEHOLDER_NAME 64
+
+#define SEG_LITERAL 0
+#define SEG_PLACEHOLDER 1
+#define SEG_MIXED 2
+
+typedef struct rr_shape {
+    uint64_t seed;          /* hash of the descriptor below */
+    uint32_t nseg;
+    int prefix;             /* carries the rest, as slash-star does */
+    int score;              /* 2 per literal segment, 1 per mixed one */
+    int has_case, has_nocase;
+    unsigned char type[RR_MAX_PATTERN_SEGMENTS];   /* SEG_* */
+    uint16_t head[RR_MAX_PATTERN_SEGMENTS], tail[RR_MAX_PATTERN_SEGMENTS];
+} rr_shape;
+
+/* One placeholder's name in the source and its value in a request. */
+typedef struct {
+    const char *name;
+    size_t nlen;
+    const char *val;
+    size_t vlen;
+} rr_capture;
+
+/* Does a written source path hold a placeholder (':' then a name byte)? */
+int rr_pattern_written(const char *s, size_t n);
+
+/* The stored form of a written pattern path s[0..n) in *out (pool p),
+ * percent-decoded; NULL, or the reason it is malformed. */
+const char *rr_pattern_encode(apr_pool_t *p, const char *s, size_t n,
+                              char **out, size_t *outlen);
+
+/* Folds the literal bytes of a stored form (names keep their case). */
+void rr_pattern_fold(char *s, size_t n);
+
+/* The shape of a stored form and its literal skeleton (skel holds at
+ * least n bytes); NULL, or the reason it cannot be a pattern. */
+const char *rr_pattern_shape(const char *s, size_t n, int prefix,
+                             rr_shape *sh, char *skel, size_t *skel_len);
+
+/* NULL if every :name of the target is a placeholder of the stored
+ * source s[0..n) and none is in the target's host, else the reason. */
+const char *rr_pattern_check_target(apr_pool_t *p, const char *s, size_t n,
+                                    const char *target, size_t tlen);
+
+/* Does the target use any placeholder? */
+int rr_pattern_target_uses(const char *target, size_t tlen);
+
+/* The key hash of a pattern record (its group and shape in the seed). */
+uint64_t rr_pattern_rec_hash(const rr_rec *r);
+
+/* Do two stored forms have the same shape and literals? */
+int rr_pattern_same(const char *a, size_t an, const char *b, size_t bn);
+
+/* The captures of a pattern record for a request path (its first
+ * segments); returns their count, or -1 if the path does not match. */
+int rr_pattern_captures(const rr_rec *r, const char *path, size_t len,
+                        rr_capture *caps);
+
+/* The target with each :name replaced by its capture, percent-escaped so
+ * that it can end no path segment, start no query or fragment and change
+ * no host (a capture in the query also escapes & = +); in pool p. */
+const char *rr_pattern_expand(apr_pool_t *p, const char *target,
+                              size_t tlen, const rr_capture *caps, int ncaps,
+                              size_t *outlen);
+
+/* The source as rules files write it (":name"), in pool p; `dump` escapes
+ * what would read back otherwise. */
+const char *rr_pattern_written_form(apr_pool_t *p, const char *s, size_t n,
+                                    int dump);
+
+/* Builds the table's shape list from its live pattern records. */
+int rr_table_collect_shapes(rr_table *t, apr_pool_t *pool);
+
+/* Merges a table's shapes into the set's list, most literal first. */
+void rr_set_add_shapes(rr_set *s, const rr_table *t);
+
+/* The pattern rule of group g for the path: the shape with the most
+ * literal segments that has a rule, then the earliest rule (table order,
+ * then file order).  O(P * len) for P shapes that fit the path. */
+int rr_set_lookup_pattern(const rr_set *s, const rr_group *g,
+                          const char *path, size_t len,
+                          const rr_request *rq, rr_match *m);
+
+/* A path every request of the pattern's shape matches alike: each
+ * placeholder replaced by a value no literal rule names (pool p). */
+const char *rr_pattern_sample(apr_pool_t *p, const rr_rec *r, size_t *len);
+
+/* Does pattern record a answer every path pattern record b matches? */
+int rr_pattern_covers(const rr_rec *a, const rr_rec *b);
 
 /* ---- diagnostics (engine/rr_diag.c) --------------------------------- */
 

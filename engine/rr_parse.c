@@ -279,6 +279,7 @@ typedef struct {
                                key reads otherwise (rr_spelling) */
     int window;             /* from= or until= given */
     uint32_t from, until;   /* seconds; until WINDOW_OPEN_END: none */
+    int pattern;            /* the source path holds placeholders */
 } rr_line;
 
 /* from=TIME or until=TIME: the window's end, in whole seconds. */
@@ -681,8 +682,15 @@ static apr_status_t classify_source(rr_builder *b, const rr_where *w,
     if (l->pathlen >= 2 && src->s[l->pathlen - 2] == '/'
         && src->s[l->pathlen - 1] == '*')
         l->kind = RR_KIND_PREFIX;
+    l->pattern = rr_pattern_written(src->s, l->pathlen);
     if (!q)
         return APR_SUCCESS;
+    if (rr_pattern_written(q + 1, src->n - l->pathlen - 1))
+        return PARSE_ERROR(w, "placeholder in a query rule's query: query "
+                           "rules match literal parameters only");
+    if (l->pattern)
+        return PARSE_ERROR(w, "a pattern rule cannot have a query: query "
+                           "rules match literal paths only");
     if (l->kind == RR_KIND_PREFIX)
         return PARSE_ERROR(w, "a prefix rule (/*) cannot have a query");
     l->query = q + 1;
@@ -737,11 +745,49 @@ static const char *keep_spelling(rr_builder *b, const rr_line *l, int nocase)
     return apr_pstrmemdup(b->scratch, l->key, n);
 }
 
+/* A pattern source into its stored form (engine/rr_pattern.c): decoded,
+ * trimmed as its kind is, literal bytes folded for nocase; its target may
+ * only name its placeholders. */
+static apr_status_t make_pattern_key(rr_builder *b, const rr_where *w,
+                                     rr_line *l)
+{
+    const char *err;
+    char *skel;
+    size_t n;
+    rr_shape sh;
+    int nocase = (l->bits & RB_NOCASE) || b->opt.case_insensitive;
+    if ((err = rr_pattern_encode(b->scratch, l->src.s, l->pathlen, &l->key,
+                                 &l->klen)))
+        return PARSE_ERROR(w, "%s", err);
+    if (has_dot_segment(l->key, l->klen))
+        return PARSE_ERROR(w, "source has a '.' or '..' segment; request "
+                           "paths are normalised, so it could never match");
+    if (nocase)
+        l->bits |= RB_NOCASE;
+    l->klen = l->kind == RR_KIND_PREFIX ? trim_prefix_key(l->key, l->klen)
+                                        : trim_slashes(&b->opt, l->key,
+                                                       l->klen);
+    if (nocase)
+        rr_pattern_fold(l->key, l->klen);
+    if (l->tlen > 0 && (err = rr_pattern_check_target(b->scratch, l->key,
+                                                      l->klen, l->target,
+                                                      l->tlen)))
+        return PARSE_ERROR(w, "%s", err);
+    skel = apr_palloc(b->scratch, l->klen + 2);
+    if ((err = rr_pattern_shape(l->key, l->klen,
+                                l->kind == RR_KIND_PREFIX, &sh, skel, &n)))
+        return PARSE_ERROR(w, "%s", err);
+    l->bits |= l->kind;
+    return APR_SUCCESS;
+}
+
 static apr_status_t make_key(rr_builder *b, const rr_where *w, rr_line *l)
 {
     int nocase, same_spelling;
     const char *written;
     apr_status_t rv;
+    if (l->pattern)
+        return make_pattern_key(b, w, l);
     l->key = apr_palloc(b->scratch, l->pathlen + 1);
     if ((rv = decode_source(w, l->src.s, l->pathlen, l->key, &l->klen)))
         return rv;
@@ -797,6 +843,7 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
     r.host = l->host;
     r.h_len = (uint32_t)l->hlen;
     r.window = l->window;
+    r.pattern = l->pattern;
     r.from = l->from;
     r.until = l->until;
     need = rec_size(&r);
@@ -816,11 +863,11 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
         sp->text = l->written;
     }
     b->offs[b->nrec] = off;
-    b->hashes[b->nrec] = key_hash(group_seed(l->xbits, l->host, l->hlen),
-                                  l->kind, (l->bits & RB_NOCASE) != 0,
-                                  l->key, l->klen, l->qsum);
+    b->hashes[b->nrec] = l->pattern ? rr_pattern_rec_hash(&r)
+        : key_hash(group_seed(l->xbits, l->host, l->hlen), l->kind,
+                   (l->bits & RB_NOCASE) != 0, l->key, l->klen, l->qsum);
     b->nrec++;
-    if (l->kind == RR_KIND_PREFIX) {
+    if (l->kind == RR_KIND_PREFIX && !l->pattern) {
         uint32_t depth = (uint32_t)path_depth(l->key, l->klen);
         if (depth > b->max_prefix_depth)
             b->max_prefix_depth = depth;

@@ -11,6 +11,9 @@
 #                                     (1M rules, 10% host, 10% query; in make bench)
 #   make bench-missed                 what Redirect307Missed On costs on 404s
 #                                     (10,000 distinct missing paths; in make bench)
+#   make bench-pattern                literal and pattern hits against the floor
+#                                     (1M literal + 1,000 pattern rules in 50
+#                                     shapes; in make bench)
 #
 # bench/server_bench.py starts ours, mod_alias, mod_rewrite (txt:, dbm:),
 # nginx map and HAProxy map side by side on loopback, loads each with wrk
@@ -27,9 +30,10 @@ BENCH_QUICK ?=
 BENCH_OUT   ?= $(CURDIR)/bench
 
 .PHONY: bench bench-server bench-server-deps bench-stats bench-match \
-        bench-missed
+        bench-missed bench-pattern
 
-bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed
+bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed \
+       bench-pattern
 
 bench-server-deps: deps
 	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)
@@ -54,4 +58,11 @@ bench-match: deps .libs/mod_redirect307.so bench-server-deps
 # same empty docroot, 10,000 distinct missing paths (paired runs).
 bench-missed: deps .libs/mod_redirect307.so bench-server-deps
 	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/missed_cost.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
+
+# What pattern rules cost in hit rps: 1M literal rules + 1,000 pattern
+# rules in 50 shapes; literal hits and pattern hits, each against the
+# one-Redirect floor (paired runs).
+bench-pattern: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/pattern_cost.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)

@@ -591,6 +591,22 @@ class Suite:
         c.add("</VirtualHost>")
         self.start("hosts", root, c, [port])
 
+    # -- pattern rules --------------------------------------------------------
+
+    def setup_pattern(self):
+        root = self.new_root("pattern")
+        port = free_port()
+        write_file(os.path.join(root, "pattern.map"),
+                   PATTERN_RULES.replace("ECHO", str(self.echo_port())))
+        c = base_conf(root, [port], self.module, self.shared_docroot())
+        # r->uri keeps %2F as "%2F" (its '%' is then data); by default
+        # httpd answers 404 before any module sees it
+        c.add("AllowEncodedSlashes NoDecode")
+        c.add("Redirect307Map pattern.map", tag="module")
+        c.add("<Location /r307-status>\n    SetHandler redirect307-status\n"
+              "</Location>", tag="module")
+        self.start("pattern", root, c, [port])
+
     # -- monitoring: mod_status, Prometheus, the status page's texts -------
 
     def setup_monitor(self):
@@ -853,6 +869,25 @@ OPTS_RULES = """
 /c1                  /c2                             301
 /c2                  /c3                             302
 /c3                  /c-final                        308
+"""
+
+
+# The pattern server's rules (SPEC "Pattern rules").  ECHO: the echo
+# server's port.
+PATTERN_RULES = """\
+/u/:name             /users/:name
+/u/admin             /root
+/blog/*              /b/*
+/blog/:y/:slug       /never/:slug
+/p/:x/:y             /one/:x/:y
+/p/:x/c              /two/:x
+/e/:a/x              /first/:a
+/e/x/:b              /second/:b
+/shop/:cat/*         /products/:cat/*              308
+/post/:id            http://127.0.0.1:ECHO/echo/post/:id   307
+/x/:v                https://new.example/:v        301
+/q/:v                /search?q=:v
+/a/:y/:slug.html     /articles/:slug?year=:y       301
 """
 
 
@@ -1146,15 +1181,15 @@ for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
 BINARY_BODY = bytes(range(256)) * 6 + b"\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n\x00\xff"
 
 
-def curl_follow(path, method, body):
+def curl_follow(path, method, body, server="main"):
     """curl -L with a body; returns (echo's JSON, curl's redirect count)."""
-    root = S.server("main").root
+    root = S.server(server).root
     body_file = os.path.join(root, "body.bin")
     write_file(body_file, body)
     out_file = os.path.join(root, "curl.out")
     if os.path.exists(out_file):
         os.unlink(out_file)
-    url = "%s%s" % (main_base(), path)
+    url = "%s%s" % (main_base(S.server(server).port), path)
     cmd = ["curl", "-q", "-sS", "--noproxy", "*", "--max-time", "10", "-L",
            "--data-binary", "@" + body_file, "-o", out_file,
            "-w", "%{http_code} %{num_redirects} %{url_effective}"]
@@ -1620,6 +1655,86 @@ def _():
     text = startup_messages("opts")
     lines = [l for l in text.splitlines() if "chain" in l.lower() and "opts.map" in l]
     expect(not lines, "chain warning under Collapse: %s" % short(lines))
+
+
+# ---------------------------------------------------------------------------
+# Checks: pattern rules
+# ---------------------------------------------------------------------------
+
+def pattern_get(path):
+    srv = S.server("pattern")
+    return srv.port, request(srv.port, path)
+
+
+# (check name, request path, status, Location after the server's base,
+# or an absolute Location)
+PATTERN_CASES = [
+    ("pattern_hit", "/u/bob", 307, "/users/bob"),
+    ("pattern_literal_exact_beats_pattern", "/u/admin", 307, "/root"),
+    ("pattern_literal_prefix_beats_pattern", "/blog/2019/x", 307, "/b/2019/x"),
+    ("pattern_more_literal_segments_win", "/p/1/c", 307, "/two/1"),
+    ("pattern_fewer_literals_when_only_match", "/p/1/d", 307, "/one/1/d"),
+    ("pattern_earlier_wins_at_equal_literals", "/e/x/x", 307, "/first/x"),
+    ("pattern_prefix_carries_rest_and_query", "/shop/shoes/red/big?c=1", 308,
+     "/products/shoes/red/big?c=1"),
+    ("pattern_mixed_segment_into_query", "/a/2019/my-post.html", 301,
+     "/articles/my-post?year=2019"),
+    ("pattern_encoded_bytes_stay_in_path", "/x/%E2%82%AC%3F%23%20@evil.example:1",
+     301, "https://new.example/%E2%82%AC%3F%23%20@evil.example:1"),
+    ("pattern_encoded_slash_nodecode", "/x/a%2Fb", 301,
+     "https://new.example/a%252Fb"),
+    ("pattern_capture_in_query_escapes_separators", "/q/a%26b%3Dc%2Bd", 307,
+     "/search?q=a%26b%3Dc%2Bd"),
+    ("pattern_crlf_capture_cannot_inject", "/x/a%0D%0ASet-Cookie:%20x=1", 301,
+     "https://new.example/a%0D%0ASet-Cookie:%20x=1"),
+]
+
+for _name, _path, _status, _loc in PATTERN_CASES:
+    def _pattern(path=_path, status=_status, loc=_loc):
+        port, r = pattern_get(path)
+        want = loc if loc.startswith("https://") else main_base(port) + loc
+        expect_redirect(r, status, want.encode("ascii")
+                        if isinstance(r.location, bytes) else want)
+        expect_clean_location(r)
+    check(_name)(_pattern)
+
+
+@check("pattern_miss_left_to_httpd")
+def _():
+    _, r = pattern_get("/u/")
+    expect_eq(r.status, 404, "status of /u/ (no segment to capture)")
+    _, r = pattern_get("/u/bob/extra")
+    expect_eq(r.status, 404, "status of /u/bob/extra (one segment too many)")
+
+
+@check("pattern_post_307_keeps_method_and_body")
+def _():
+    echo, hops = curl_follow("/post/42", "POST", BINARY_BODY, server="pattern")
+    expect_eq(hops, 1, "redirects followed")
+    expect_eq(echo["path"], "/echo/post/42", "path the target saw")
+    expect_eq(echo["method"], "POST", "method the target saw")
+    expect_eq(bytes.fromhex(echo["body_hex"]), BINARY_BODY, "body the target saw")
+
+
+@check("pattern_rules_counted_on_status_page")
+def _():
+    doc = status_json(S.server("pattern").port)
+    tables = [t for srv in doc["servers"] for t in srv["tables"]
+              if t["file"].endswith("pattern.map")]
+    expect(tables, "pattern.map not on the status page")
+    expect_eq((tables[0]["rules"], tables[0]["pattern"], tables[0]["exact"],
+               tables[0]["prefix"]), (13, 11, 1, 1),
+              "rules, pattern, exact, prefix of pattern.map")
+
+
+@check("pattern_shadowed_warning_in_config_test")
+def _():
+    rc, out = S.server("pattern").config_test()
+    expect_eq(rc, 0, "apache2 -t")
+    expect(re.search(r"pattern\.map:4: pattern rule never answers: literal "
+                     r"prefix rule \S*pattern\.map:3", out),
+           "no shadowed warning for pattern.map:4 in apache2 -t:\n%s"
+           % out[-1500:])
 
 
 # ---------------------------------------------------------------------------
@@ -2142,6 +2257,12 @@ MAP_ERROR_CASES = [
     ("host_not_ascii", GOOD + "//caf\u00e9.example/a  /b\n".encode("utf-8"), [3]),
     ("qsnone_on_query_rule", GOOD + b"/a?x=1  /b  301  qsnone\n", [3]),
     ("loop_through_host_rules", GOOD + b"//h.example/a  /b\n//h.example/b  /a\n", [3, 4]),
+    ("pattern_target_names_unknown", GOOD + b"/u/:name  /users/:id\n", [3]),
+    ("pattern_name_twice", GOOD + b"/u/:a/:a  /x\n", [3]),
+    ("pattern_nine_placeholders", GOOD + b"/:a/:b/:c/:d/:e/:f/:g/:h/:i  /x\n", [3]),
+    ("pattern_two_in_a_segment", GOOD + b"/u/:a-:b  /x\n", [3]),
+    ("pattern_in_query_rule", GOOD + b"/u?id=:v  /x\n", [3]),
+    ("pattern_loop", GOOD + b"/a/:x  /b/:x\n/b/:y  /a/:y\n", [3, 4]),
 ]
 
 for _name, _bytes, _lines in MAP_ERROR_CASES:
@@ -2570,7 +2691,8 @@ def _():
             expect(isinstance(s.get(key), typ), "server %s: %s is %s, want %s"
                    % (s.get("server"), key, short(s.get(key)), typ.__name__))
         for t in s["tables"]:
-            for key in ("rules", "exact", "prefix", "query", "bytes", "loaded"):
+            for key in ("rules", "exact", "prefix", "query", "pattern", "bytes",
+                        "loaded"):
                 expect(isinstance(t.get(key), int) and not isinstance(t.get(key), bool)
                        and t[key] >= 0,
                        "table %s: %s is %s" % (t.get("file"), key, short(t.get(key))))
@@ -2579,8 +2701,8 @@ def _():
                    "table %s: load_seconds %s" % (t.get("file"), short(t.get("load_seconds"))))
             expect(abs(t["loaded"] - now) < 3600, "table %s: loaded %s is not "
                    "a recent epoch" % (t.get("file"), t["loaded"]))
-            expect_eq(t["exact"] + t["prefix"] + t["query"], t["rules"],
-                      "exact+prefix+query of %s" % t.get("file"))
+            expect_eq(t["exact"] + t["prefix"] + t["query"] + t["pattern"],
+                      t["rules"], "exact+prefix+query+pattern of %s" % t.get("file"))
     main = data["servers"][0]
     expect(main["engine"] is True and main["stats"] is True
            and main["inherits_main"] is False,

@@ -41,6 +41,7 @@ static void sum_stats(const rr_set *set, rr_stats *sum)
         sum->exact += st.exact;
         sum->prefix += st.prefix;
         sum->query += st.query;
+        sum->pattern += st.pattern;
         sum->bytes += st.bytes;
         for (j = 0; j < STATUS_SLOTS; j++)
             sum->by_status[j] += st.by_status[j];
@@ -75,10 +76,11 @@ static int print_summary(apr_pool_t *p, const cli_args *a,
     rr_stats sum;
     int nw = l->diag->warnings;
     sum_stats(l->set, &sum);
-    printf("ok: %u rules (%u exact, %u prefix, %u query; %u default=%d, "
-           "%u 301, %u 302, %u 303, %u 307, %u 308, %u 410), %s, "
-           "%d %s, %d %s, parsed in %.3f s, %.1f MiB\n",
-           sum.rules, sum.exact, sum.prefix, sum.query, sum.by_status[0],
+    printf("ok: %u rules (%u exact, %u prefix, %u query, %u pattern; "
+           "%u default=%d, %u 301, %u 302, %u 303, %u 307, %u 308, %u 410), "
+           "%s, %d %s, %d %s, parsed in %.3f s, %.1f MiB\n",
+           sum.rules, sum.exact, sum.prefix, sum.query, sum.pattern,
+           sum.by_status[0],
            a->default_status, sum.by_status[1], sum.by_status[2],
            sum.by_status[3], sum.by_status[4], sum.by_status[5],
            sum.by_status[6], chains_text(p, a, l), l->duplicates,
@@ -176,12 +178,13 @@ static json_t *json_summary(const cli_args *a, const loaded_rules *l)
     if (!l->set)
         return json_failed_summary(l);
     sum_stats(l->set, &sum);
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:o, s:i, s:i,"
-                     " s:i, s:i, s:b, s:f, s:I}",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:i, s:s, s:o, s:i,"
+                     " s:i, s:i, s:i, s:b, s:f, s:I}",
                      "rules", (json_int_t)sum.rules,
                      "exact", (json_int_t)sum.exact,
                      "prefix", (json_int_t)sum.prefix,
                      "query", (json_int_t)sum.query,
+                     "pattern", (json_int_t)sum.pattern,
                      "by_status", json_by_status(&sum),
                      "default_status", a->default_status,
                      "chains_mode", chains_names[a->chains],

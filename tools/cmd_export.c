@@ -390,6 +390,13 @@ static void collect(ex_ctx *x, const rr_set *set, const rr_diag *d)
             r.origin = apr_psprintf(x->p, "%s:%u", r.info.file, r.info.line);
             if (apr_hash_get(dups, r.origin, APR_HASH_KEY_STRING))
                 continue;
+            if (r.info.pattern) {
+                /* each shape would need a regular expression and its own
+                 * precedence: not written (yet) */
+                ex_skip(x, &r, "pattern rule %s: named segments are not "
+                        "exported", r.info.source);
+                continue;
+            }
             if (apr_hash_get(dead, r.origin, APR_HASH_KEY_STRING)) {
                 ex_note(&r, "never answers (it names an ignored "
                         "parameter): left out");

@@ -24,6 +24,7 @@ typedef struct {
     int status;
     const char *location;       /* NULL for 410 */
     const char *origin;         /* FILE:LINE of the rule */
+    const char *pattern;        /* a pattern rule's source, or NULL */
     const char *why;            /* ANS_REJECTED, ANS_BAD_URL */
 } answer;
 
@@ -32,6 +33,7 @@ static void answer_url(apr_pool_t *p, const cli_args *a, const rr_set *set,
 {
     request r;
     rr_match m;
+    rr_rule_info info;
     memset(ans, 0, sizeof(*ans));
     request_parse(p, url, a->encoded_slashes, &r);
     if (r.state == REQ_BAD_URL) {
@@ -55,6 +57,8 @@ static void answer_url(apr_pool_t *p, const cli_args *a, const rr_set *set,
     ans->location = ans->status == 410 ? NULL
                   : rr_match_location(&m, p, r.path, r.args, r.base);
     ans->origin = rr_match_origin(&m, p);
+    rr_match_rule(&m, p, &info);
+    ans->pattern = info.pattern ? info.source : NULL;
 }
 
 /* The tab-separated result line of a URL.  Fields that echo input (the
@@ -66,9 +70,11 @@ static void print_answer(apr_pool_t *p, const char *url, const answer *ans)
     const char *shown = cli_visible(p, url);
     switch (ans->kind) {
     case ANS_MATCH:
-        printf("%s\t%d\t%s\t%s\n", shown, ans->status,
+        printf("%s\t%d\t%s\t%s%s%s\n", shown, ans->status,
                ans->location ? cli_visible(p, ans->location) : "-",
-               cli_visible(p, ans->origin));
+               cli_visible(p, ans->origin),
+               ans->pattern ? "\tpattern " : "",
+               ans->pattern ? cli_visible(p, ans->pattern) : "");
         break;
     case ANS_MISS:
         printf("%s\tno match\n", shown);

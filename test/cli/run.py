@@ -117,6 +117,7 @@ def run_all(b, man, tmp):
     t_export_haproxy(b, tmp)
     t_export_corners(b, tmp)
     t_prune(b, tmp)
+    t_patterns(b, tmp)
     t_man(man)
 
 
@@ -1869,6 +1870,48 @@ def t_import_csv_absolute(b, tmp):
               ["http://shop.example/x?y=1", "302", "https://n.example/x",
                rules + ":3"],
               ["http://other.example/a", "no match"]], repr(t))
+
+
+PATTERN_RULES = """\
+/u/:name            /users/:name
+/u/admin            /root
+/blog/*             /b/*
+/blog/:y/:slug      /never
+/u/:other           /again/:other
+/shop/:cat/*        https://shop.example/p/:cat/*  308
+"""
+
+
+def t_patterns(b, tmp):
+    rules = write(tmp, "pattern.rules", PATTERN_RULES)
+    r = Run([b, "check", rules])
+    check("patterns: check counts them", r.rc == 0
+          and "(1 exact, 1 prefix, 0 query, 3 pattern;" in r.out, repr(r))
+    d = json_doc(Run([b, "check", "--json", rules]))
+    kinds = [(x["kind"], places(x)) for x in d["diagnostics"]] if d else None
+    check("patterns: check --json summary and kinds",
+          d is not None and d["summary"]["pattern"] == 3
+          and kinds == [("duplicate", [(rules, 5), (rules, 1)]),
+                        ("shadowed", [(rules, 4), (rules, 3)])], repr(d))
+    r = Run([b, "test", "--allow-encoded-slashes", "nodecode", rules, "--",
+             "/u/bob", "/u/admin", "/u/a%2Fb", "/u/a%3Fb",
+             "/shop/shoes/red?x=1", "/u/"])
+    want = [["/u/bob", "307", "/users/bob", rules + ":1", "pattern /u/:name"],
+            ["/u/admin", "307", "/root", rules + ":2"],
+            ["/u/a%2Fb", "307", "/users/a%252Fb", rules + ":1",
+             "pattern /u/:name"],
+            ["/u/a%3Fb", "307", "/users/a%3Fb", rules + ":1",
+             "pattern /u/:name"],
+            ["/shop/shoes/red?x=1", "308",
+             "https://shop.example/p/shoes/red?x=1", rules + ":6",
+             "pattern /shop/:cat"],
+            ["/u/", "no match"]]
+    check("patterns: test names the pattern that answered",
+          r.rc == 0 and answers(r.out) == want, repr(r))
+    bad = write(tmp, "pattern-bad.rules", "/u/:name /users/:id\n")
+    r = Run([b, "check", bad])
+    check("patterns: a target naming an unknown placeholder is FILE:LINE",
+          r.rc == 1 and (bad + ":1: target names ':id'") in r.err, repr(r))
 
 
 def t_man(man):

@@ -230,6 +230,76 @@ static FUZZ_UNUSED unsigned fuzz_count_lines(const char *buf, size_t len)
  * README "Choices"): prefix matches on a segment boundary, exact and
  * query matches equal the path modulo trailing slash / case; the
  * Location is well formed. */
+static int fuzz_name_byte(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Does a source segment (display form) hold a placeholder? */
+static int fuzz_seg_has_placeholder(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i + 1 < n; i++) {
+        if (s[i] == ':' && fuzz_name_byte(s[i + 1]))
+            return 1;
+    }
+    return 0;
+}
+
+/* A pattern rule matched the path: as many segments (at least as many
+ * for a prefix pattern), its literal segments equal, its placeholder
+ * segments non-empty; and a captured value never changes an absolute
+ * target's scheme and host. */
+static void fuzz_check_pattern(apr_pool_t *p, const rr_rule_info *ri,
+                               const rr_options *opt, const char *path,
+                               size_t len, const char *loc, int nocase)
+{
+    const char *s = ri->source, *q = path + 1, *t = s + 1;
+    size_t plen = len, nseg = 0, pseg = 0;
+    int prefix = ri->kind == RR_KIND_PREFIX;
+    FUZZ_CHECK(ri->kind != RR_KIND_QUERY, "query pattern rule '%s'", s);
+    while (!prefix && !opt->trailing_strict && plen > 1
+           && path[plen - 1] == '/')
+        plen--;
+    for (;;) {
+        const char *te = strchr(t, '/'), *qe;
+        size_t tn = te ? (size_t)(te - t) : strlen(t), qn;
+        nseg++;
+        FUZZ_CHECK(q <= path + plen, "pattern '%s' matched '%s': too few "
+                   "segments", s, fuzz_show(p, path, len));
+        qe = memchr(q, '/', (size_t)(path + plen - q));
+        qn = qe ? (size_t)(qe - q) : (size_t)(path + plen - q);
+        if (fuzz_seg_has_placeholder(t, tn))
+            FUZZ_CHECK(qn > 0, "pattern '%s' matched an empty segment of "
+                       "'%s'", s, fuzz_show(p, path, len));
+        else
+            FUZZ_CHECK(qn == tn && fuzz_mem_eq(q, t, tn, nocase),
+                       "pattern '%s' matched '%s' off its literals", s,
+                       fuzz_show(p, path, len));
+        pseg++;
+        q += qn + 1;
+        if (!te)
+            break;
+        t = te + 1;
+    }
+    FUZZ_CHECK(prefix || q > path + plen, "pattern '%s' matched '%s': too "
+               "many segments", s, fuzz_show(p, path, len));
+    if (loc && ri->target && ri->target[0] != '/') {
+        const char *h = strstr(ri->target, "://");
+        size_t hn = h ? strcspn(h + 3, "/?#") + (size_t)(h + 3 - ri->target)
+                      : 0;
+        /* with captures in the target it is never collapsed away */
+        int captures = h && fuzz_seg_has_placeholder(ri->target + hn,
+                                                     strlen(ri->target + hn));
+        FUZZ_CHECK(!captures || (!strncmp(loc, ri->target, hn)
+                                 && strchr("/?#", loc[hn])),
+                   "pattern '%s': Location '%s' left target host of '%s'",
+                   s, fuzz_show(p, loc, strlen(loc)), ri->target);
+    }
+    (void)pseg;
+}
+
 static FUZZ_UNUSED void fuzz_check_match(apr_pool_t *p, const rr_match *m,
                              const char *path, size_t len, const char *args,
                              const char *const *base_parts, int any_scheme)
@@ -246,7 +316,9 @@ static FUZZ_UNUSED void fuzz_check_match(apr_pool_t *p, const rr_match *m,
     FUZZ_CHECK(!opt->case_insensitive || nocase,
                "rule '%s' of a case-insensitive table is not nocase",
                ri.source);
-    switch (ri.kind) {
+    switch (ri.pattern ? -1 : (int)ri.kind) {
+    case -1:
+        break;      /* checked with the Location below */
     case RR_KIND_PREFIX:
         FUZZ_CHECK(len >= klen && fuzz_mem_eq(path, ri.source, klen, nocase)
                    && (klen == len || path[klen] == '/'),
@@ -303,6 +375,9 @@ static FUZZ_UNUSED void fuzz_check_match(apr_pool_t *p, const rr_match *m,
         FUZZ_CHECK(loc != NULL, "status %d without a Location", status);
         fuzz_check_location(p, loc, path, len, args, any_scheme);
     }
+    if (ri.pattern)
+        fuzz_check_pattern(p, &ri, opt, path, len,
+                           loc, nocase);
     FUZZ_CHECK(strchr(rr_match_origin(m, p), ':') != NULL, "origin");
     {
         /* The record index (per-rule counters) names a live record that

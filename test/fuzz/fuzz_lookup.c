@@ -17,13 +17,16 @@
  * chains answer with their final target).
  *
  * Both sets ignore the default tracking parameters; the own table also
- * holds host rules (exact, wildcard, scheme-only, IP literal) and a
- * qsnone rule.
+ * holds host rules (exact, wildcard, scheme-only, IP literal), a qsnone
+ * rule, and pattern rules (placeholders, mixed segments, a prefix
+ * pattern, a host pattern; the inherited table a nocase prefix one).
  *
  * Properties: a host rule answers only a request naming its host (or a
  * name below a wildcard's); a prefix match is on a segment boundary of the path; an
  * exact or query match equals the path modulo trailing slash and case as
- * the table's options and the rule say; a query match had args; both sets
+ * the table's options and the rule say; a pattern match has the rule's
+ * literal segments and non-empty placeholders, and its Location keeps an
+ * absolute target's host; a query match had args; both sets
  * match the same rule; every Location is an absolute http(s) URL without
  * bytes < 0x21, 0x7f or >= 0x80; a 410 has none; rr_escape_path output
  * holds no byte it should have escaped.
@@ -76,7 +79,15 @@ static const char own_rules[] =
     "//192.0.2.7/v4         /four?x=1\n"
     "//old.example.com/p?id=3 /product-3                         301\n"
     "/only-plain            /plain                               302 qsnone\n"
-    "/track?id=9            /tracked?sku=9\n";
+    "/track?id=9            /tracked?sku=9\n"
+    "/u/:name               https://new.example/users/:name      301\n"
+    "/blog/:y/:slug.html    /articles/:slug?year=:y\n"
+    "/shop/:cat/*           /products/:cat/*                     308\n"
+    "/api/v:ver/items       https://api.example/i?v=:ver#:ver\n"
+    "/p/:a/:b/:c            /three/:c/:b/:a                      302 nocase\n"
+    "/p/x/:b/:c             /px/:c                               303\n"
+    "//old.example.com/t/:id https://t.example/ticket?id=:id\n"
+    "/pre-:id-post          /id/:id                              qsnone\n";
 
 static const char inherited_rules[] =
     "/Strict/               /strict-slash\n"
@@ -84,7 +95,8 @@ static const char inherited_rules[] =
     "/Inherit/*             https://inherit.example.net/*        308\n"
     "/old-page              /never\n"
     "/MiXeD?X=1             /mixed-q\n"
-    "/UP/*                  /up/*                                302\n";
+    "/UP/*                  /up/*                                302\n"
+    "/Pat/:x/*              /pat-inh/:x/*\n";
 
 static apr_pool_t *g_pool;
 static rr_set *g_sets[2];

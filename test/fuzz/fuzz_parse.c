@@ -40,8 +40,9 @@ static void check_table(apr_pool_t *p, const rr_table *t, unsigned lines,
     int k;
     rr_table_stats(t, &st);
     FUZZ_CHECK(st.rules == n, "stats.rules %u vs count %u", st.rules, n);
-    FUZZ_CHECK(st.exact + st.prefix + st.query == n, "kinds %u+%u+%u vs %u",
-               st.exact, st.prefix, st.query, n);
+    FUZZ_CHECK(st.exact + st.prefix + st.query + st.pattern == n,
+               "kinds %u+%u+%u+%u vs %u", st.exact, st.prefix, st.query,
+               st.pattern, n);
     for (k = 0; k < 7; k++)
         sum += st.by_status[k];
     FUZZ_CHECK(sum == n, "by_status sums to %u, not %u", sum, n);

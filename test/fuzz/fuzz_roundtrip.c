@@ -12,6 +12,7 @@
  *  - rule by rule, kind, flags, status, source, query and target agree;
  *  - dumping the second table gives the same text (idempotent);
  *  - for probe paths derived from each rule (its source, source + "/x",
+ *    which for a pattern rule are paths it matches,
  *    source + "/", the source upper-cased; its own query, no query, an
  *    unrelated query) and from the '/'-tokens of the input, both tables
  *    match or miss alike, with the same kind, status and Location;
@@ -210,6 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (up[j] >= 'a' && up[j] <= 'z')
                 up[j] = (char)(up[j] - 32);
         }
+        /* a pattern's source is a path it matches (each capture its own
+         * name); its upper-cased probe gives every capture a value */
         paths[0] = src;
         paths[1] = apr_pstrcat(p, r.source, "/x", NULL);
         paths[2] = apr_pstrcat(p, r.source, "/", NULL);
