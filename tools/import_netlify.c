@@ -579,9 +579,17 @@ static void nl_pair(nl_entry *v, int x, int y)
     int early = x < y ? x : y, late = x < y ? y : x, rel;
     const nl_entry *e = &v[early];
     nl_entry *l = &v[late];
-    if (!hosts_meet(e, l) || same_source(e, l)
-        || !rules_prefer_later(e, l))
+    if (!hosts_meet(e, l) || same_source(e, l))
         return;
+    if (!rules_prefer_later(e, l)) {
+        /* Rules answer with e too: where e takes all of l's requests (a
+         * pattern behind a literal prefix or an equal pattern), l is dead
+         * in both. */
+        if ((nl_kind(e) == 3 || nl_kind(l) == 3) && host_covers(e, l)
+            && paths_relation(e, l) == 1)
+            keep_earliest(&l->container, early);
+        return;
+    }
     if ((rel = paths_relation(e, l)) < 0)
         return;
     if (rel == 1 && host_covers(e, l))

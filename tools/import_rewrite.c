@@ -1550,8 +1550,17 @@ static const char *pattern_before(rw_reader *rd, const rw_rule *r,
                 return apr_psprintf(p, "line %u comes first in mod_rewrite "
                                     "and may answer some of its paths (it is "
                                     "not converted)", w->line);
+            /* Both answer with w (literal first, or the earlier of two
+             * patterns): where it takes all of r's paths, r is dead. */
+            if (!w->query_only && !(w->pattern_ok && rwp_is_narrow(&w->pat))
+                && pp_covers(wp, r->pat.path)
+                && (w->literal_ok || pp_literal_segments(r->pat.path)
+                                     <= pp_literal_segments(wp)))
+                return apr_psprintf(p, "never reached: line %u answers all "
+                                    "its paths first, in mod_rewrite and in "
+                                    "the rules", w->line);
             if (w->literal_ok)
-                continue;       /* both answer with w: literal first */
+                continue;
             if (pp_literal_segments(r->pat.path)
                 > pp_literal_segments(w->pat.path))
                 return apr_psprintf(p, "line %u comes first in mod_rewrite "

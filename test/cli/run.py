@@ -2193,6 +2193,8 @@ NETLIFY_PATTERNS = """\
 /r/x/:b                    /r2 301!
 https://h.example/:lang/docs/*  https://docs.example/:lang/:splat 301!
 /s/:a                      /s1 302
+/w/*                       /w1 301!
+/w/:a                      /w2 301!
 """
 
 
@@ -2237,6 +2239,7 @@ def t_import_netlify_patterns(b, tmp):
         "/r/:a/* /r1/* 301",
         "https://h.example/:lang/docs/* https://docs.example/:lang/* 301",
         "/s/:a /s1 302",
+        "/w/* /w1 301",
     ]
     rules = rules_of(r.out)
     check("import netlify placeholders: pattern rules as written, a "
@@ -2249,7 +2252,8 @@ def t_import_netlify_patterns(b, tmp):
                      (12, "':splat' as a placeholder"),
                      (16, "never reached in Netlify: the rule at line 15"),
                      (19, "never reached in Netlify: the rule at line 18"),
-                     (23, "never reached in Netlify: the rule at line 22")):
+                     (23, "never reached in Netlify: the rule at line 22"),
+                     (27, "never reached in Netlify: the rule at line 26")):
         check("import netlify placeholders: line %d not converted (%s)"
               % (ln, word), said(r.err, "%s:%d" % (src, ln), "not converted",
                                  word), r.err)
@@ -2262,8 +2266,12 @@ def t_import_netlify_patterns(b, tmp):
           not any(said(r.err, "%s:%d" % (src, ln), kind, "")
                   for ln in (13, 14, 20, 21)
                   for kind in ("note", "not converted")), r.err)
-    check("import netlify placeholders: 14 written, 10 not converted",
-          "14 rules written, 10 entries not converted" in r.err, r.err)
+    check("import netlify placeholders: 15 written, 11 not converted",
+          "15 rules written, 11 entries not converted" in r.err, r.err)
+    c = Run([b, "check", write(tmp, "netlify-patterns.rules", r.out)])
+    check("import netlify placeholders: the output passes check without "
+          "a warning (no pattern another rule shadows)",
+          c.rc == 0 and "warning" not in c.err, repr(c))
     pattern_answers(b, tmp, "imported netlify placeholders answer", r.out, [
         ("/blog/2020/05/hello", ["301", "/posts/hello"]),
         ("/blog/2020/05/hello/", ["301", "/posts/hello"]),
@@ -2307,6 +2315,8 @@ RewriteRule ^/ne/([^/]+)$ /ne2/$1 [R,NE,L]
 RewriteRule ^/z/((\\d+))$ /z2/$1 [R,L]
 RewriteRule ^/z2/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)$ /x [R,L]
 RewriteRule ^/hh/([^/]+)$ https://$1.example.com/ [R,L]
+RewriteRule ^/dead/(.*)$ /d/$1 [R,L]
+RewriteRule ^/dead/([^/]+)$ /e/$1 [R,L]
 """
 
 
@@ -2327,6 +2337,7 @@ def t_import_rewrite_patterns(b, tmp):
         "/m/:p1 /m1/:p1 302",
         "/g/:p1 - 410",
         "/ne/:p1 /ne2/:p1 302",
+        "/dead/* /d/* 302",
     ]
     rules = rules_of(r.out)
     check("import rewrite segment groups: pattern rules, $N as :pN",
@@ -2361,7 +2372,9 @@ def t_import_rewrite_patterns(b, tmp):
                      (25, "holds ':b' literally"),
                      (28, "not one character class"),
                      (29, "more than 8 groups"),
-                     (30, "in the target's host")):
+                     (30, "in the target's host"),
+                     (32, "never reached: line 31 answers all its paths "
+                          "first")):
         check("import rewrite segment groups: line %d not converted (%s)"
               % (ln, word), said_at(r.err, src, ln, "not converted", word),
               r.err)
@@ -2377,6 +2390,9 @@ def t_import_rewrite_patterns(b, tmp):
           "RewriteBase, a relative target made absolute",
           h.rc == 0 and rules_of(h.out) == ["/wp/old/:p1 /wp/new/:p1 301"],
           repr(h))
+    c = Run([b, "check", write(tmp, "rewrite-patterns.rules", r.out)])
+    check("import rewrite segment groups: the output passes check without "
+          "a warning", c.rc == 0 and "warning" not in c.err, repr(c))
     pattern_answers(b, tmp, "imported segment groups answer", r.out, [
         ("/blog/2020/05/hello.html", ["301", "/articles/hello"]),
         ("/blog/x/y/hello.html", ["301", "/articles/hello"]),
