@@ -108,6 +108,8 @@ typedef struct {
     const char *literal_why;    /* why the pattern is no literal */
     int pattern_ok;             /* not literal, but whole segments */
     rwp_pattern pat;
+    pp_path *as_pattern;        /* a literal's path as a pattern, once
+                                   a pattern rule after it asks */
     const char *pattern_why;    /* why it is no pattern either */
     int transparent;            /* cannot answer or change the URL */
     int query_only;             /* conditions: one exact query */
@@ -1506,18 +1508,20 @@ static apr_array_header_t *pattern_subjects(apr_pool_t *p, const rw_rule *r)
     return a;
 }
 
-/* The path of literal rule w as a pattern. */
-static pp_path *literal_pattern(apr_pool_t *p, const rw_rule *w)
+/* The path of literal rule w as a pattern, made once. */
+static const pp_path *literal_pattern(apr_pool_t *p, rw_rule *w)
 {
-    return pp_from_literal(p, w->lit.path, w->lit.len,
-                           w->lit.shape >= SHAPE_BELOW, w->f.nocase, 0);
+    if (!w->as_pattern)
+        w->as_pattern = pp_from_literal(p, w->lit.path, w->lit.len,
+                                        w->lit.shape >= SHAPE_BELOW,
+                                        w->f.nocase, 0);
+    return w->as_pattern;
 }
 
-/* Does earlier rule w, a regular expression, may match a path of pattern
- * rule r? */
-static int regex_meets(apr_pool_t *p, rw_rule *w, const rw_rule *r)
+/* May earlier rule w, a regular expression, match one of the paths
+ * `subj` of a pattern rule? */
+static int regex_meets(rw_rule *w, const apr_array_header_t *subj)
 {
-    const apr_array_header_t *subj = pattern_subjects(p, r);
     int j;
     for (j = 0; j < subj->nelts; j++) {
         if (may_match(w, APR_ARRAY_IDX(subj, j, const char *)))
@@ -1534,6 +1538,7 @@ static const char *pattern_before(rw_reader *rd, const rw_rule *r,
                                   const rw_rule **wider)
 {
     apr_pool_t *p = rd->im->p;
+    const apr_array_header_t *subj = pattern_subjects(p, r);
     int k;
     for (k = 0; k < rd->rules->nelts; k++) {
         rw_rule *w = APR_ARRAY_IDX(rd->rules, k, rw_rule *);
@@ -1571,7 +1576,7 @@ static const char *pattern_before(rw_reader *rd, const rw_rule *r,
                 *wider = w;
             continue;
         }
-        if (regex_meets(p, w, r))
+        if (regex_meets(w, subj))
             return apr_psprintf(p, "line %u comes first in mod_rewrite and "
                                 "may answer its paths ('%s'%s)", w->line,
                                 w->pattern, w->conds->nelts
