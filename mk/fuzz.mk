@@ -33,7 +33,8 @@ FUZZ_TARGETS   = $(FUZZ_ENGINE_TARGETS) $(FUZZ_CLI_TARGETS)
 FUZZ_BINS      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 # The tools/*.c each CLI target links, besides the engine.
 FUZZ_TOOLS_fuzz_import      = tools/cmd_import.c tools/importer.c \
-                              tools/cli_util.c $(wildcard tools/import_*.c)
+                              tools/cli_util.c $(wildcard tools/import_*.c) \
+                              tools/path_pattern.c tools/rewrite_pattern.c
 FUZZ_TOOLS_fuzz_request_url = tools/request_url.c tools/cli_util.c
 FUZZ_CFLAGS    = -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

@@ -9,10 +9,13 @@
  * rule (which, as we take Netlify's splat to do, also matches the path
  * itself) and ":splat" ending TO's path becomes our '*' (the rest
  * without its slash, as Netlify's splat is).  The status defaults to
- * 301; NAME=VALUE fields with literal values make a query rule.  Not
+ * 301; NAME=VALUE fields with literal values make a query rule.  A FROM
+ * with placeholders, segments written ":name", becomes a pattern rule
+ * (SPEC: Pattern rules) that TO's ":name"s use as they are.  Not
  * converted: rewrites and proxies (200), custom pages (404 and other
- * non-redirects), placeholders (:name, until pattern rules exist),
- * conditions (Country=, Language=, Role=, Cookie=).
+ * non-redirects), placeholders in parameters (id=:id), placeholders that
+ * are not a whole segment or whose names rules cannot hold, more than 8
+ * of them, conditions (Country=, Language=, Role=, Cookie=).
  *
  * What Netlify does that rules do differently, as its documentation
  * describes it (there is no Netlify to test against, so these are
@@ -32,7 +35,12 @@
  *     whose parameters are exactly its own, tracking parameters aside (a
  *     note says so once a file);
  *   - Netlify treats "/a" and "/a/" alike, as Redirect307TrailingSlash
- *     Ignore, the default, does; paths compare case-sensitively in both.
+ *     Ignore, the default, does; paths compare case-sensitively in both;
+ *   - a placeholder matches one whole non-empty segment, and its value
+ *     goes into TO as the request had it; a pattern rule inserts it
+ *     percent-escaped, which is the same URL.  Rules prefer literal rules
+ *     to pattern rules and, among patterns, the one with more literal
+ *     segments: where Netlify's first match differs, as above.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -44,6 +52,7 @@
 
 #include "cli_util.h"
 #include "importer.h"
+#include "path_pattern.h"
 
 /* Netlify's status for a rule that gives none. */
 #define NETLIFY_DEFAULT_STATUS 301
@@ -65,6 +74,9 @@ typedef struct {
                                    treat "/a" and "/a/" alike */
     const char *query;          /* escaped "n=v&..." or NULL */
     int prefix;                 /* a splat rule */
+    pp_path *pat;               /* its path as a pattern: every entry has
+                                   one, with captures if placeholders */
+    const char *names[PP_MAX_CAPTURES];     /* of its placeholders */
     const char *source;         /* the rule's fields */
     const char *target;
     int status;
@@ -188,9 +200,71 @@ static int has_placeholder(const char *path)
     return 0;
 }
 
-/* The path part of FROM as an entry's source: sets e->prefix, e->key;
- * returns the escaped path (a prefix rule's without its '*'), or NULL
- * with *why. */
+/* Is the segment seg[0..n) a Netlify placeholder (":" and a letter or
+ * '_')? */
+static int is_placeholder(const char *seg, size_t n)
+{
+    return n > 1 && seg[0] == ':' && (apr_isalpha(seg[1]) || seg[1] == '_');
+}
+
+/* Why placeholder segment seg[0..n) cannot be one of e's, or NULL with
+ * its name added to e->names. */
+static const char *add_placeholder(apr_pool_t *p, const char *seg, size_t n,
+                                   nl_entry *e, int k)
+{
+    size_t i;
+    int j;
+    for (i = 1; i < n; i++) {
+        if (!pp_name_char((unsigned char)seg[i]))
+            return apr_psprintf(p, "has the placeholder segment '%.*s': a "
+                                "pattern rule's placeholder is a whole "
+                                "segment named with letters, digits and "
+                                "'_' only", (int)n, seg);
+    }
+    if (n == 6 && !memcmp(seg, ":splat", 6))
+        return "uses ':splat' as a placeholder: it names the splat's value";
+    if (k >= PP_MAX_CAPTURES)
+        return apr_psprintf(p, "has more than %d placeholders",
+                            PP_MAX_CAPTURES);
+    for (j = 0; j < k; j++) {
+        if (strlen(e->names[j]) == n - 1
+            && !memcmp(e->names[j], seg + 1, n - 1))
+            return apr_psprintf(p, "uses the placeholder '%.*s' twice",
+                                (int)n, seg);
+    }
+    e->names[k] = apr_pstrmemdup(p, seg + 1, n - 1);
+    return NULL;
+}
+
+/* The path path[0..n) with placeholders (a splat's '*' cut off) as e's
+ * pattern; returns its source text without a splat's '*', or NULL with
+ * *why. */
+static const char *pattern_path(apr_pool_t *p, const char *path, size_t n,
+                                nl_entry *e, const char **why)
+{
+    pp_path *a = pp_from_literal(p, path, n, e->prefix, 0, 1);
+    const char *src;
+    int k, captures = 0;
+    for (k = 0; k < a->n; k++) {
+        pp_seg *s = &a->seg[k];
+        if (!is_placeholder(s->head, s->head_len))
+            continue;
+        if ((*why = add_placeholder(p, s->head, s->head_len, e, captures)))
+            return NULL;
+        s->capture = ++captures;
+        s->head_len = 0;
+        s->tail = "";
+    }
+    if (!(src = pp_source(p, a, e->names, "", why)))
+        return NULL;
+    e->pat = a;
+    e->key = e->prefix ? apr_pstrmemdup(p, src, strlen(src) - 2) : src;
+    return e->prefix ? apr_pstrmemdup(p, src, strlen(src) - 1) : src;
+}
+
+/* The path part of FROM as an entry's source: sets e->prefix, e->key,
+ * e->pat; returns the escaped path (a prefix rule's without its '*'), or
+ * NULL with *why. */
 static const char *source_path(apr_pool_t *p, const char *path, nl_entry *e,
                                const char **why)
 {
@@ -209,18 +283,15 @@ static const char *source_path(apr_pool_t *p, const char *path, nl_entry *e,
         *why = "has a splat '*' that does not end the path after a '/'";
         return NULL;
     }
-    /* Until the engine has pattern rules (SPEC: Pattern rules); then
-     * such a source converts as written, its :names used in TO. */
-    if (has_placeholder(path)) {
-        *why = "uses placeholders (:name): they need pattern rules";
-        return NULL;
-    }
     e->prefix = star != NULL;
+    if (has_placeholder(path))
+        return pattern_path(p, path, star ? n - 1 : n, e, why);
     esc = imp_escape(p, path, star ? n - 1 : n, IMP_ENCODED | IMP_SOURCE);
     k = strlen(esc);
     while (k > 0 && esc[k - 1] == '/')
         k--;
     e->key = apr_pstrmemdup(p, esc, k);
+    e->pat = pp_from_literal(p, e->key, k, e->prefix, 0, 1);
     return esc;
 }
 
@@ -235,6 +306,11 @@ static int source_query(apr_pool_t *p, char **w, int n, nl_entry *e,
         return 1;
     if (e->prefix) {
         *why = "a splat with parameters: a prefix rule cannot have a query";
+        return 0;
+    }
+    if (pp_has_capture(e->pat)) {
+        *why = "has placeholders and parameters: a pattern rule cannot "
+               "have a query";
         return 0;
     }
     for (k = 0; k < n; k++) {
@@ -252,17 +328,51 @@ static int source_query(apr_pool_t *p, char **w, int n, nl_entry *e,
 
 /* ---- targets --------------------------------------------------------- */
 
-/* TO as an escaped target, ":splat" ending its path becoming '*'; NULL
- * and *why where rules cannot say it. */
-static const char *target_of(apr_pool_t *p, const char *to, int prefix,
-                             const char **why)
+/* Is name[0..n) one of e's placeholders? */
+static int has_name(const nl_entry *e, const char *name, size_t n)
+{
+    int k;
+    for (k = 0; k < PP_MAX_CAPTURES && e->names[k]; k++) {
+        if (strlen(e->names[k]) == n && !memcmp(e->names[k], name, n))
+            return 1;
+    }
+    return 0;
+}
+
+/* Why the ":name"s of TO (past its host, whose port is no name) cannot
+ * stand in pattern entry e's target, or NULL: each must be one of its
+ * placeholders or ":splat" (which the caller checks). */
+static const char *target_names(apr_pool_t *p, const char *to,
+                                const nl_entry *e)
+{
+    const char *s = strstr(to, "://"), *end;
+    s = s ? s + 3 + strcspn(s + 3, "/?#") : to;
+    for (; (s = strchr(s, ':')); s = end) {
+        for (end = s + 1; pp_name_char((unsigned char)*end); end++)
+            ;
+        if (end == s + 1 || (end - s == 6 && !memcmp(s, ":splat", 6))
+            || has_name(e, s + 1, (size_t)(end - s - 1)))
+            continue;
+        return apr_psprintf(p, "uses ':%.*s', which is no placeholder of "
+                            "its source", (int)(end - s - 1), s + 1);
+    }
+    return NULL;
+}
+
+/* TO as an escaped target, ":splat" ending its path becoming '*' and
+ * a pattern's ":name"s kept; NULL and *why where rules cannot say it. */
+static const char *target_of(apr_pool_t *p, const char *to,
+                             const nl_entry *e, const char **why)
 {
     const char *splat = strstr(to, ":splat");
     size_t main_len = strcspn(to, "?#");
+    int prefix = e->prefix;
     if (!imp_is_url_or_path(to)) {
         *why = "is neither an absolute URL nor a path";
         return NULL;
     }
+    if (pp_has_capture(e->pat) && (*why = target_names(p, to, e)))
+        return NULL;
     if (!splat && prefix && main_len > 0 && to[main_len - 1] == '*') {
         *why = "ends its path with a '*', which rules read as the rest of "
                "the path";
@@ -342,7 +452,7 @@ static int nl_rest(nl_reader *nr, unsigned line, char **w, int n,
         e->target = "-";
         return 1;
     }
-    if (!(e->target = target_of(im->p, w[0], e->prefix, &why))) {
+    if (!(e->target = target_of(im->p, w[0], e, &why))) {
         imp_skip(im, line, "target '%s' %s", w[0], why);
         return 0;
     }
@@ -384,10 +494,11 @@ static int nl_group(const nl_entry *e)
     return e->host ? 0 : 1;
 }
 
-/* Within a group: query rules, then exact, then prefix rules. */
+/* Within a group: query rules, then exact, then prefix rules, then
+ * pattern rules. */
 static int nl_kind(const nl_entry *e)
 {
-    return e->query ? 0 : e->prefix ? 2 : 1;
+    return pp_has_capture(e->pat) ? 3 : e->query ? 0 : e->prefix ? 2 : 1;
 }
 
 /* 1 if some request has a host and scheme both entries accept. */
@@ -414,12 +525,22 @@ static int same_source(const nl_entry *a, const nl_entry *b)
            && (!a->query || !strcmp(a->query, b->query));
 }
 
+/* paths_relation() where e or l is a pattern (which has no query). */
+static int patterns_relation(const nl_entry *e, const nl_entry *l)
+{
+    if (!pp_meet(e->pat, l->pat))
+        return -1;
+    return !e->query && pp_covers(e->pat, l->pat) ? 1 : 0;
+}
+
 /* What `l`'s paths and queries are to `e`'s, one of them being at an
- * ancestor path of the other's or the same: 1 if e's hold all of l's,
- * 0 if only some, -1 if none. */
+ * ancestor path of the other's or the same, or a pattern: 1 if e's hold
+ * all of l's, 0 if only some, -1 if none. */
 static int paths_relation(const nl_entry *e, const nl_entry *l)
 {
     size_t el = strlen(e->key), ll = strlen(l->key);
+    if (nl_kind(e) == 3 || nl_kind(l) == 3)
+        return patterns_relation(e, l);
     if (el != ll)
         return el < ll ? 1 : 0;     /* the shorter one is a prefix rule */
     if (e->prefix)
@@ -440,6 +561,9 @@ static int rules_prefer_later(const nl_entry *earlier, const nl_entry *later)
         return nl_group(later) < nl_group(earlier);
     if (nl_kind(later) != nl_kind(earlier))
         return nl_kind(later) < nl_kind(earlier);
+    if (nl_kind(later) == 3)
+        return pp_literal_segments(later->pat)
+               > pp_literal_segments(earlier->pat);
     return later->prefix && strlen(later->key) > strlen(earlier->key);
 }
 
@@ -455,9 +579,17 @@ static void nl_pair(nl_entry *v, int x, int y)
     int early = x < y ? x : y, late = x < y ? y : x, rel;
     const nl_entry *e = &v[early];
     nl_entry *l = &v[late];
-    if (!hosts_meet(e, l) || same_source(e, l)
-        || !rules_prefer_later(e, l))
+    if (!hosts_meet(e, l) || same_source(e, l))
         return;
+    if (!rules_prefer_later(e, l)) {
+        /* Rules answer with e too: where e takes all of l's requests (a
+         * pattern behind a literal prefix or an equal pattern), l is dead
+         * in both. */
+        if ((nl_kind(e) == 3 || nl_kind(l) == 3) && host_covers(e, l)
+            && paths_relation(e, l) == 1)
+            keep_earliest(&l->container, early);
+        return;
+    }
     if ((rel = paths_relation(e, l)) < 0)
         return;
     if (rel == 1 && host_covers(e, l))
@@ -468,12 +600,15 @@ static void nl_pair(nl_entry *v, int x, int y)
     }
 }
 
-/* The entries at each path key: key -> apr_array_header_t of int. */
+/* The literal entries at each path key: key -> apr_array_header_t of
+ * int. */
 static apr_hash_t *nl_index(apr_pool_t *p, const apr_array_header_t *a)
 {
     apr_hash_t *h = apr_hash_make(p);
     int k;
     for (k = 0; k < a->nelts; k++) {
+        if (nl_kind(&APR_ARRAY_IDX(a, k, nl_entry)) == 3)
+            continue;
         const char *key = APR_ARRAY_IDX(a, k, nl_entry).key;
         apr_array_header_t *at = apr_hash_get(h, key, APR_HASH_KEY_STRING);
         if (!at) {
@@ -486,16 +621,24 @@ static apr_hash_t *nl_index(apr_pool_t *p, const apr_array_header_t *a)
 }
 
 /* Finds, for each entry, the earlier ones Netlify answers with first
- * where rules would answer with it: every pair where one entry's path
- * is at or below the other's prefix.  Costs a hash lookup per segment
- * of each path. */
+ * where rules would answer with it: every pair of literal entries where
+ * one entry's path is at or below the other's prefix (a hash lookup per
+ * segment of each path), and every pair with a pattern (a comparison per
+ * segment, for each pattern and each entry). */
 static void nl_order(apr_pool_t *p, apr_array_header_t *a)
 {
     apr_hash_t *h = nl_index(p, a);
     nl_entry *v = (nl_entry *)a->elts;
-    int x;
+    int x, y;
     for (x = 0; x < a->nelts; x++) {
         char *q = apr_pstrdup(p, v[x].key);
+        if (nl_kind(&v[x]) == 3) {
+            for (y = 0; y < a->nelts; y++) {
+                if (y != x && (nl_kind(&v[y]) != 3 || y < x))
+                    nl_pair(v, x, y);
+            }
+            continue;
+        }
         for (;;) {
             apr_array_header_t *at = apr_hash_get(h, q, APR_HASH_KEY_STRING);
             int j, own = !strcmp(q, v[x].key);

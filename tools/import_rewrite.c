@@ -7,7 +7,13 @@
  * is a literal path (exact, with an optional trailing slash, or a prefix
  * whose rest $1 is carried), a literal target, the flags R, L, END, NC,
  * QSA, QSD, NE, G and NS, and one RewriteCond %{QUERY_STRING} that pins
- * one exact query.  Anything else is listed as not converted, and so is a
+ * one exact query.  A pattern of whole segments, each literal or one
+ * capture group of a class that cannot match '/' (such as
+ * "^/blog/([0-9]+)/([^/]+)\.html$", see rewrite_pattern.h), becomes a
+ * pattern rule whose placeholder :pN stands for $N; a class narrower
+ * than "[^/]" makes the rule answer more than the regex, which a
+ * "differs" note says.  Anything else is listed as not converted, and so
+ * is a
  * rule mod_rewrite would not reach because an earlier rule may answer its
  * path first: mod_rewrite tries rules in order, rules pick the most
  * specific.  Where a converted rule still answers some requests otherwise
@@ -32,11 +38,18 @@
 
 #include "cli_util.h"
 #include "importer.h"
+#include "path_pattern.h"
+#include "rewrite_pattern.h"
 
 /* Bytes ap_escape_uri() leaves raw besides letters and digits: what
  * mod_rewrite's redirects keep of a substitution (T_OS_ESCAPE_PATH in
  * httpd's server/gen_test_char.c). */
 static const char uri_safe[] = "$-_.+!*'(),:;@&=/~";
+
+/* The placeholder names of a pattern rule: group N is :pN. */
+static const char *const group_names[PP_MAX_CAPTURES] = {
+    "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"
+};
 
 typedef enum { ENGINE_UNSET, ENGINE_ON, ENGINE_OFF } rw_engine;
 
@@ -90,8 +103,14 @@ typedef struct {
     int negated;
     const char *regex;          /* pattern without its '!' */
     int literal_ok;
-    rw_literal lit;
+    rw_literal lit;             /* of a pattern rule: its shape, and its
+                                   source as its path for messages */
     const char *literal_why;    /* why the pattern is no literal */
+    int pattern_ok;             /* not literal, but whole segments */
+    rwp_pattern pat;
+    pp_path *as_pattern;        /* a literal's path as a pattern, once
+                                   a pattern rule after it asks */
+    const char *pattern_why;    /* why it is no pattern either */
     int transparent;            /* cannot answer or change the URL */
     int query_only;             /* conditions: one exact query */
     const char *query;          /* that query, raw */
@@ -142,7 +161,7 @@ typedef struct {
     apr_array_header_t *hosts;      /* const char *: this site's names */
     int any_engine;             /* a RewriteEngine line anywhere */
     int alias_noted;
-    unsigned noted_slash, noted_carry, noted_emptyq;
+    unsigned noted_slash, noted_carry, noted_emptyq, noted_capture;
 } rw_reader;
 
 /* ---- reading configuration lines (as import_alias.c does) ---------- */
@@ -877,6 +896,25 @@ static int is_transparent(const rw_rule *r)
                               || !strcasecmp(r->f.side, "handler")));
 }
 
+/* A pattern rule's source (or why there is none), and its shape in
+ * r->lit, whose path is the source (less a prefix's slash-star) for
+ * messages. */
+static void pattern_prepare(apr_pool_t *p, rw_rule *r)
+{
+    const char *src = pp_source(p, r->pat.path, group_names, "",
+                                &r->pattern_why);
+    size_t n;
+    if (!src)
+        return;
+    n = strlen(src) - (r->pat.path->prefix ? 2 : 0);
+    r->pattern_ok = 1;
+    r->lit.shape = (rw_shape)r->pat.end;
+    r->lit.not_itself = r->pat.not_itself;
+    r->lit.dot_any = r->pat.dot_any;
+    r->lit.path = apr_pstrmemdup(p, src, n);
+    r->lit.len = n;
+}
+
 static void rule_prepare(apr_pool_t *p, rw_rule *r)
 {
     if (r->bad)
@@ -900,6 +938,12 @@ static void rule_prepare(apr_pool_t *p, rw_rule *r)
     else
         r->literal_why = parse_literal(p, r->regex, r->ctx->base, &r->lit);
     r->literal_ok = !r->literal_why;
+    if (r->literal_ok || r->negated || (r->ctx->perdir && !r->ctx->base))
+        return;
+    r->pattern_why = rwp_parse(p, r->regex, r->ctx->base, r->f.nocase,
+                               &r->pat);
+    if (!r->pattern_why)
+        pattern_prepare(p, r);
 }
 
 /* Files rule r among those whose pattern may match the URL of a redirect
@@ -1047,6 +1091,74 @@ static const char *expand_subst(apr_pool_t *p, const rw_rule *r, char **out,
     return NULL;
 }
 
+/* Why a literal ':' copied from the substitution at s would read as a
+ * placeholder in a pattern rule's target, or NULL.  `auth_end`: where
+ * the substitution's "scheme://host" ends (a port is no placeholder). */
+static const char *literal_colon(apr_pool_t *p, const char *s, int c,
+                                 const char *auth_end)
+{
+    if (c != ':' || s < auth_end || !pp_name_char((unsigned char)*s))
+        return NULL;
+    return apr_psprintf(p, "the target holds ':%c' literally, which a "
+                        "pattern rule's target would read as a "
+                        "placeholder", *s);
+}
+
+/* expand_subst() for a pattern rule: $N of a segment group becomes the
+ * placeholder :pN, the rest's $N is cut out (*dollar: where it was). */
+static const char *expand_pattern_subst(apr_pool_t *p, const rw_rule *r,
+                                        char **out, size_t *len,
+                                        long *dollar)
+{
+    const char *s = r->subst, *why;
+    const char *auth_end = s + http_authority(s, strlen(s));
+    char *o = apr_palloc(p, strlen(s) * 2 + 1);
+    size_t n = 0;
+    *dollar = -1;
+    while (*s) {
+        int g = *s == '$' && apr_isdigit(s[1]) ? s[1] - '0' : -1;
+        if (*s == '\\' && s[1]) {
+            if ((why = literal_colon(p, s + 2, s[1], auth_end)))
+                return why;
+            o[n++] = s[1];
+            s += 2;
+        }
+        else if ((*s == '$' || *s == '%') && s[1] == '{' && strchr(s, '}')) {
+            return apr_psprintf(p, "the target uses %.*s", (int)(strchr(s, '}')
+                                - s + 1), s);
+        }
+        else if (g > 0 && g == r->pat.rest_group && *dollar < 0) {
+            *dollar = (long)n;
+            s += 2;
+        }
+        else if (g > 0 && g <= r->pat.groups && g != r->pat.rest_group) {
+            if (s < auth_end)
+                return apr_psprintf(p, "'$%d' is in the target's host: a "
+                                    "placeholder never chooses the host", g);
+            if (pp_name_char((unsigned char)s[2]))
+                return apr_psprintf(p, "'$%d' is followed by '%c', which "
+                                    "the placeholder's name :p%d would take "
+                                    "in", g, s[2], g);
+            n += (size_t)apr_snprintf(o + n, 4, ":%s", group_names[g - 1]);
+            s += 2;
+        }
+        else if ((*s == '$' || *s == '%') && apr_isdigit(s[1])) {
+            return apr_psprintf(p, "the target uses the backreference %.2s%s",
+                                s, *s == '%' ? " (of a RewriteCond; write "
+                                "'\\%' for a '%')" : "");
+        }
+        else {
+            if ((why = literal_colon(p, s + 1, *s, auth_end)))
+                return why;
+            o[n++] = *s++;
+        }
+    }
+    o[n] = '\0';
+    *out = o;
+    *len = n;
+    return NULL;
+}
+
 /* A relative substitution made absolute as mod_rewrite does: in server
  * context below '/', per directory below the RewriteBase.  Says why not. */
 static const char *absolute_subst(apr_pool_t *p, const rw_rule *r,
@@ -1054,7 +1166,8 @@ static const char *absolute_subst(apr_pool_t *p, const rw_rule *r,
 {
     const char *pre;
     size_t plen;
-    if (**s == '/' || is_http_url(*s) || strchr(*s, ':'))
+    /* A ':' before any '/' ends a scheme. */
+    if (**s == '/' || is_http_url(*s) || (*s)[strcspn(*s, ":/")] == ':')
         return NULL;
     if (r->ctx->perdir && !r->ctx->rewrite_base)
         return apr_psprintf(p, "relative target '%s' without a RewriteBase: "
@@ -1139,7 +1252,8 @@ static const char *target_problem(apr_pool_t *p, const rw_rule *r,
     }
     if (!strcmp(r->subst, "-"))
         return "'-' with [R] redirects to the URL itself";
-    if ((why = expand_subst(p, r, &s, &n, &dollar))
+    if ((why = r->pattern_ok ? expand_pattern_subst(p, r, &s, &n, &dollar)
+                             : expand_subst(p, r, &s, &n, &dollar))
         || (why = absolute_subst(p, r, &s, &n, &dollar)))
         return why;
     pl->carry = dollar >= 0;
@@ -1190,15 +1304,22 @@ static const char *rule_problem(apr_pool_t *p, const rw_reader *rd,
         return why;
     if (r->cond_why)
         return r->cond_why;
-    if (!r->literal_ok)
-        return r->literal_why;
+    if (!r->literal_ok && !r->pattern_ok)
+        return r->pat.specific ? r->pattern_why : r->literal_why;
+    if (r->pattern_ok && r->query_only)
+        return "a query condition on a pattern of segments (a pattern rule "
+               "has no query)";
     if (r->query_only && r->lit.shape != SHAPE_EXACT
         && r->lit.shape != SHAPE_EXACT_SLASH)
         return "a query condition on a prefix pattern (a prefix rule has no "
                "query)";
     if ((why = target_problem(p, r, pl)))
         return why;
-    source_of(p, r, pl);
+    if (!r->pattern_ok)
+        source_of(p, r, pl);
+    else if (!(pl->source = pp_source(p, r->pat.path, group_names, "",
+                                      &why)))
+        return why;
     return NULL;
 }
 
@@ -1367,6 +1488,103 @@ static const char *answered_before(apr_pool_t *p, const rw_rule *r)
                           "two apart)" : "");
 }
 
+/* Paths pattern rule r answers, as the patterns of its context see
+ * them: its sample path (each capture one byte of its class). */
+static apr_array_header_t *pattern_subjects(apr_pool_t *p, const rw_rule *r)
+{
+    apr_array_header_t *a = apr_array_make(p, 2, sizeof(const char *));
+    const char *s = r->pat.sample;
+    size_t skip = r->ctx->base ? strlen(r->ctx->base) : 0, k;
+    if (r->lit.shape <= SHAPE_EXACT_SLASH)
+        APR_ARRAY_PUSH(a, const char *) = s;
+    if (r->lit.shape != SHAPE_EXACT)
+        APR_ARRAY_PUSH(a, const char *) = apr_pstrcat(p, s, "/", NULL);
+    if (r->lit.shape >= SHAPE_BELOW)
+        APR_ARRAY_PUSH(a, const char *) = apr_pstrcat(p, s, "/x", NULL);
+    for (k = 0; skip && k < (size_t)a->nelts; k++) {
+        const char **x = &APR_ARRAY_IDX(a, k, const char *);
+        *x = strlen(*x) >= skip ? *x + skip : "";
+    }
+    return a;
+}
+
+/* The path of literal rule w as a pattern, made once. */
+static const pp_path *literal_pattern(apr_pool_t *p, rw_rule *w)
+{
+    if (!w->as_pattern)
+        w->as_pattern = pp_from_literal(p, w->lit.path, w->lit.len,
+                                        w->lit.shape >= SHAPE_BELOW,
+                                        w->f.nocase, 0);
+    return w->as_pattern;
+}
+
+/* May earlier rule w, a regular expression, match one of the paths
+ * `subj` of a pattern rule? */
+static int regex_meets(rw_rule *w, const apr_array_header_t *subj)
+{
+    int j;
+    for (j = 0; j < subj->nelts; j++) {
+        if (may_match(w, APR_ARRAY_IDX(subj, j, const char *)))
+            return 1;
+    }
+    return 0;
+}
+
+/* answered_before() for a pattern rule: mod_rewrite tries the earlier
+ * rules of its context first; rules try literal rules first, then the
+ * pattern with more literal segments.  An earlier pattern the rules also
+ * prefer, but which answers more than its regex, goes to *wider. */
+static const char *pattern_before(rw_reader *rd, const rw_rule *r,
+                                  const rw_rule **wider)
+{
+    apr_pool_t *p = rd->im->p;
+    const apr_array_header_t *subj = pattern_subjects(p, r);
+    int k;
+    for (k = 0; k < rd->rules->nelts; k++) {
+        rw_rule *w = APR_ARRAY_IDX(rd->rules, k, rw_rule *);
+        if (w == r)
+            break;
+        if (w->ctx != r->ctx || w->bad || w->dormant || w->transparent)
+            continue;
+        if (w->literal_ok || w->pattern_ok) {
+            const pp_path *wp = w->literal_ok ? literal_pattern(p, w)
+                                              : w->pat.path;
+            if (!pp_meet(wp, r->pat.path))
+                continue;
+            if (!w->converted)
+                return apr_psprintf(p, "line %u comes first in mod_rewrite "
+                                    "and may answer some of its paths (it is "
+                                    "not converted)", w->line);
+            /* Both answer with w (literal first, or the earlier of two
+             * patterns): where it takes all of r's paths, r is dead. */
+            if (!w->query_only && !(w->pattern_ok && rwp_is_narrow(&w->pat))
+                && pp_covers(wp, r->pat.path)
+                && (w->literal_ok || pp_literal_segments(r->pat.path)
+                                     <= pp_literal_segments(wp)))
+                return apr_psprintf(p, "never reached: line %u answers all "
+                                    "its paths first, in mod_rewrite and in "
+                                    "the rules", w->line);
+            if (w->literal_ok)
+                continue;
+            if (pp_literal_segments(r->pat.path)
+                > pp_literal_segments(w->pat.path))
+                return apr_psprintf(p, "line %u comes first in mod_rewrite "
+                                    "and may answer some of its paths; the "
+                                    "rules would answer them with this one "
+                                    "(more literal segments)", w->line);
+            if (!*wider && rwp_is_narrow(&w->pat))
+                *wider = w;
+            continue;
+        }
+        if (regex_meets(w, subj))
+            return apr_psprintf(p, "line %u comes first in mod_rewrite and "
+                                "may answer its paths ('%s'%s)", w->line,
+                                w->pattern, w->conds->nelts
+                                ? ", under conditions" : "");
+    }
+    return NULL;
+}
+
 /* Without [L] mod_rewrite goes on with the redirect's URL: a later rule
  * that may match it rewrites it.  Which one, if any. */
 static const char *rewritten_after(apr_pool_t *p, const rw_rule *r,
@@ -1448,6 +1666,40 @@ static void note_kinds(rw_reader *rd, const rw_rule *r, const rw_plan *pl)
     }
 }
 
+/* Differences of a pattern rule. */
+static void note_pattern(rw_reader *rd, const rw_rule *r, const rw_rule *wider)
+{
+    importer *im = rd->im;
+    const char *list = NULL;
+    int g;
+    if (!rd->noted_capture) {
+        rd->noted_capture = r->line;
+        imp_note(im, r->line, "this and every later rule with placeholders: "
+                 "a captured segment goes into the Location percent-escaped "
+                 "as the rules escape it, where mod_rewrite leaves "
+                 "$-_.+!*'(),:;@&=~ raw and answers an encoded '?' (%%3F) "
+                 "with 403");
+    }
+    for (g = 1; g <= r->pat.groups; g++) {
+        if (r->pat.narrow[g])
+            list = apr_pstrcat(im->p, list ? list : "", list ? ", " : "",
+                               "$", apr_itoa(im->p, g), " ",
+                               r->pat.narrow[g], NULL);
+    }
+    if (list)
+        imp_differs(im, r->line, "the rule also answers paths the regex "
+                    "does not match: a placeholder takes any segment, a "
+                    "group of a narrower class only some (%s)", list);
+    if (wider)
+        imp_differs(im, r->line, "where line %u's rule, which answers more "
+                    "than its regex, matches too, the rules answer with it "
+                    "(it comes first); mod_rewrite with this one",
+                    wider->line);
+    if (r->f.noescape)
+        imp_note(im, r->line, "[NE]: mod_rewrite puts the captured segments "
+                 "into the Location unescaped; the rule escapes them");
+}
+
 /* Differences of this rule alone. */
 static void note_rule(rw_reader *rd, const rw_rule *r, const rw_plan *pl)
 {
@@ -1466,7 +1718,8 @@ static void note_rule(rw_reader *rd, const rw_rule *r, const rw_plan *pl)
     else if (l->shape == SHAPE_REST && l->not_itself)
         imp_note(im, r->line, "also answers %s itself; mod_rewrite matches "
                  "only below it", path);
-    if (r->f.nocase && !pl->carry && pl->target[0] == '/'
+    if (r->f.nocase && !pl->carry && !r->pattern_ok
+        && pl->target[0] == '/'
         && !strncasecmp(pl->target, pl->source, strcspn(pl->source, "?"))
         && strcspn(pl->target, "?#") == strcspn(pl->source, "?"))
         imp_note(im, r->line, "[NC]: mod_rewrite redirects '%s' to itself "
@@ -1529,9 +1782,11 @@ static void convert_rule(rw_reader *rd, rw_rule *r)
     if (inactive(rd, r))
         return;
     note_context(rd, r);
+    const rw_rule *wider = NULL;
     why = rule_problem(p, rd, r, &pl);
     if (!why)
-        why = answered_before(p, r);
+        why = r->pattern_ok ? pattern_before(rd, r, &wider)
+                            : answered_before(p, r);
     if (!why)
         why = rewritten_after(p, r, &pl);
     if (why) {
@@ -1542,6 +1797,8 @@ static void convert_rule(rw_reader *rd, rw_rule *r)
         r->converted = 1;
         note_kinds(rd, r, &pl);
         note_rule(rd, r, &pl);
+        if (r->pattern_ok)
+            note_pattern(rd, r, wider);
     }
     file_rule(p, r);
 }

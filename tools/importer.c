@@ -148,15 +148,43 @@ static const char *escape_star(apr_pool_t *p, const char *out, size_t len,
     return fixed;
 }
 
+/* Where the path of a source s[0..n) starts: after "//host" or
+ * "scheme://host" (whose port keeps its ':'). */
+static size_t source_path_start(const char *s, size_t n)
+{
+    const char *auth = NULL, *slash;
+    if (n == 0)
+        return 0;
+    if (n >= 2 && s[0] == '/' && s[1] == '/')
+        auth = s + 2;
+    else if (s[0] != '/' && (slash = memchr(s, '/', n)) && slash > s
+             && slash[-1] == ':' && slash + 1 < s + n && slash[1] == '/')
+        auth = slash + 2;
+    if (!auth)
+        return 0;
+    slash = memchr(auth, '/', n - (size_t)(auth - s));
+    return slash ? (size_t)(slash - s) : n;
+}
+
+/* In a source's path and query, ':' before a name byte starts a
+ * placeholder (SPEC: Pattern rules); "%3A" stays the literal ':'. */
+static int starts_placeholder(const char *s, size_t i, size_t n)
+{
+    return s[i] == ':' && i + 1 < n
+           && (apr_isalnum((unsigned char)s[i + 1]) || s[i + 1] == '_');
+}
+
 const char *imp_escape(apr_pool_t *p, const char *s, size_t n,
                        unsigned flags)
 {
     char *out = apr_palloc(p, n * 3 + 1);
     size_t i, o = 0, path_end = 0;
+    size_t path_start = (flags & IMP_SOURCE) ? source_path_start(s, n) : n;
     int in_query = 0;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (must_escape(s, i, n, flags, in_query)) {
+        if (must_escape(s, i, n, flags, in_query)
+            || (i >= path_start && starts_placeholder(s, i, n))) {
             out[o++] = '%';
             out[o++] = cli_hex_digits[c >> 4];
             out[o++] = cli_hex_digits[c & 15];

@@ -125,8 +125,10 @@ void imp_emit(importer *im, unsigned line, const char *src, const char *tgt,
 #define IMP_ENCODED 0x01u   /* the input is URL-encoded: a valid %XX and
                                '?' keep their meaning; otherwise it is a
                                decoded path and '%', '?' are bytes */
-#define IMP_SOURCE  0x02u   /* a rule's source: '#' and a trailing '*'
-                               (our prefix marker) are escaped too */
+#define IMP_SOURCE  0x02u   /* a rule's source: '#', a trailing '*'
+                               (our prefix marker) and a ':' before a
+                               letter, digit or '_' (a placeholder) are
+                               escaped too */
 
 /* s[0..n) as a rules-file field: bytes that may not stand raw in one
  * (controls, space, non-ASCII, "\"<>\\^`{|}") percent-escaped, and as

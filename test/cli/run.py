@@ -108,6 +108,8 @@ def run_all(b, man, tmp):
     t_import_rewrite_htaccess(b, tmp)
     t_import_rewrite_contexts(b, tmp)
     t_import_rewritemap(b, tmp)
+    t_import_netlify_patterns(b, tmp)
+    t_import_rewrite_patterns(b, tmp)
     t_export_usage(b, tmp, rules)
     t_export_csv(b, tmp)
     t_export_csv_options(b, tmp)
@@ -938,6 +940,7 @@ def t_import_netlify(b, tmp):
         "/promo https://shop.example.com/sale 302",
         "/news/* /blog/* 301",
         "/docs/* https://docs.example.com/v2/* 301",
+        "/blog/:year/:month/:slug /posts/:slug 301",
         "/store?id=42 /blog/42 301",
         "/gone - 410",
         "https://old.example.com/* https://new.example.com/* 301",
@@ -950,7 +953,7 @@ def t_import_netlify(b, tmp):
     ]
     check("import netlify output", rules == want,
           "\n".join(rules) + "\n" + r.err)
-    for ln, word in ((7, "placeholders"), (8, "captures a placeholder"),
+    for ln, word in ((8, "captures a placeholder"),
                      (10, "rewrite"), (11, "proxies"), (12, "404"),
                      (14, "condition 'Country=fr'"), (15, "no target"),
                      (18, "never reached in Netlify: the rule at line 5"),
@@ -1976,12 +1979,13 @@ def t_import_rewrite(b, tmp):
         "/index.php?id=42 /products/blue 308 qsappend",
         "/caf%C3%A9 /new%20target 303",
         "/ext http://other.example/x 302",
+        "/blog/:p1/* /posts/* 301",
         "/nol /nol-target 302",
     ]
     check("import rewrite output", rules == want,
           "\n".join(rules) + "\n" + r.err)
     for ln, word in ((13, "not a redirect"), (15, "%{HTTP_HOST}"),
-                     (16, "regular expression"), (17, "line 4 comes first"),
+                     (17, "line 4 comes first"),
                      (18, "after a '/'"), (19, "404"), (20, "[CO]"),
                      (21, "not anchored"), (22, "httpd would refuse"),
                      (24, "no [L]"), (25, "regular expression"),
@@ -1991,10 +1995,11 @@ def t_import_rewrite(b, tmp):
     for ln, word in ((3, "trailing slash"), (3, "empty query"),
                      (4, "carrying $1"), (4, "/docs itself"),
                      (7, "to itself"), (10, "query string as sent"),
-                     (12, "--host")):
+                     (12, "--host"), (16, "differs: the rule also answers "
+                                         "paths the regex does not match")):
         check("import rewrite: %d note (%s)" % (ln, word),
               said_at(r.err, src, ln, "note", word), r.err)
-    check("import rewrite: summary", "10 rules written, 12 entries not "
+    check("import rewrite: summary", "11 rules written, 11 entries not "
           "converted" in r.err, r.err)
     out = write(tmp, "rewrite.rules", r.out)
     c = Run([b, "check", out])
@@ -2161,6 +2166,246 @@ def t_import_rewritemap(b, tmp):
 # ---------------------------------------------------------------------------
 # prune: DURATION, the stats file, removal byte for byte, keys
 # ---------------------------------------------------------------------------
+
+NETLIFY_PATTERNS = """\
+# Netlify placeholders
+/blog/:year/:month/:slug   /posts/:slug   301!
+/shop/:cat/*               /products/:cat/:splat  302!
+/blog/2020/:month/:slug    /old/:slug  301!
+/news/:id                  https://n.example:8443/a/:id?from=:id  301!
+/u/:name                   /people/:name-profile  301!
+/c/:a/:a                   /x 301!
+/d/:slug.html              /x 301!
+/e/:x                      /y/:z 301!
+/f/:x id=1                 /y 301!
+/g/:a/:b/:c/:d/:e/:f/:g/:h/:i /x 301!
+/h/:splat                  /x 301!
+/k/x                       /lit 301!
+/k/:id                     /pat/:id 301!
+/m/:id                     /pat 301!
+/m/special                 /lit 301!
+/time/10:30                /t 301!
+/o/:a/:b                   /o2 301!
+/o/x/:b                    /o3 301!
+/q/:a/x                    /q1 301!
+/q/x/:b                    /q2 301!
+/r/:a/*                    /r1/:splat 301!
+/r/x/:b                    /r2 301!
+https://h.example/:lang/docs/*  https://docs.example/:lang/:splat 301!
+/s/:a                      /s1 302
+/w/*                       /w1 301!
+/w/:a                      /w2 301!
+"""
+
+
+def engine_has_patterns(b, tmp):
+    """Does the engine read pattern rules (SPEC: Pattern rules)?  It
+    refuses a target naming a placeholder its source lacks; an engine
+    from before patterns reads both as literal text."""
+    probe = write(tmp, "probe.rules", "/a/:x /b/:y\n")
+    return Run([b, "check", probe]).rc != 0
+
+
+def pattern_answers(b, tmp, name, rules_text, cases):
+    """`redirect307 test` of imported pattern rules: the answers the
+    contract gives, checked once the engine reads patterns."""
+    if not engine_has_patterns(b, tmp):
+        print("NOT RUN %s: the engine of this build reads no pattern rules"
+              % name)
+        return
+    out = write(tmp, name + ".rules", rules_text)
+    t = Run([b, "test", out, "--"] + [u for u, _ in cases])
+    check(name, [a[1:3] for a in answers(t.out)] == [w for _, w in cases],
+          repr(t))
+
+
+def t_import_netlify_patterns(b, tmp):
+    src = write(tmp, "_redirects_patterns", NETLIFY_PATTERNS)
+    r = Run([b, "import", "--from", "netlify", src])
+    check("import netlify placeholders: exit 1 (lines not converted)",
+          r.rc == 1, repr(r))
+    want = [
+        "/blog/:year/:month/:slug /posts/:slug 301",
+        "/shop/:cat/* /products/:cat/* 302",
+        "/news/:id https://n.example:8443/a/:id?from=:id 301 qsappend",
+        "/u/:name /people/:name-profile 301",
+        "/k/x /lit 301",
+        "/k/:id /pat/:id 301",
+        "/m/:id /pat 301",
+        "/time/10%3A30 /t 301",
+        "/o/:a/:b /o2 301",
+        "/q/:a/x /q1 301",
+        "/q/x/:b /q2 301",
+        "/r/:a/* /r1/* 301",
+        "https://h.example/:lang/docs/* https://docs.example/:lang/* 301",
+        "/s/:a /s1 302",
+        "/w/* /w1 301",
+    ]
+    rules = rules_of(r.out)
+    check("import netlify placeholders: pattern rules as written, a "
+          "literal ':' escaped", rules == want,
+          "\n".join(rules) + "\n" + r.err)
+    for ln, word in ((4, "never reached in Netlify: the rule at line 2"),
+                     (7, "':a' twice"), (8, "whole segment"),
+                     (9, "':z', which is no placeholder"),
+                     (10, "cannot have a query"), (11, "more than 8"),
+                     (12, "':splat' as a placeholder"),
+                     (16, "never reached in Netlify: the rule at line 15"),
+                     (19, "never reached in Netlify: the rule at line 18"),
+                     (23, "never reached in Netlify: the rule at line 22"),
+                     (27, "never reached in Netlify: the rule at line 26")):
+        check("import netlify placeholders: line %d not converted (%s)"
+              % (ln, word), said(r.err, "%s:%d" % (src, ln), "not converted",
+                                 word), r.err)
+    check("import netlify placeholders: a host pattern that earlier "
+          "hostless patterns overlap is noted",
+          said(r.err, "%s:24" % src, "note", "Netlify answers with them"),
+          r.err)
+    check("import netlify placeholders: equal literal segments, the "
+          "earlier answers in both: nothing said",
+          not any(said(r.err, "%s:%d" % (src, ln), kind, "")
+                  for ln in (13, 14, 20, 21)
+                  for kind in ("note", "not converted")), r.err)
+    check("import netlify placeholders: 15 written, 11 not converted",
+          "15 rules written, 11 entries not converted" in r.err, r.err)
+    c = Run([b, "check", write(tmp, "netlify-patterns.rules", r.out)])
+    check("import netlify placeholders: the output passes check without "
+          "a warning (no pattern another rule shadows)",
+          c.rc == 0 and "warning" not in c.err, repr(c))
+    pattern_answers(b, tmp, "imported netlify placeholders answer", r.out, [
+        ("/blog/2020/05/hello", ["301", "/posts/hello"]),
+        ("/blog/2020/05/hello/", ["301", "/posts/hello"]),
+        ("/shop/toys", ["302", "/products/toys/"]),
+        ("/shop/toys/a/b?x=1", ["302", "/products/toys/a/b?x=1"]),
+        ("/news/42", ["301", "https://n.example:8443/a/42?from=42"]),
+        ("/u/a%20b", ["301", "/people/a%20b-profile"]),
+        ("/k/x", ["301", "/lit"]), ("/k/y", ["301", "/pat/y"]),
+        ("/time/10:30", ["301", "/t"]), ("/time/x", ["no match"]),
+        ("/q/x/x", ["301", "/q1"])])
+
+
+REWRITE_PATTERNS = """\
+RewriteEngine On
+RewriteRule ^/blog/([0-9]+)/([0-9]+)/([^/]+)\\.html$ /articles/$3 [R=301,L]
+RewriteRule ^/u/([^/]+)$ https://new.example/users/$1 [R=302,L]
+RewriteRule ^/shop/([^/]+)/(.*)$ /products/$1/$2 [R=301,L]
+RewriteRule ^/r/([^/]+)(/.*)?$ http://r.example/$1$2 [R,L]
+RewriteRule ^/n/(\\d+)$ /news/$1?from=n [R,L]
+RewriteRule ^/n/latest$ /n/latest-news [R,L]
+RewriteRule ^/p/post-([^/]+)-old/?$ /p/$1 [R=308,L]
+RewriteRule ^/t/([^/.]+)\\.php$ /t/$1 [R=301,NC,L]
+RewriteRule ^/x/([^/]+)/([^/]+)$ /y/$2/$1 [R,L]
+RewriteRule ^/x/a/([^/]+)$ /z/$1 [R,L]
+RewriteRule ^/k/a$ /internal [L]
+RewriteRule ^/k/([^/]+)$ /k2/$1 [R,L]
+RewriteRule ^/m/([0-9]+)$ /m1/$1 [R,L]
+RewriteRule ^/m/([a-z]+)$ /m2/$1 [R,L]
+RewriteRule ^/w/(.+?)$ /w2/$1 [R,L]
+RewriteRule ^/s/([^/]*)$ /s2/$1 [R,L]
+RewriteRule ^/q/([^/]+)$ /q2/$0 [R,L]
+RewriteRule ^/q2/([^/]+)$ /q3/$1abc [R,L]
+RewriteRule ^/v/([a-z]+)x$ /v/$1 [R,L]
+RewriteRule ^/y/([0-9]+)-([0-9]+)$ /y2/$1 [R,L]
+RewriteRule ^/o/([^/]+)?$ /o2/$1 [R,L]
+RewriteCond %{QUERY_STRING} ^a=1$
+RewriteRule ^/cond/([^/]+)$ /c/$1 [R,L]
+RewriteRule ^/colon/([^/]+)$ /c/a:b/$1 [R,L]
+RewriteRule ^/g/([^/]+)$ - [G]
+RewriteRule ^/ne/([^/]+)$ /ne2/$1 [R,NE,L]
+RewriteRule ^/z/((\\d+))$ /z2/$1 [R,L]
+RewriteRule ^/z2/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)$ /x [R,L]
+RewriteRule ^/hh/([^/]+)$ https://$1.example.com/ [R,L]
+RewriteRule ^/dead/(.*)$ /d/$1 [R,L]
+RewriteRule ^/dead/([^/]+)$ /e/$1 [R,L]
+"""
+
+
+def t_import_rewrite_patterns(b, tmp):
+    src = write(tmp, "patterns.conf", REWRITE_PATTERNS)
+    r = Run([b, "import", "--from", "rewrite", src])
+    check("import rewrite segment groups: exit 1 (lines not converted)",
+          r.rc == 1, repr(r))
+    want = [
+        "/blog/:p1/:p2/:p3.html /articles/:p3 301",
+        "/u/:p1 https://new.example/users/:p1 302",
+        "/shop/:p1/* /products/:p1/* 301",
+        "/r/:p1/* http://r.example/:p1* 302",
+        "/n/:p1 /news/:p1?from=n 302",
+        "/p/post-:p1-old /p/:p1 308",
+        "/t/:p1.php /t/:p1 301 nocase",
+        "/x/:p1/:p2 /y/:p2/:p1 302",
+        "/m/:p1 /m1/:p1 302",
+        "/g/:p1 - 410",
+        "/ne/:p1 /ne2/:p1 302",
+        "/dead/* /d/* 302",
+    ]
+    rules = rules_of(r.out)
+    check("import rewrite segment groups: pattern rules, $N as :pN",
+          rules == want, "\n".join(rules) + "\n" + r.err)
+    narrower = "differs: the rule also answers paths the regex does not match"
+    for ln, word in ((2, narrower), (2, "$1 ([0-9]+), $2 ([0-9]+)"),
+                     (6, narrower), (9, narrower), (14, narrower),
+                     (15, "line 14's rule, which answers more than its "
+                          "regex"),
+                     (2, "a captured segment goes into the Location"),
+                     (4, "also answers /shop/:p1 itself"),
+                     (27, "[NE]")):
+        check("import rewrite segment groups: line %d noted (%s)"
+              % (ln, word), said_at(r.err, src, ln, "note", word), r.err)
+    for ln in (3, 4, 5, 8, 10):
+        check("import rewrite segment groups: line %d, groups of any "
+              "segment, has no 'differs' note" % ln,
+              not said_at(r.err, src, ln, "note", "differs"), r.err)
+    for ln, word in ((7, "line 6 comes first"),
+                     (11, "line 10 comes first in mod_rewrite and may answer "
+                          "some of its paths; the rules would answer them "
+                          "with this one"),
+                     (13, "line 12 comes first"),
+                     (16, "'.', which also matches '/'"),
+                     (17, "does not repeat its class with '+'"),
+                     (18, "backreference $0"),
+                     (19, "'$1' is followed by 'a'"),
+                     (20, "the text 'x' after a capture"),
+                     (21, "not a pattern of whole segments"),
+                     (22, "not a pattern of whole segments"),
+                     (24, "a query condition on a pattern"),
+                     (25, "holds ':b' literally"),
+                     (28, "not one character class"),
+                     (29, "more than 8 groups"),
+                     (30, "in the target's host"),
+                     (32, "never reached: line 31 answers all its paths "
+                          "first")):
+        check("import rewrite segment groups: line %d not converted (%s)"
+              % (ln, word), said_at(r.err, src, ln, "not converted", word),
+              r.err)
+    check("import rewrite segment groups: the later of two same-shaped "
+          "patterns is dropped as a duplicate",
+          said_at(r.err, src, 15, "note", "duplicate source"), r.err)
+    d = os.path.join(tmp, "wp")
+    os.makedirs(d, exist_ok=True)
+    ht = write(d, ".htaccess", "RewriteEngine On\nRewriteBase /wp/\n"
+               "RewriteRule ^old/([^/]+)$ new/$1 [R=301,L]\n")
+    h = Run([b, "import", "--from", "rewrite", ht])
+    check("import rewrite segment groups per directory: below the "
+          "RewriteBase, a relative target made absolute",
+          h.rc == 0 and rules_of(h.out) == ["/wp/old/:p1 /wp/new/:p1 301"],
+          repr(h))
+    c = Run([b, "check", write(tmp, "rewrite-patterns.rules", r.out)])
+    check("import rewrite segment groups: the output passes check without "
+          "a warning", c.rc == 0 and "warning" not in c.err, repr(c))
+    pattern_answers(b, tmp, "imported segment groups answer", r.out, [
+        ("/blog/2020/05/hello.html", ["301", "/articles/hello"]),
+        ("/blog/x/y/hello.html", ["301", "/articles/hello"]),
+        ("/u/ann", ["302", "https://new.example/users/ann"]),
+        ("/shop/toys/a/b", ["301", "/products/toys/a/b"]),
+        ("/r/a", ["302", "http://r.example/a"]),
+        ("/r/a/b", ["302", "http://r.example/a/b"]),
+        ("/n/42", ["302", "/news/42?from=n"]),
+        ("/p/post-x-old/", ["308", "/p/x"]),
+        ("/T/Page.PHP", ["301", "/t/Page"]),
+        ("/x/a/b", ["302", "/y/b/a"]),
+        ("/g/x", ["410", "-"])])
+
 
 DAY = 86400
 
