@@ -21,16 +21,15 @@ for the docroot (no .htaccess read), against server level.
     env: DIR_N (rules, default 100000), DIR_ROUNDS (default 5),
          BENCH_DURATION (seconds per wrk run, default 5)
 """
-import argparse
 import os
 import random
 import shutil
 import statistics
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import paired  # noqa: E402
 import server_bench as sb  # noqa: E402
 
 
@@ -42,10 +41,10 @@ def write_rules(path, n):
                             for i in range(lo, min(n, lo + 50000))))
 
 
-def start(cfg, scratch, apache, htaccess_rules=None, htaccess=None):
+def start(b, cfg, htaccess_rules=None, htaccess=None):
     """Starts cfg; with htaccess_rules, the docroot gets that map and a
     .htaccess naming it first; with htaccess, that .htaccess."""
-    srv = sb.make_server(cfg, scratch, apache)
+    srv = b.make(cfg)
     www = os.path.join(srv.dir, "www")
     conf = os.path.join(srv.dir, "httpd.conf")
     with open(conf) as f:
@@ -64,80 +63,51 @@ def start(cfg, scratch, apache, htaccess_rules=None, htaccess=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--module", required=True)
-    ap.add_argument("--apache", default="/usr/sbin/apache2")
-    opts = ap.parse_args()
-    sb.require(["wrk", opts.apache])
-    n = int(os.environ.get("DIR_N", "100000"))
-    rounds = int(os.environ.get("DIR_ROUNDS", "5"))
-    seconds = int(os.environ.get("BENCH_DURATION", "5"))
-    scratch = tempfile.mkdtemp(prefix="mod-redirect307-dir-cost-",
-                               dir="/var/tmp")
-    os.chmod(scratch, 0o755)
-    servers = []
-    try:
-        rules = os.path.join(scratch, "rules.r307")
+    with paired.Bench(__doc__, "dir", "DIR", 100000, 5) as b:
+        n = b.n
+        rules = b.path("rules.r307")
         write_rules(rules, n)
-        hits = os.path.join(scratch, "hits.txt")
+        hits = b.path("hits.txt")
         idx = random.Random(1807).sample(range(n), min(n, sb.PATHS_PER_RUN))
         with open(hits, "w") as f:
             f.write("".join(sb.source_of(i) + "\n" for i in idx))
-        os.chmod(scratch, 0o755)
-        ours = ("redirect307_module", os.path.abspath(opts.module))
         server_cfg = sb.Config("dir-server", "server level", "apache", n, 307,
-                               None, [ours], 'Redirect307Map "%s"\n' % rules)
+                               None, [b.ours()],
+                               'Redirect307Map "%s"\n' % rules)
         ht_cfg = sb.Config("dir-htaccess", ".htaccess", "apache", n, 307,
-                           None, [ours], '<Directory "@WWW@">\n    AllowOverride '
-                           'FileInfo\n</Directory>\n')
-        at_server = start(server_cfg, scratch, opts.apache)
-        servers.append(at_server)
-        in_htaccess = start(ht_cfg, scratch, opts.apache, rules)
-        servers.append(in_htaccess)
-        alias = ("alias_module", "mod_alias.so")
+                           None, [b.ours()], '<Directory "@WWW@">\n'
+                           '    AllowOverride FileInfo\n</Directory>\n')
         alias_cfg = sb.Config("dir-alias", "mod_alias in .htaccess", "apache",
-                              n, 307, None, [alias], ht_cfg.apache_body)
-        servers.append(start(alias_cfg, scratch, opts.apache,
-                             htaccess="Redirect 307 /old /new\n"))
+                              n, 307, None, [("alias_module", "mod_alias.so")],
+                              ht_cfg.apache_body)
         section_cfg = sb.Config("dir-section", "<Directory>", "apache", n,
-                                307, None, [ours], '<Directory "@WWW@">\n'
+                                307, None, [b.ours()], '<Directory "@WWW@">\n'
                                 '    Redirect307Map "%s"\n</Directory>\n'
                                 % rules)
-        servers.append(start(section_cfg, scratch, opts.apache))
-        # warm up: every child parses the .htaccess map once
-        for s in servers:
-            res = sb.run_wrk(s.port, hits, "3xx", 2)
-            if res.get("bad"):
-                sys.exit("%s: %s unexpected answers" % (s.name, res["bad"]))
+        runs = {"server": start(b, server_cfg),
+                "htaccess": start(b, ht_cfg, rules),
+                "alias": start(b, alias_cfg,
+                               htaccess="Redirect 307 /old /new\n"),
+                "section": start(b, section_cfg)}
+        runs = {k: paired.Run(srv, hits, "3xx") for k, srv in runs.items()}
+        b.warm_up(runs)     # every child parses the .htaccess map once
         ratios, floor, section = [], [], []
-        for k in range(rounds):
-            order = [servers, servers[::-1]][k % 2]
-            rps = {}
-            for s in order:
-                res = sb.run_wrk(s.port, hits, "3xx", seconds)
-                if res.get("bad"):
-                    sys.exit("%s: %s unexpected answers" % (s.name, res["bad"]))
-                rps[s.name] = res["rps"]
-            ratios.append(rps["dir-htaccess"] / rps["dir-server"])
-            floor.append(rps["dir-htaccess"] / rps["dir-alias"])
-            section.append(rps["dir-section"] / rps["dir-server"])
+        for k, rps in b.rounds(runs, list(runs)):
+            ratios.append(rps["htaccess"] / rps["server"])
+            floor.append(rps["htaccess"] / rps["alias"])
+            section.append(rps["section"] / rps["server"])
             print("round %d: server level %.0f rps, .htaccess map %.0f rps "
                   "(%.2fx), mod_alias in .htaccess %.0f rps, <Directory> "
-                  "map %.0f rps" % (k + 1, rps["dir-server"],
-                                    rps["dir-htaccess"], ratios[-1],
-                                    rps["dir-alias"], rps["dir-section"]),
+                  "map %.0f rps" % (k + 1, rps["server"], rps["htaccess"],
+                                    ratios[-1], rps["alias"], rps["section"]),
                   flush=True)
         print("%d-rule map in .htaccess / the same map at server level, hit "
               "rps, median of %d rounds: %.2fx (target >= 0.8x)"
-              % (n, rounds, statistics.median(ratios)))
+              % (n, b.rounds_n, statistics.median(ratios)))
         print("%d-rule map in .htaccess / one mod_alias Redirect in "
               ".htaccess, median: %.2fx" % (n, statistics.median(floor)))
         print("%d-rule map in httpd.conf's <Directory> / at server level, "
               "median: %.2fx" % (n, statistics.median(section)))
-    finally:
-        for s in servers:
-            s.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,14 @@ is the figure (SPEC target: >= 0.95).
     env: MATCH_N (rules, default 1000000), MATCH_ROUNDS (default 7),
          BENCH_DURATION (seconds per wrk run, default 5)
 """
-import argparse
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import paired  # noqa: E402
 import server_bench as sb  # noqa: E402
 
 HOSTS = 100
@@ -77,58 +75,30 @@ def write_hits(path, n, tracking, idx):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--module", required=True)
-    ap.add_argument("--apache", default="/usr/sbin/apache2")
-    opts = ap.parse_args()
-    sb.require(["wrk", opts.apache])
-    n = int(os.environ.get("MATCH_N", "1000000"))
-    rounds = int(os.environ.get("MATCH_ROUNDS", "7"))
-    seconds = int(os.environ.get("BENCH_DURATION", "5"))
-    scratch = tempfile.mkdtemp(prefix="mod-redirect307-match-cost-",
-                               dir="/var/tmp")
-    os.chmod(scratch, 0o755)
-    srv = None
-    try:
-        rules = os.path.join(scratch, "match.rules")
+    with paired.Bench(__doc__, "match", "MATCH", 1000000, 7) as b:
+        n = b.n
+        rules = b.path("match.rules")
         write_rules(rules, n)
         idx = random.Random(307).sample(range(n), min(n, sb.PATHS_PER_RUN))
-        plain = os.path.join(scratch, "plain.txt")
-        tracked = os.path.join(scratch, "tracked.txt")
+        plain, tracked = b.path("plain.txt"), b.path("tracked.txt")
         write_hits(plain, n, False, idx)
         write_hits(tracked, n, True, idx)
-        os.chmod(scratch, 0o755)
-        ours = ("redirect307_module", os.path.abspath(opts.module))
         cfg = sb.Config("match", "host+query rules", "apache", n, 301, None,
-                        [ours], 'Redirect307Map "%s"\n' % rules)
-        srv = sb.make_server(cfg, scratch, opts.apache)
-        sb.wait_first_answer(srv, cfg, "/old/s-0/p-0", "/new/p-0",
-                             sb.START_LIMIT)
-        for paths in (plain, tracked):
-            res = sb.run_wrk(srv.port, paths, "3xx", 2)
-            if res.get("bad"):
-                sys.exit("%s: %s unexpected answers" % (paths, res["bad"]))
+                        [b.ours()], 'Redirect307Map "%s"\n' % rules)
+        srv = b.start(cfg, "/old/s-0/p-0", "/new/p-0")
+        runs = {"plain": paired.Run(srv, plain, "3xx"),
+                "tracked": paired.Run(srv, tracked, "3xx")}
+        b.warm_up(runs)
         ratios = []
-        for k in range(rounds):
-            order = [(plain, tracked), (tracked, plain)][k % 2]
-            rps = {}
-            for paths in order:
-                res = sb.run_wrk(srv.port, paths, "3xx", seconds)
-                if res.get("bad"):
-                    sys.exit("%s: %s unexpected answers" % (paths, res["bad"]))
-                rps[paths] = res["rps"]
-            ratios.append(rps[tracked] / rps[plain])
+        for k, rps in b.rounds(runs, ["plain", "tracked"]):
+            ratios.append(rps["tracked"] / rps["plain"])
             print("round %d: plain %.0f rps, with tracking parameters %.0f "
-                  "rps (%.1f%%)" % (k + 1, rps[plain], rps[tracked],
+                  "rps (%.1f%%)" % (k + 1, rps["plain"], rps["tracked"],
                                     100 * ratios[-1]), flush=True)
         med = statistics.median(ratios)
         print("%d rules (10%% host, 10%% query), hits with two tracking "
               "parameters / without, median of %d rounds: %.1f%% "
-              "(target >= 95%%)" % (n, rounds, 100 * med))
-    finally:
-        if srv:
-            srv.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+              "(target >= 95%%)" % (n, b.rounds_n, 100 * med))
 
 
 if __name__ == "__main__":

@@ -15,18 +15,16 @@ A second figure, less moved by other load on the machine, is the CPU time
 the servers' processes spent per 404 (from /proc), On against Off.
 
     python3 bench/missed_cost.py --module $PWD/.libs/mod_redirect307.so
-    env: MISSED_PATHS (distinct paths, default 10000), MISSED_ROUNDS
+    env: MISSED_N (distinct paths, default 10000), MISSED_ROUNDS
          (default 7), BENCH_DURATION (seconds per wrk run, default 5)
 """
-import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import paired  # noqa: E402
 import server_bench as sb  # noqa: E402
 
 IGNORE = "Redirect307MissedIgnore *.php /wp-login* /.env"
@@ -48,60 +46,33 @@ def cpu_seconds(pid):
     return total / TICK
 
 
-def measure(srv, paths, seconds):
+def measure(run, seconds):
     """(rps, CPU microseconds per request) of one wrk run."""
-    c0 = cpu_seconds(srv.pid)
-    res = sb.run_wrk(srv.port, paths, "404", seconds)
-    c1 = cpu_seconds(srv.pid)
-    if res.get("bad") or not res.get("rps") or not res.get("requests"):
-        sys.exit("%s: %s unexpected answers\n%s" % (srv.name, res.get("bad"),
-                                                    res["raw"]))
+    c0 = cpu_seconds(run.srv.pid)
+    res = paired.wrk(run, seconds, run.srv.name)
+    c1 = cpu_seconds(run.srv.pid)
     return res["rps"], 1e6 * (c1 - c0) / res["requests"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--module", required=True)
-    ap.add_argument("--apache", default="/usr/sbin/apache2")
-    opts = ap.parse_args()
-    sb.require(["wrk", opts.apache])
-    n = int(os.environ.get("MISSED_PATHS", "10000"))
-    rounds = int(os.environ.get("MISSED_ROUNDS", "7"))
-    seconds = int(os.environ.get("BENCH_DURATION", "5"))
-    scratch = tempfile.mkdtemp(prefix="mod-redirect307-missed-cost-",
-                               dir="/var/tmp")
-    os.chmod(scratch, 0o755)
-    servers = []
-    try:
-        paths = os.path.join(scratch, "missing.txt")
+    with paired.Bench(__doc__, "missed", "MISSED", 10000, 7) as b:
+        n = b.n
+        paths = b.path("missing.txt")
         with open(paths, "w") as f:
             f.write("".join("/missing/s-%d/p-%d\n" % (i // 100, i)
                             for i in range(n)))
-        os.chmod(paths, 0o644)
-        ours = ("redirect307_module", os.path.abspath(opts.module))
-        cfgs = [sb.Config("missed-off", "Redirect307Missed Off", "apache",
-                          None, 404, None, [ours], "Redirect307Missed Off"),
-                sb.Config("missed-on", "Redirect307Missed On", "apache",
-                          None, 404, None, [ours],
-                          "Redirect307Missed On\n" + IGNORE)]
-        for cfg in cfgs:
-            srv = sb.make_server(cfg, scratch, opts.apache)
-            servers.append(srv)
-            sb.wait_first_answer(srv, cfg, "/missing/first", None,
-                                 sb.START_LIMIT)
-        off, on = servers
-        for srv in servers:     # warm up; fills the table of the On one
-            res = sb.run_wrk(srv.port, paths, "404", 2)
-            if res.get("bad"):
-                sys.exit("%s: %s unexpected answers" % (srv.name, res["bad"]))
+        runs = {}
+        for state, extra in (("Off", ""), ("On", "\n" + IGNORE)):
+            cfg = sb.Config("missed-" + state.lower(),
+                            "Redirect307Missed " + state, "apache", None, 404,
+                            None, [b.ours()],
+                            "Redirect307Missed " + state + extra)
+            runs[state] = paired.Run(b.start(cfg, "/missing/first", None),
+                                     paths, "404")
+        b.warm_up(runs)     # fills the table of the On one
         ratios, cpu_ratios = [], []
-        for k in range(rounds):
-            order = [(off, on), (on, off)][k % 2]
-            got = {}
-            for srv in order:
-                got[srv.name] = measure(srv, paths, seconds)
-            (rps_off, cpu_off), (rps_on, cpu_on) = (got["missed-off"],
-                                                    got["missed-on"])
+        for k, got in b.rounds(runs, ["Off", "On"], measure):
+            (rps_off, cpu_off), (rps_on, cpu_on) = got["Off"], got["On"]
             ratios.append(rps_on / rps_off)
             cpu_ratios.append(cpu_on / cpu_off)
             print("round %d: missed off %.0f rps (%.1f us CPU per 404), on "
@@ -111,12 +82,8 @@ def main():
         print("Redirect307Missed On / Off, 404 rps, %d distinct missing "
               "paths, median of %d rounds: %.1f%% (target >= 95%%); CPU "
               "per 404, On / Off: %.1f%%"
-              % (n, rounds, 100 * statistics.median(ratios),
+              % (n, b.rounds_n, 100 * statistics.median(ratios),
                  100 * statistics.median(cpu_ratios)))
-    finally:
-        for srv in servers:
-            srv.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,14 @@ per-round ratios is the figure (issue 14 target: both >= 0.90).
     env: PATTERN_N (literal rules, default 1000000), PATTERN_ROUNDS
          (default 5), BENCH_DURATION (seconds per wrk run, default 5)
 """
-import argparse
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import paired  # noqa: E402
 import server_bench as sb  # noqa: E402
 from httpd_harness import MODULE_DIR  # noqa: E402
 
@@ -83,26 +81,13 @@ def write_rules(path, n, shape_list):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--module", required=True)
-    ap.add_argument("--apache", default="/usr/sbin/apache2")
-    opts = ap.parse_args()
-    sb.require(["wrk", opts.apache])
-    n = int(os.environ.get("PATTERN_N", "1000000"))
-    rounds = int(os.environ.get("PATTERN_ROUNDS", "5"))
-    seconds = int(os.environ.get("BENCH_DURATION", "5"))
-    scratch = tempfile.mkdtemp(prefix="mod-redirect307-pattern-cost-",
-                               dir="/var/tmp")
-    os.chmod(scratch, 0o755)
-    servers = []
-    try:
-        shape_list = shapes()
-        rules = os.path.join(scratch, "pattern.rules")
+    with paired.Bench(__doc__, "pattern", "PATTERN", 1000000, 5) as b:
+        n, shape_list = b.n, shapes()
+        rules = b.path("pattern.rules")
         write_rules(rules, n, shape_list)
         rng = random.Random(1307)
-        lit = os.path.join(scratch, "literal.txt")
-        pat = os.path.join(scratch, "pattern.txt")
-        flo = os.path.join(scratch, "floor.txt")
+        lit, pat, flo = (b.path("literal.txt"), b.path("pattern.txt"),
+                         b.path("floor.txt"))
         with open(lit, "w") as f:
             for i in rng.sample(range(n), min(n, sb.PATHS_PER_RUN)):
                 f.write("/old/s-%d/p-%d\n" % (i // 1000, i))
@@ -113,41 +98,23 @@ def main():
         with open(flo, "w") as f:
             for i in range(sb.PATHS_PER_RUN):
                 f.write("/old/p-%d\n" % i)
-        os.chmod(scratch, 0o755)
         ours_cfg = sb.Config("pattern", "literal + pattern rules", "apache", n,
-                             301, None,
-                             [("redirect307_module", os.path.abspath(opts.module))],
+                             301, None, [b.ours()],
                              'Redirect307Map "%s"\n' % rules)
         floor_cfg = sb.Config("floor-alias1", "floor: httpd, one mod_alias "
                               "Redirect", "apache", None, 307, None,
                               [("alias_module", MODULE_DIR + "/mod_alias.so")],
                               "Redirect 307 /old /new")
-        ours = sb.make_server(ours_cfg, scratch, opts.apache)
-        servers.append(ours)
-        sb.wait_first_answer(ours, ours_cfg, "/old/s-0/p-0", "/new/p-0",
-                             sb.START_LIMIT)
-        floor = sb.make_server(floor_cfg, scratch, opts.apache)
-        servers.append(floor)
-        sb.wait_first_answer(floor, floor_cfg, "/old/p-0", "/new/p-0",
-                             sb.START_LIMIT)
-        runs = {"literal": (ours, lit), "pattern": (ours, pat),
-                "floor": (floor, flo)}
-        for name, (srv, paths) in runs.items():
-            res = sb.run_wrk(srv.port, paths, "3xx", 2)     # warm up
-            if res.get("bad"):
-                sys.exit("%s: %s unexpected answers" % (name, res["bad"]))
+        ours = b.start(ours_cfg, "/old/s-0/p-0", "/new/p-0")
+        floor = b.start(floor_cfg, "/old/p-0", "/new/p-0")
+        runs = {"literal": paired.Run(ours, lit, "3xx"),
+                "pattern": paired.Run(ours, pat, "3xx"),
+                "floor": paired.Run(floor, flo, "3xx"),
+                "floor2": paired.Run(floor, flo, "3xx")}
+        b.warm_up(runs)
         ratios = {"literal": [], "pattern": []}
-        for k in range(rounds):
-            rps = {}
-            order = ["literal", "floor", "pattern", "floor2"]
-            if k % 2:
-                order = ["floor", "literal", "floor2", "pattern"]
-            for name in order:
-                srv, paths = runs[name.rstrip("2")]
-                res = sb.run_wrk(srv.port, paths, "3xx", seconds)
-                if res.get("bad"):
-                    sys.exit("%s: %s unexpected answers" % (name, res["bad"]))
-                rps[name] = res["rps"]
+        for k, rps in b.rounds(runs, ["literal", "floor", "pattern",
+                                      "floor2"]):
             ratios["literal"].append(rps["literal"] / rps["floor"])
             ratios["pattern"].append(rps["pattern"] / rps["floor2"])
             print("round %d: literal hits %.0f rps, floor %.0f (%.1f%%); "
@@ -158,13 +125,9 @@ def main():
         print("%d literal rules + %d pattern rules in %d shapes, median of "
               "%d rounds against the floor (one mod_alias Redirect): literal "
               "hits %.1f%%, pattern hits %.1f%% (target >= 90%%)"
-              % (n, PATTERNS, SHAPES, rounds,
+              % (n, PATTERNS, SHAPES, b.rounds_n,
                  100 * statistics.median(ratios["literal"]),
                  100 * statistics.median(ratios["pattern"])))
-    finally:
-        for srv in servers:
-            srv.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
