@@ -1152,12 +1152,42 @@ static void r307_count_redirect(r307_metrics *mt, int status)
     }
 }
 
+/* The headers of a redirect rule m answers with `status`: the Location
+ * (NULL for a 410, which has none) built on the request's own scheme,
+ * name and port, and Cache-Control for a permanent one under
+ * Redirect307MaxAge (max_age >= 0).  Shared with per-directory rules. */
+const char *r307_redirect_headers(request_rec *r, const rr_match *m,
+                                  int status, long max_age)
+{
+    const char *base[5], *loc;
+    char port[16];
+    apr_port_t p;
+
+    if (status == HTTP_GONE)
+        return NULL;
+    p = ap_get_server_port(r);
+    port[0] = '\0';
+    if (!ap_is_default_port(p, r))
+        apr_snprintf(port, sizeof(port), ":%u", (unsigned)p);
+    base[0] = ap_http_scheme(r);
+    base[1] = "://";
+    base[2] = ap_get_server_name_for_url(r);
+    base[3] = port;
+    base[4] = NULL;
+    loc = rr_match_location_parts(m, r->pool, r->uri, r->args, base);
+    apr_table_setn(r->headers_out, "Location", loc);
+    if (max_age >= 0 && (status == HTTP_MOVED_PERMANENTLY
+                         || status == HTTP_PERMANENT_REDIRECT))
+        /* httpd sends err_headers_out with the redirect it builds */
+        apr_table_setn(r->err_headers_out, "Cache-Control",
+                       apr_psprintf(r->pool, "max-age=%ld", max_age));
+    return loc;
+}
+
 static int r307_translate_name(request_rec *r)
 {
     const r307_server_conf *c = r307_conf(r->server);
-    const char *base[5], *loc = NULL, *origin;
-    char port[16];
-    apr_port_t p;
+    const char *loc, *origin;
     rr_match m;
     int status;
 
@@ -1181,24 +1211,7 @@ static int r307_translate_name(request_rec *r)
         r307_count_hit(c, &m, r->request_time);
     if (c->metrics)
         r307_count_redirect(c->metrics, status);
-    if (status != HTTP_GONE) {
-        p = ap_get_server_port(r);
-        port[0] = '\0';
-        if (!ap_is_default_port(p, r))
-            apr_snprintf(port, sizeof(port), ":%u", (unsigned)p);
-        base[0] = ap_http_scheme(r);
-        base[1] = "://";
-        base[2] = ap_get_server_name_for_url(r);
-        base[3] = port;
-        base[4] = NULL;
-        loc = rr_match_location_parts(&m, r->pool, r->uri, r->args, base);
-        apr_table_setn(r->headers_out, "Location", loc);
-        if (c->max_age >= 0 && (status == HTTP_MOVED_PERMANENTLY
-                                || status == HTTP_PERMANENT_REDIRECT))
-            /* httpd sends err_headers_out with the redirect it builds */
-            apr_table_setn(r->err_headers_out, "Cache-Control",
-                           apr_psprintf(r->pool, "max-age=%ld", c->max_age));
-    }
+    loc = r307_redirect_headers(r, &m, status, c->max_age);
     /* The body stays unread for the client to send to the new URL; httpd
      * must not wait for it to keep the connection alive. */
     if (ap_request_has_body(r))

@@ -846,10 +846,8 @@ static int r307_answer(request_rec *r, const r307_dir_server *sv,
                        const r307_dir_conf *dc, const rr_match *m)
 {
     const r307_dir_entry *ent = (const r307_dir_entry *)dc->entries->elts;
-    const char *base[5], *loc = NULL, *origin;
+    const char *loc, *origin;
     int k, dflt = sv->default_status, status;
-    char port[16];
-    apr_port_t p;
 
     for (k = 0; k < dc->entries->nelts; k++) {
         if (ent[k].table == m->table && ent[k].owner->default_status) {
@@ -861,24 +859,7 @@ static int r307_answer(request_rec *r, const r307_dir_server *sv,
     origin = rr_match_origin(m, r->pool);
     apr_table_setn(r->subprocess_env, "REDIRECT307_RULE", origin);
     r307_dir_count_redirect(r->server, status);
-    if (status != HTTP_GONE) {
-        p = ap_get_server_port(r);
-        port[0] = '\0';
-        if (!ap_is_default_port(p, r))
-            apr_snprintf(port, sizeof(port), ":%u", (unsigned)p);
-        base[0] = ap_http_scheme(r);
-        base[1] = "://";
-        base[2] = ap_get_server_name_for_url(r);
-        base[3] = port;
-        base[4] = NULL;
-        loc = rr_match_location_parts(m, r->pool, r->uri, r->args, base);
-        apr_table_setn(r->headers_out, "Location", loc);
-        if (sv->max_age >= 0 && (status == HTTP_MOVED_PERMANENTLY
-                                 || status == HTTP_PERMANENT_REDIRECT))
-            apr_table_setn(r->err_headers_out, "Cache-Control",
-                           apr_psprintf(r->pool, "max-age=%ld",
-                                        sv->max_age));
-    }
+    loc = r307_redirect_headers(r, m, status, sv->max_age);
     /* the body stays unread for the new URL: httpd must not read it to
      * keep the connection, nor answer 100 Continue */
     if (ap_request_has_body(r))

@@ -41,6 +41,12 @@ void r307_dir_server_of(const server_rec *s, r307_dir_server *out);
  * server's shared counters (status page, mod_status, Prometheus). */
 void r307_dir_count_redirect(const server_rec *s, int status);
 
+/* Defined in mod_redirect307.c: sets the Location (and Cache-Control
+ * under max_age >= 0) of a redirect rule m answers with `status`, as
+ * server-level rules do; returns the Location, NULL for a 410. */
+const char *r307_redirect_headers(request_rec *r, const rr_match *m,
+                                  int status, long max_age);
+
 /* Directory configuration (the module record's create/merge). */
 void *r307_dir_create(apr_pool_t *p, char *dir);
 void *r307_dir_merge(apr_pool_t *p, void *basev, void *addv);
