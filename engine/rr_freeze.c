@@ -250,7 +250,14 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
         apr_pool_destroy(b->scratch);
         return NULL;
     }
-    t->arena = pool_copy(pool, b->arena, b->arena_len);
+    if (b->arena_pooled && pool == b->owner) {
+        t->arena = b->arena;            /* adopted: no second copy */
+        b->arena = NULL;
+        b->arena_pooled = 0;
+    }
+    else {
+        t->arena = pool_copy(pool, b->arena, b->arena_len);
+    }
     t->arena_len = b->arena_len;
     t->offs = pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
     files = apr_palloc(pool, sizeof(char *) * (b->files->nelts + 1));

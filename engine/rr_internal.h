@@ -456,9 +456,12 @@ static inline uint32_t slot_home(uint32_t h32, uint32_t cap)
  * arena and offsets once, at their exact size, into the table's pool. */
 struct rr_builder {
     apr_pool_t *scratch;
+    apr_pool_t *linepool;   /* one line's key and target, cleared per line */
     rr_options opt;
+    apr_pool_t *owner;      /* the pool the builder was created in */
     char *arena;
     size_t arena_len, arena_cap;
+    int arena_pooled;       /* arena is in `owner`, not malloc'd */
     uint32_t *offs;
     uint32_t nrec, offs_cap;
     uint64_t *hashes;       /* key hash per record, for freezing */
