@@ -58,7 +58,7 @@ static int sort_by_hash(uint64_t *v, uint32_t n)
 }
 
 
-static void stats_count(rr_table *t, const rr_rec *r)
+void rr_stats_count(rr_table *t, const rr_rec *r)
 {
     t->stats.rules++;
     switch (r->bits & RB_KIND_MASK) {
@@ -157,7 +157,7 @@ static uint64_t *place_slots(rr_table *t, uint64_t *sorted, apr_pool_t *pool,
         rr_rec r;
         rec_decode(t->arena, t->offs[i], &r);
         if (!(r.bits & RB_SHADOWED))
-            stats_count(t, &r);
+            rr_stats_count(t, &r);
     }
     return slots;
 }

@@ -656,6 +656,10 @@ void rr_table_prefetch(const rr_table *t, const char *path, size_t len);
 /* The file a record came from (engine/rr_freeze.c). */
 const char *rr_table_file_of(const rr_table *t, uint32_t off);
 
+/* Counts a live record into the table's stats and has_* flags
+ * (engine/rr_freeze.c; rr_image.c counts a mapped table again). */
+void rr_stats_count(rr_table *t, const rr_rec *r);
+
 /* Index of the record at `off`; O(log records) (engine/rr_freeze.c). */
 uint32_t rr_table_record_index(const rr_table *t, uint32_t off);
 

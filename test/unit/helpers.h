@@ -121,5 +121,6 @@ Suite *diag_suite(void);
 Suite *ignore_suite(void);
 Suite *hosts_suite(void);
 Suite *windows_suite(void);
+Suite *image_suite(void);
 
 #endif /* UNIT_HELPERS_H */
