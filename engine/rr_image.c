@@ -535,6 +535,7 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
     }
     t->spellings = sp;
     t->stats.bytes = sizeof(*t) + len;
+    t->image_sum = sum ? sum : 1;
     return t;
 }
 
@@ -578,4 +579,9 @@ rr_table *rr_image_load(apr_pool_t *pool, const char *path,
     madvise(mm->mm, mm->size, MADV_DONTNEED);
 #endif
     return t;
+}
+
+uint64_t rr_image_sum_of(const rr_table *t)
+{
+    return t->image_sum;
 }

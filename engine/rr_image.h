@@ -59,6 +59,11 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
  * to fix up mutated images, so that the structural checks get tested). */
 uint64_t rr_image_checksum(const char *buf, size_t len);
 
+/* The checksum of the image t was mapped from (never 0), or 0 for a
+ * table built in memory: what a table holds, for caching what is derived
+ * from it. */
+uint64_t rr_image_sum_of(const rr_table *t);
+
 /* Byte offset of the checksum field in an image, and of the checked part. */
 #define RR_IMAGE_SUM_AT    48
 #define RR_IMAGE_HEADER    64

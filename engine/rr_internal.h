@@ -442,6 +442,7 @@ struct rr_table {
     const rr_spelling *spellings;   /* by record offset, ascending */
     uint32_t nspellings;
     rr_stats stats;
+    uint64_t image_sum;     /* mapped from an image: its checksum, else 0 */
 };
 
 static inline uint32_t slot_home(uint32_t h32, uint32_t cap)
