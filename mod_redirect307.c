@@ -618,22 +618,21 @@ static rr_table *r307_table_via_image(server_rec *s, apr_pool_t **pool,
                      "stays in this process's memory", map, image);
         return t;
     }
+    /* The parsed copy goes before the image is mapped, so that the two
+     * are never resident together: the mapping is what every process
+     * shares.  Should the image not map, the map is parsed again. */
     mapped = r307_own_pool(apr_pool_parent_get(*pool));
-    if (mapped) {
-        rr_table *m = rr_image_load(mapped, image, &o, &why);
-        if (m) {
-            /* the parsed copy goes: the mapping is what every process
-             * shares */
-            apr_pool_destroy(*pool);
-            *pool = mapped;
-            return m;
-        }
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30713)
-                     "%s: compiled table %s just written does not map "
-                     "(%s); the table stays in memory", map, image, why);
-        apr_pool_destroy(mapped);
-    }
-    return t;
+    if (!mapped)
+        return t;
+    apr_pool_destroy(*pool);
+    *pool = mapped;
+    t = rr_image_load(mapped, image, &o, &why);
+    if (t)
+        return t;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30713)
+                 "%s: compiled table %s just written does not map (%s); "
+                 "the table stays in memory", map, image, why);
+    return rr_table_load_file(mapped, map, opt, d);
 }
 
 /* Parses one map or run of inline rules into a fresh cache entry. */

@@ -332,6 +332,34 @@ static int rec_checked(const char *arena, size_t len, uint32_t off,
     return (size_t)off + rec_size(r) <= len;
 }
 
+/* What the parser guarantees of every record and the lookup and check
+ * code rely on: an image must not be able to say otherwise. */
+static int record_sane(const rr_rec *r)
+{
+    unsigned kind = r->bits & RB_KIND_MASK;
+    size_t mainlen = target_main_len(r->target, r->tgt_len);
+    if (kind > RR_KIND_QUERY || r->status >= RR_STATUS_COUNT
+        || r->h_len > RR_MAX_HOST || r->src_len > RR_MAX_LINE
+        || (r->h_len != 0) != ((r->xbits & XB_HOST) != 0)
+        || ((r->xbits & (XB_WILD | XB_HTTP | XB_HTTPS))
+            && !(r->xbits & XB_HOST))
+        || ((r->xbits & XB_HTTP) && (r->xbits & XB_HTTPS)))
+        return 0;
+    if (kind != RR_KIND_QUERY && r->q_len != 0)
+        return 0;
+    /* a 410 has no target; any other has a path or an absolute URL */
+    if ((r->status == RR_STATUS_410) != (r->tgt_len == 0))
+        return 0;
+    if (r->tgt_len && r->target[0] != '/'
+        && !find_bytes(r->target, r->tgt_len, "://"))
+        return 0;
+    if ((r->bits & RB_STAR)
+        && (kind != RR_KIND_PREFIX || mainlen == 0
+            || r->target[mainlen - 1] != '*'))
+        return 0;
+    return 1;
+}
+
 static int strings_ok(const in_section *s, const char **out)
 {
     const char *p = s->p, *end = s->p + s->len;
@@ -420,6 +448,8 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
         || sec[SEC_SPELL_RECS].len != 4 * (uint64_t)sec[SEC_SPELL_RECS].count
         || sec[SEC_SPELL_TEXT].count != sec[SEC_SPELL_RECS].count
         || sec[SEC_SOURCE].count != 1
+        || sec[SEC_FILES].count > sec[SEC_FILES].len     /* a NUL each */
+        || sec[SEC_SPELL_TEXT].count > sec[SEC_SPELL_TEXT].len
         || sec[SEC_ARENA].len < 1 || sec[SEC_ARENA].len > UINT32_MAX
         || sec[SEC_ARENA].p[0] != 0)
         REJECT("inconsistent section sizes");
@@ -451,9 +481,7 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
             rr_rec r;
             if (off != expect || !rec_checked(t->arena, t->arena_len, off, &r))
                 REJECT("bad record");
-            if ((r.bits & RB_KIND_MASK) > RR_KIND_QUERY
-                || r.status >= RR_STATUS_COUNT || r.h_len > RR_MAX_HOST
-                || (r.h_len != 0) != ((r.xbits & XB_HOST) != 0))
+            if (!record_sane(&r))
                 REJECT("bad record");
             expect = off + (uint32_t)rec_size(&r);
             if (r.bits & RB_SHADOWED)
