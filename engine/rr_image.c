@@ -236,7 +236,7 @@ apr_status_t rr_image_write(const rr_table *t, const rr_image_origin *o,
     memset(&w, 0, sizeof(w));
     w.rv = apr_file_mktemp(&w.f, tmpname, APR_FOPEN_CREATE | APR_FOPEN_READ
                            | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                           | APR_FOPEN_BINARY | APR_FOPEN_BUFFERED, tmp);
+                           | APR_FOPEN_BINARY, tmp);
     if (w.rv != APR_SUCCESS)
         return w.rv;
     apr_file_perms_set(tmpname, APR_FPROT_UREAD | APR_FPROT_UWRITE
@@ -264,8 +264,13 @@ apr_status_t rr_image_write(const rr_table *t, const rr_image_origin *o,
             put(&w, sec[i].data, sec[i].len);
         }
         else {
-            for (k = 0; k < sec[i].nstrings; k++)
-                put(&w, sec[i].strings[k], strlen(sec[i].strings[k]) + 1);
+            char *all = apr_palloc(tmp, sec[i].len + 1), *o = all;
+            for (k = 0; k < sec[i].nstrings; k++) {
+                size_t sl = strlen(sec[i].strings[k]) + 1;
+                memcpy(o, sec[i].strings[k], sl);
+                o += sl;
+            }
+            put(&w, all, sec[i].len);
         }
     }
     pad8(&w);
@@ -283,10 +288,8 @@ apr_status_t rr_image_write(const rr_table *t, const rr_image_origin *o,
     put32(head + 60, (uint32_t)n);
     {
         apr_off_t zero = 0;
-        if ((w.rv = apr_file_flush(w.f))
-            || (w.rv = apr_file_seek(w.f, APR_SET, &zero))
-            || (w.rv = apr_file_write_full(w.f, head, sizeof(head), NULL))
-            || (w.rv = apr_file_flush(w.f)))
+        if ((w.rv = apr_file_seek(w.f, APR_SET, &zero))
+            || (w.rv = apr_file_write_full(w.f, head, sizeof(head), NULL)))
             goto fail;
     }
     if ((w.rv = apr_file_close(w.f)) != APR_SUCCESS) {
@@ -337,7 +340,7 @@ static int rec_checked(const char *arena, size_t len, uint32_t off,
 static int record_sane(const rr_rec *r)
 {
     unsigned kind = r->bits & RB_KIND_MASK;
-    size_t mainlen = target_main_len(r->target, r->tgt_len);
+    size_t mainlen;
     if (kind > RR_KIND_QUERY || r->status >= RR_STATUS_COUNT
         || r->h_len > RR_MAX_HOST || r->src_len > RR_MAX_LINE
         || (r->h_len != 0) != ((r->xbits & XB_HOST) != 0)
@@ -353,9 +356,11 @@ static int record_sane(const rr_rec *r)
     if (r->tgt_len && r->target[0] != '/'
         && !find_bytes(r->target, r->tgt_len, "://"))
         return 0;
-    if ((r->bits & RB_STAR)
-        && (kind != RR_KIND_PREFIX || mainlen == 0
-            || r->target[mainlen - 1] != '*'))
+    if (!(r->bits & RB_STAR))
+        return 1;
+    mainlen = target_main_len(r->target, r->tgt_len);  /* a byte scan */
+    if (kind != RR_KIND_PREFIX || mainlen == 0
+        || r->target[mainlen - 1] != '*')
         return 0;
     return 1;
 }
