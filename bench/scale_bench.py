@@ -163,8 +163,11 @@ def scale_row(rules, opts, scratch):
         row["hit_ratio"] = sorted(res["hit_ratio"])[len(res["hit_ratio"]) // 2]
         row["miss_ratio"] = sorted(res["miss_ratio"])[
             len(res["miss_ratio"]) // 2]
-        row["hit_rps"] = res["hit"][-1][0]
-        row["miss_rps"] = res["miss"][-1][0]
+        row["hit_rps"] = sorted(h for h, _ in res["hit"])[
+            len(res["hit"]) // 2]
+        row["miss_rps"] = sorted(m for m, _ in res["miss"])[
+            len(res["miss"]) // 2]
+        row["rounds"] = res["hit_ratio"], res["miss_ratio"]
     return row
 
 
@@ -222,14 +225,22 @@ def report(row, others):
         "%.0f / %.0f MiB = %.2f×" % (pss / mib, rb / mib, pss / rb),
         "≤ 1.0×", pss / rb <= 1.0)
     if "hit_ratio" in row:
-        add("hit rps / floor (one mod_alias Redirect)",
+        add("hit rps (median of rounds) / floor (one mod_alias Redirect), "
+            "median of the rounds' ratios",
             "%.0f (%.1f%%)" % (row["hit_rps"], 100 * row["hit_ratio"]),
             "≥ 95%", row["hit_ratio"] >= 0.95)
-        add("miss rps / floor (httpd without the module)",
+        add("miss rps / floor (httpd without the module), as above",
             "%.0f (%.1f%%)" % (row["miss_rps"], 100 * row["miss_ratio"]),
             "≥ 95%", row["miss_ratio"] >= 0.95)
     else:
         add("rps", row.get("rps_error", "not measured"), "≥ 95%", False)
+    if "rounds" in row:
+        lines.append("")
+        lines.append("Paired rounds, hit ratio %s; miss ratio %s."
+                     % (", ".join("%.1f%%" % (100 * r)
+                                  for r in row["rounds"][0]),
+                        ", ".join("%.1f%%" % (100 * r)
+                                  for r in row["rounds"][1])))
     lines.append("")
     if others:
         lines += ["Side by side at %s rules:" % sb.fmt_n(row["n"]), "",
