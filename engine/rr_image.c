@@ -239,8 +239,9 @@ apr_status_t rr_image_write(const rr_table *t, const rr_image_origin *o,
                            | APR_FOPEN_BINARY, tmp);
     if (w.rv != APR_SUCCESS)
         return w.rv;
-    apr_file_perms_set(tmpname, APR_FPROT_UREAD | APR_FPROT_UWRITE
-                       | APR_FPROT_GREAD | APR_FPROT_WREAD);
+    /* the rules may not be for everyone's eyes; httpd's children inherit
+     * the mapping, they never open the file */
+    apr_file_perms_set(tmpname, APR_FPROT_UREAD | APR_FPROT_UWRITE);
     sum_init(&w.sum);
     memset(head, 0, sizeof(head));
     if ((w.rv = apr_file_write_full(w.f, head, sizeof(head), NULL)))

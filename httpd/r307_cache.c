@@ -146,8 +146,7 @@ void r307_cache_verdict_put(apr_pool_t *p, const char *dir, const char *key,
     if (apr_file_mktemp(&f, tmp, APR_FOPEN_CREATE | APR_FOPEN_WRITE
                         | APR_FOPEN_EXCL, p) != APR_SUCCESS)
         return;
-    apr_file_perms_set(tmp, APR_FPROT_UREAD | APR_FPROT_UWRITE
-                       | APR_FPROT_GREAD | APR_FPROT_WREAD);
+    apr_file_perms_set(tmp, APR_FPROT_UREAD | APR_FPROT_UWRITE);
     if (apr_file_write_full(f, text, strlen(text), NULL) != APR_SUCCESS) {
         apr_file_close(f);
         apr_file_remove(tmp, p);
