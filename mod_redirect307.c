@@ -966,8 +966,8 @@ static void r307_cache_set(r307_state *st, const char *key, const char *id,
 
 /* What decides a set's check, by content rather than by this process's
  * serials: the tables' content ids, hosts, mode and ignored parameters.
- * NULL when the verdict cannot be reused (a table of unknown content,
- * or Collapse, whose check computes the answers). */
+ * NULL when the verdict cannot be reused (a table of unknown content or
+ * with rule windows, or Collapse, whose check computes the answers). */
 static const char *r307_verdict_key(apr_pool_t *p, const r307_server_conf *c,
                                     rr_chains_mode mode, const char *hosts,
                                     const char *ignore)
@@ -984,7 +984,8 @@ static const char *r307_verdict_key(apr_pool_t *p, const r307_server_conf *c,
         for (k = 0; lists[l] && k < lists[l]->nelts; k++) {
             const r307_cached_table *e = APR_ARRAY_IDX(lists[l], k,
                                                        r307_cached_table *);
-            if (!e->content_id)
+            /* windows: the check warns of rules expired by now */
+            if (!e->content_id || rr_table_has_windows(e->table))
                 return NULL;
             key = apr_psprintf(p, "%s %016" APR_UINT64_T_HEX_FMT, key,
                                e->content_id);

@@ -619,3 +619,8 @@ uint64_t rr_image_sum_of(const rr_table *t)
 {
     return t->image_sum;
 }
+
+int rr_table_has_windows(const rr_table *t)
+{
+    return t->has_windows;
+}

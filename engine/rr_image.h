@@ -64,6 +64,10 @@ uint64_t rr_image_checksum(const char *buf, size_t len);
  * from it. */
 uint64_t rr_image_sum_of(const rr_table *t);
 
+/* Does t hold rules with a window (from=, until=)?  What a check says of
+ * them changes with the clock, so a kept verdict cannot stand for them. */
+int rr_table_has_windows(const rr_table *t);
+
 /* Byte offset of the checksum field in an image, and of the checked part. */
 #define RR_IMAGE_SUM_AT    48
 #define RR_IMAGE_HEADER    64

@@ -2149,7 +2149,39 @@ def _():
                "a restart did not map the compiled table:\n%s" % text[-1500:])
         expect(" parsed " not in text, "the map was parsed again:\n%s"
                % text[-1500:])
+        expect("not checked again" in text,
+               "the unchanged rules were checked again:\n%s" % text[-1500:])
         expect_img_answers(srv, second)
+    finally:
+        srv.stop()
+
+
+@check("compiled_table_windows_checked_at_every_start")
+def _():
+    """A kept check verdict cannot stand for rules with windows: which of
+    them have expired depends on the clock."""
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    target = unique("w-")
+    srv, path = image_server("img-windows", cache, target)
+    srv.stop()
+    old = os.stat(path)
+    write_file(path, "/img-me  /%s  301\n/img-prefix/*  /moved/*  308\n"
+               "/img-old  /gone-by  307  until=2020-02-01\n" % target)
+    os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+    try:
+        for start in ("first", "second"):
+            since = srv.log_size()
+            srv.start()
+            text = srv.start_output + srv.log_text(since)
+            expect(re.search(r"img\.map:3: expired at 2020-02-01", text),
+                   "%s start: no expired warning for img.map:3:\n%s"
+                   % (start, text[-1500:]))
+            expect("not checked again" not in text,
+                   "%s start reused a verdict for rules with windows" % start)
+            expect_img_answers(srv, target)
+            srv.stop()
+        expect(images_in(cache), "no compiled table written")
     finally:
         srv.stop()
 
