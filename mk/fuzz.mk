@@ -11,7 +11,9 @@
 #
 # Engine targets (test/fuzz/*.c): fuzz_parse (parser on arbitrary bytes),
 # fuzz_lookup (lookup + Location on arbitrary paths/queries against fixed
-# tables), fuzz_roundtrip (parse -> rr_table_dump -> parse, same answers).
+# tables), fuzz_roundtrip (parse -> rr_table_dump -> parse, same answers),
+# fuzz_image (the compiled-table reader on arbitrary bytes, checksum
+# fixed up so that the structural checks are reached).
 # CLI targets: fuzz_import (`redirect307 import`, every input format of
 # tools/cmd_import.c's table, on arbitrary bytes: reader, format, core,
 # output), fuzz_request_url (the request-URL normaliser of `test`); they
@@ -27,7 +29,7 @@ FUZZ_SECONDS  ?= 300
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SRC       = test/fuzz
 FUZZ_HDR       = $(wildcard $(FUZZ_SRC)/*.h)
-FUZZ_ENGINE_TARGETS = fuzz_parse fuzz_lookup fuzz_roundtrip
+FUZZ_ENGINE_TARGETS = fuzz_parse fuzz_lookup fuzz_roundtrip fuzz_image
 FUZZ_CLI_TARGETS    = fuzz_import fuzz_request_url
 FUZZ_TARGETS   = $(FUZZ_ENGINE_TARGETS) $(FUZZ_CLI_TARGETS)
 FUZZ_BINS      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
@@ -48,6 +50,7 @@ FUZZ_DEB_PKGS  = clang libclang-rt-14-dev
 FUZZ_ARGS_fuzz_parse     = -max_len=16384
 FUZZ_ARGS_fuzz_lookup    = -max_len=4096
 FUZZ_ARGS_fuzz_roundtrip = -max_len=16384
+FUZZ_ARGS_fuzz_image     = -max_len=65536
 FUZZ_ARGS_fuzz_import    = -max_len=16384
 FUZZ_ARGS_fuzz_request_url = -max_len=4096
 FUZZ_COMMON_ARGS = -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
@@ -97,6 +100,7 @@ define fuzz_run
 	        fuzz_parse) args="$(FUZZ_ARGS_fuzz_parse)";; \
 	        fuzz_lookup) args="$(FUZZ_ARGS_fuzz_lookup)";; \
 	        fuzz_roundtrip) args="$(FUZZ_ARGS_fuzz_roundtrip)";; \
+	        fuzz_image) args="$(FUZZ_ARGS_fuzz_image)";; \
 	        fuzz_import) args="$(FUZZ_ARGS_fuzz_import)";; \
 	        *) args="$(FUZZ_ARGS_fuzz_request_url)";; \
 	    esac; \
