@@ -13,8 +13,12 @@
  *   sections, each at an 8-byte boundary, zero padding between.
  *
  * A reader requires each known section exactly once and rejects an
- * unknown one: a new table array (say, an index of pattern rules) is one
- * more section id with IMAGE_VERSION raised.
+ * unknown one: a new table array is one more section id with
+ * IMAGE_VERSION raised.
+ *
+ * Pattern rules need no section of their own: the table's shape list is
+ * derived from its pattern records, so it is built again from them once
+ * they are validated (what freezing does), and cannot disagree with them.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -30,7 +34,7 @@
 #include "rr_image.h"
 
 #define IMAGE_MAGIC     "R307TBL"
-#define IMAGE_VERSION   1u
+#define IMAGE_VERSION   2u      /* 2: pattern records */
 #define IMAGE_ENDIAN    0x01020304u
 #define SECTION_SIZE    24u
 
@@ -48,8 +52,9 @@ enum {
     SEC_COUNT
 };
 
-/* The record layout of rr_internal.h; a change there raises it. */
-#define RECORD_FORMAT   1u
+/* The record layout of rr_internal.h; a change there raises it.  2: the
+ * SRC_PATTERN flag (a pattern rule's stored source). */
+#define RECORD_FORMAT   2u
 
 /* ---- checksum ------------------------------------------------------- */
 
@@ -366,6 +371,70 @@ static int record_sane(const rr_rec *r)
     return 1;
 }
 
+/* What rr_pattern.c relies on in a pattern record, as the parser makes
+ * it (rr_pattern_encode, make_pattern_key): a source starting with '/',
+ * each segment holding no mark or one pair of them around a name of 1 to
+ * RR_MAX_PLACEHOLDER_NAME name bytes, 1 to RR_MAX_PLACEHOLDERS distinct
+ * names, literal bytes decoded (no control byte), folded under nocase,
+ * no '.' or '..' segment, at most RR_MAX_PATTERN_SEGMENTS segments; a
+ * target naming only its placeholders, none in its host.  An unpaired
+ * mark would send the segment scanners past the record. */
+static int pattern_sane(const rr_rec *r, apr_pool_t *p)
+{
+    const char *s = r->src, *names[RR_MAX_PLACEHOLDERS];
+    size_t n = r->src_len, i = 1, nlens[RR_MAX_PLACEHOLDERS];
+    char skel[RR_MAX_LINE + 2];
+    int count = 0, nocase = (r->bits & RB_NOCASE) != 0, j;
+    rr_shape sh;
+    if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY || n == 0 || s[0] != '/')
+        return 0;
+    for (;;) {
+        size_t start = i, marks = 0;
+        for (; i < n && s[i] != '/'; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == (unsigned char)PH_MARK) {
+                size_t k = i + 1;
+                if (++marks > 1 || count == RR_MAX_PLACEHOLDERS)
+                    return 0;
+                while (k < n && s[k] != PH_MARK && s[k] != '/')
+                    k++;
+                if (k == n || s[k] != PH_MARK || k == i + 1
+                    || k - i - 1 > RR_MAX_PLACEHOLDER_NAME)
+                    return 0;
+                for (j = 0; j < count; j++) {
+                    if (nlens[j] == k - i - 1
+                        && memcmp(names[j], s + i + 1, nlens[j]) == 0)
+                        return 0;
+                }
+                names[count] = s + i + 1;
+                nlens[count++] = k - i - 1;
+                while (++i < k) {
+                    c = (unsigned char)s[i];
+                    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                          || (c >= '0' && c <= '9') || c == '_'))
+                        return 0;
+                }
+                continue;
+            }
+            if (c < 0x20 || c == 0x7f || (nocase && fold(c) != c))
+                return 0;
+        }
+        if (!marks && ((i - start == 1 && s[start] == '.')
+                       || (i - start == 2 && s[start] == '.'
+                           && s[start + 1] == '.')))
+            return 0;
+        if (i >= n)
+            break;
+        i++;
+    }
+    if (count == 0
+        || rr_pattern_shape(s, n, (r->bits & RB_KIND_MASK) == RR_KIND_PREFIX,
+                            &sh, skel, &i))
+        return 0;
+    return r->tgt_len == 0
+           || !rr_pattern_check_target(p, s, n, r->target, r->tgt_len);
+}
+
 static int strings_ok(const in_section *s, const char **out)
 {
     const char *p = s->p, *end = s->p + s->len;
@@ -487,13 +556,14 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
             rr_rec r;
             if (off != expect || !rec_checked(t->arena, t->arena_len, off, &r))
                 REJECT("bad record");
-            if (!record_sane(&r))
+            if (!record_sane(&r) || (r.pattern && !pattern_sane(&r, pool)))
                 REJECT("bad record");
             expect = off + (uint32_t)rec_size(&r);
             if (r.bits & RB_SHADOWED)
                 continue;
             rr_stats_count(t, &r);
-            if ((r.bits & RB_KIND_MASK) == RR_KIND_PREFIX) {
+            /* as the builder: a pattern's depth is in its shape */
+            if ((r.bits & RB_KIND_MASK) == RR_KIND_PREFIX && !r.pattern) {
                 uint32_t depth = (uint32_t)path_depth(r.src, r.src_len);
                 if (depth > RR_MAX_PREFIX_DEPTH)
                     REJECT("bad record");
@@ -568,7 +638,10 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
             REJECT("bad spellings");
     }
     t->spellings = sp;
-    t->stats.bytes = sizeof(*t) + len;
+    /* the pattern records are valid: their shapes, as freezing finds them */
+    if (!rr_table_collect_shapes(t, pool))
+        REJECT("out of memory");
+    t->stats.bytes = sizeof(*t) + len + sizeof(rr_shape) * t->nshapes;
     t->image_sum = sum ? sum : 1;
     return t;
 }

@@ -1,8 +1,9 @@
 /*
  * test_image.c - compiled table files (engine/rr_image.c): a table written
- * and mapped back answers exactly as the one built from text, and an
- * image that is truncated, has a flipped byte, is stale or of another
- * version is rejected, never used.
+ * and mapped back answers exactly as the one built from text, pattern
+ * rules included, and an image that is truncated, has a flipped byte, is
+ * stale, of another version, or holds a record the parser could not have
+ * written is rejected, never used.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "helpers.h"
 #include "engine/rr_image.h"
+#include "engine/rr_internal.h"
 
 /* Every kind of record: exact, prefix with and without '*', query,
  * host and wildcard host, nocase, 410, a window, a kept spelling (upper
@@ -31,7 +33,9 @@ static const char rules_text[] =
     "/old /ignored\n"
     "/caf\xc3\xa9 /cafe\n";
 
-static const struct { const char *scheme, *host, *path, *args; } asks[] = {
+typedef struct { const char *scheme, *host, *path, *args; } ask;
+
+static const ask asks[] = {
     { NULL, NULL, "/old", NULL },
     { NULL, NULL, "/docs/a/b", NULL },
     { NULL, NULL, "/docs", NULL },
@@ -49,6 +53,57 @@ static const struct { const char *scheme, *host, *path, *args; } asks[] = {
     { NULL, NULL, "/caf%C3%A9", NULL },
     { NULL, NULL, "/missing", NULL },
     { NULL, NULL, "/", NULL },
+};
+
+/* Pattern rules of every shape beside literal ones: placeholder, mixed
+ * and prefix segments, captures into path and query, literal rules and
+ * more literal shapes first, nocase, a host, 410, a window, qsappend, a
+ * duplicate (a shadowed record) and a pattern shadowed by an earlier one
+ * (what the check reports). */
+static const char pattern_text[] =
+    "/u/:name /users/:name\n"
+    "/u/admin /root\n"
+    "/blog/:y/:slug.html /articles/:slug?year=:y 301\n"
+    "/blog/:y/:m/:slug /a/:y-:m/:slug\n"
+    "/shop/:cat/* /products/:cat/*\n"
+    "/a/:x/c /one-later\n"
+    "/a/b/:z /two/:z\n"
+    "/:x/:y/c /generic/:y\n"
+    "/docs/* /manual/*\n"
+    "/N/:Who /nc/:Who nocase\n"
+    "//host.example/h/:n https://other.example/h/:n 308\n"
+    "/gone/:x - 410\n"
+    "/late/:n /soon/:n 307 from=2000-01-01,until=2099-01-01\n"
+    "/u/:other /dup/:other\n"
+    "/p/:x/* /px/*\n"
+    "/p/:x/:y /never\n"
+    "/q/:v /q?v=:v qsappend\n";
+
+static const ask pattern_asks[] = {
+    { NULL, NULL, "/u/bob", NULL },
+    { NULL, NULL, "/u/admin", NULL },
+    { NULL, NULL, "/u/a b&c/", NULL },
+    { NULL, NULL, "/u/caf\xc3\xa9", NULL },
+    { NULL, NULL, "/u/", NULL },
+    { NULL, NULL, "/blog/2019/my-post.html", NULL },
+    { NULL, NULL, "/blog/2019/05/x", NULL },
+    { NULL, NULL, "/blog/2019/.html", NULL },
+    { NULL, NULL, "/shop/shoes/red/big", "x=1" },
+    { NULL, NULL, "/shop/shoes", NULL },
+    { NULL, NULL, "/a/b/c", NULL },
+    { NULL, NULL, "/a/b/d", NULL },
+    { NULL, NULL, "/a/z/c", NULL },
+    { NULL, NULL, "/z/b/c", NULL },
+    { NULL, NULL, "/docs/a/b", NULL },
+    { NULL, NULL, "/n/Bob", NULL },
+    { NULL, NULL, "/N/Bob", NULL },
+    { "http", "host.example", "/h/1", NULL },
+    { "http", "other.example", "/h/1", NULL },
+    { NULL, NULL, "/gone/x", NULL },
+    { NULL, NULL, "/late/x", NULL },
+    { NULL, NULL, "/p/1/2", NULL },
+    { NULL, NULL, "/q/1", "z=1" },
+    { NULL, NULL, "/nothing/at/all/here", NULL },
 };
 
 typedef struct {
@@ -112,7 +167,8 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static void fixture_make(fixture *fx, const rr_options *opt)
+static void fixture_make_text(fixture *fx, const rr_options *opt,
+                              const char *text, size_t len)
 {
     const char *dir = scratch_dir();
     apr_finfo_t fi;
@@ -120,7 +176,7 @@ static void fixture_make(fixture *fx, const rr_options *opt)
     rr_builder *b;
     fx->rules = apr_pstrcat(tp, dir, "/rules.r307", NULL);
     fx->image = apr_pstrcat(tp, dir, "/rules.img", NULL);
-    write_file(fx->rules, rules_text, sizeof(rules_text) - 1);
+    write_file(fx->rules, text, len);
     ck_assert_int_eq(apr_stat(&fi, fx->rules, APR_FINFO_SIZE | APR_FINFO_MTIME
                               | APR_FINFO_INODE, tp), APR_SUCCESS);
     rr_image_origin_init(&fx->origin, fx->rules, &fi, opt);
@@ -133,18 +189,29 @@ static void fixture_make(fixture *fx, const rr_options *opt)
                      APR_SUCCESS);
 }
 
-static const char *answers_of(const rr_table *t)
+static void fixture_make(fixture *fx, const rr_options *opt)
+{
+    fixture_make_text(fx, opt, rules_text, sizeof(rules_text) - 1);
+}
+
+/* Every answer to a list of requests, one per line. */
+static const char *answers_in(const rr_table *t, const ask *a, size_t n)
 {
     rr_set *s = set_of(t);
     const char *all = "";
     size_t k;
-    for (k = 0; k < NELTS(asks); k++)
+    for (k = 0; k < n; k++)
         all = apr_psprintf(tp, "%s%s %s?%s -> %s\n", all,
-                           asks[k].host ? asks[k].host : "", asks[k].path,
-                           asks[k].args ? asks[k].args : "",
-                           answer_at(s, asks[k].scheme, asks[k].host,
-                                     asks[k].path, asks[k].args));
+                           a[k].host ? a[k].host : "", a[k].path,
+                           a[k].args ? a[k].args : "",
+                           answer_at(s, a[k].scheme, a[k].host, a[k].path,
+                                     a[k].args));
     return all;
+}
+
+static const char *answers_of(const rr_table *t)
+{
+    return answers_in(t, asks, NELTS(asks));
 }
 
 /* Every rule's description (file, line, spelling, window...), in order. */
@@ -196,6 +263,211 @@ START_TEST(round_trip_answers_every_rule_and_miss_alike)
         ck_assert_int_eq(memcmp(a.by_status, b.by_status,
                                 sizeof(a.by_status)), 0);
         ck_assert_uint_eq(rr_table_count(mapped), rr_table_count(fx.built));
+    }
+}
+END_TEST
+
+/* The check's whole output for the table alone: duplicates, shadowed
+ * patterns, chains. */
+static const char *check_of(const rr_table *t)
+{
+    rr_set *s = set_of(t);
+    rr_diag *d = diag_new();
+    ck_assert_int_eq(rr_set_check(s, NULL, RR_CHAINS_WARN, d), APR_SUCCESS);
+    return diag_dump(d);
+}
+
+START_TEST(round_trip_of_pattern_rules_answers_alike)
+{
+    static const rr_options *opts[] = { &opt_default, &opt_nocase,
+                                        &opt_strict };
+    size_t o;
+    for (o = 0; o < NELTS(opts); o++) {
+        fixture fx;
+        const char *why = NULL;
+        rr_table *mapped;
+        rr_stats a, b;
+        fixture_make_text(&fx, opts[o], pattern_text,
+                          sizeof(pattern_text) - 1);
+        mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
+        ck_assert_msg(mapped != NULL, "rejected: %s", why);
+        ck_assert_str_eq(answers_in(mapped, pattern_asks,
+                                    NELTS(pattern_asks)),
+                         answers_in(fx.built, pattern_asks,
+                                    NELTS(pattern_asks)));
+        ck_assert_str_eq(rules_of(mapped), rules_of(fx.built));
+        ck_assert_str_eq(rr_table_dump(mapped, tp),
+                         rr_table_dump(fx.built, tp));
+        ck_assert_str_eq(check_of(mapped), check_of(fx.built));
+        /* the shapes are built again from the records, as freezing does */
+        ck_assert_uint_gt(fx.built->nshapes, 5);
+        ck_assert_uint_eq(mapped->nshapes, fx.built->nshapes);
+        ck_assert_int_eq(memcmp(mapped->shapes, fx.built->shapes,
+                                sizeof(rr_shape) * mapped->nshapes), 0);
+        ck_assert_uint_eq(mapped->max_prefix_depth,
+                          fx.built->max_prefix_depth);
+        ck_assert_int_eq(mapped->has_case, fx.built->has_case);
+        ck_assert_int_eq(mapped->has_nocase, fx.built->has_nocase);
+        ck_assert_int_eq(memcmp(mapped->has_kind, fx.built->has_kind,
+                                sizeof(mapped->has_kind)), 0);
+        ck_assert_int_eq(mapped->has_qsnone, fx.built->has_qsnone);
+        ck_assert_int_eq(mapped->has_windows, fx.built->has_windows);
+        ck_assert_uint_eq(mapped->ngroups, fx.built->ngroups);
+        rr_table_stats(mapped, &a);
+        rr_table_stats(fx.built, &b);
+        ck_assert_uint_eq(a.rules, b.rules);
+        ck_assert_uint_eq(a.pattern, b.pattern);
+        ck_assert_uint_eq(a.exact, b.exact);
+        ck_assert_uint_eq(a.prefix, b.prefix);
+        ck_assert_uint_eq(a.host, b.host);
+        ck_assert_uint_eq(a.text_bytes, b.text_bytes);
+    }
+}
+END_TEST
+
+/* What the pattern table answers, spelled out once: the image is not
+ * merely as wrong as the table it came from. */
+START_TEST(mapped_pattern_rules_answer_as_the_spec_says)
+{
+    static const lookup_case cases[] = {
+        { "/u/bob", NULL, "307 " BASE "/users/bob" },
+        { "/u/admin", NULL, "307 " BASE "/root" },
+        { "/u/a b&c/", NULL, "307 " BASE "/users/a%20b&c" },
+        { "/blog/2019/my-post.html", NULL,
+          "301 " BASE "/articles/my-post?year=2019" },
+        { "/blog/2019/05/x", NULL, "307 " BASE "/a/2019-05/x" },
+        { "/shop/shoes/red/big", "x=1",
+          "307 " BASE "/products/shoes/red/big?x=1" },
+        { "/a/b/c", NULL, "307 " BASE "/one-later" },  /* equal: earlier */
+        { "/a/b/d", NULL, "307 " BASE "/two/d" },
+        { "/a/z/c", NULL, "307 " BASE "/one-later" },
+        { "/z/b/c", NULL, "307 " BASE "/generic/b" },
+        { "/n/Bob", NULL, "307 " BASE "/nc/Bob" },
+        { "/gone/x", NULL, "410" },
+        { "/late/x", NULL, "307 " BASE "/soon/x" },
+        { "/p/1/2", NULL, "307 " BASE "/px/2" },
+        { "/q/1", "z=1", "307 " BASE "/q?v=1&z=1" },
+        { "/nothing/at/all/here", NULL, "no match" },
+    };
+    fixture fx;
+    const char *why = NULL;
+    rr_table *mapped;
+    rr_diag *d = diag_new();
+    fixture_make_text(&fx, &opt_default, pattern_text,
+                      sizeof(pattern_text) - 1);
+    mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
+    ck_assert_msg(mapped != NULL, "rejected: %s", why);
+    check_answers(set_of(mapped), cases);
+    ck_assert_str_eq(answer_at(set_of(mapped), "http", "host.example",
+                               "/h/1", NULL),
+                     "308 https://other.example/h/1");
+    /* the duplicate is kept as a shadowed record; /p/:x/:y never answers */
+    ck_assert_uint_eq(rr_table_records(mapped),
+                      rr_table_count(mapped) + 1);
+    ck_assert_int_eq(rr_set_check(set_of(mapped), NULL, RR_CHAINS_WARN, d),
+                     APR_SUCCESS);
+    ck_assert_msg(contains(diag_dump(d), "rules.r307:16: pattern rule never "
+                           "answers"), "%s", diag_dump(d));
+}
+END_TEST
+
+/* Rewrites the checksum so that the checks behind it are what rejects. */
+static void fix_sum(char *img, size_t len)
+{
+    uint64_t sum = rr_image_checksum(img, len);
+    memcpy(img + RR_IMAGE_SUM_AT, &sum, 8);
+}
+
+/* Offset of the only occurrence of needle[0..n) in img[0..len). */
+static size_t find_once(const char *img, size_t len, const char *needle,
+                        size_t n)
+{
+    const char *at = memmem(img, len, needle, n);
+    ck_assert_msg(at != NULL, "'%s' not in the image", show(needle, n));
+    ck_assert_msg(memmem(at + 1, len - (size_t)(at - img) - 1, needle, n)
+                  == NULL, "'%s' twice in the image", show(needle, n));
+    return (size_t)(at - img);
+}
+
+/* Pattern records the parser could not have written, each with a valid
+ * checksum: every one is rejected as a bad record, before the segment
+ * scanners (which trust the marks to pair up) could run off it. */
+START_TEST(corrupt_pattern_records_are_rejected)
+{
+    static const char text[] =
+        "/old /new\n"
+        "/s?q=1 /query\n"
+        "/x/:name/y/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaa /t/:name\n"
+        "/m/:slug.html /m2/:slug nocase\n"
+        "/d/:ab/:cd /d2\n"
+        "/l/:nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+        ".zz /l2\n"
+        "/w/:k /w2/:k\n"
+        "/h/:sub https://x.example/:sub\n";
+    static const struct {
+        const char *what;
+        const char *find;       /* bytes of the image to change */
+        int at;                 /* which of them */
+        const char *set;        /* with what (as many bytes) */
+    } cuts[] = {
+        { "an unpaired mark", "\001name\001", 5, "n" },
+        { "a name byte that is not one", "\001name\001", 2, "-" },
+        { "two placeholders in a segment", "\001slug\001.html", 6,
+          "\001h\001" },
+        { "a name twice", "\001ab\001/\001cd\001", 6, "ab" },
+        { "a name of 65 bytes", "nnnn\001.zz", 4, "n\001" },
+        { "a '.' segment", "\001/y/a", 2, "." },
+        { "a control byte", "\001/y/a", 2, "\002" },
+        { "nocase literal bytes not folded", "\001slug\001.html", 7, "H" },
+        { "33 segments and more", "/y/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 4,
+          "/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/"
+          "a/a" },
+        { "a target naming no placeholder", "/w2/:k", 5, "z" },
+        { "a placeholder in the target's host", "x.example/:sub", 9, "." },
+    };
+    fixture fx;
+    size_t len, k, at;
+    char *img, *copy;
+    const char *why = NULL;
+    fixture_make_text(&fx, &opt_default, text, sizeof(text) - 1);
+    img = read_file(fx.image, &len);
+    copy = apr_palloc(tp, len + 8);
+    ck_assert_msg(rr_image_read(tp, img, len, &fx.origin, &why) != NULL,
+                  "the image itself rejected: %s", why);
+    for (k = 0; k < NELTS(cuts); k++) {
+        memcpy(copy, img, len);
+        at = find_once(img, len, cuts[k].find, strlen(cuts[k].find))
+             + (size_t)cuts[k].at;
+        memcpy(copy + at, cuts[k].set, strlen(cuts[k].set));
+        fix_sum(copy, len);
+        why = NULL;
+        ck_assert_msg(rr_image_read(tp, copy, len, &fx.origin, &why) == NULL,
+                      "accepted %s", cuts[k].what);
+        ck_assert_msg(strcmp(why, "bad record") == 0, "%s: rejected as %s",
+                      cuts[k].what, why);
+    }
+
+    /* the pattern flag set on a literal rule, and on a query rule */
+    {
+        static const char *const literal[] = { "/old/new", "/sq=1/query" };
+        for (k = 0; k < NELTS(literal); k++) {
+            uint16_t w;
+            memcpy(copy, img, len);
+            at = find_once(img, len, literal[k], strlen(literal[k]));
+            /* the source length is 4 bytes before a plain record's
+             * source, 6 before a query rule's (its query length between) */
+            at -= k == 0 ? 4 : 6;
+            memcpy(&w, copy + at, 2);
+            ck_assert_uint_eq(w & 0x3fff, k == 0 ? 4 : 2);
+            w |= 0x4000;
+            memcpy(copy + at, &w, 2);
+            fix_sum(copy, len);
+            ck_assert_ptr_null(rr_image_read(tp, copy, len, &fx.origin,
+                                             &why));
+            ck_assert_str_eq(why, "bad record");
+        }
     }
 }
 END_TEST
@@ -312,13 +584,6 @@ START_TEST(stale_images_are_rejected)
 }
 END_TEST
 
-/* Rewrites the checksum so that the checks behind it are what rejects. */
-static void fix_sum(char *img, size_t len)
-{
-    uint64_t sum = rr_image_checksum(img, len);
-    memcpy(img + RR_IMAGE_SUM_AT, &sum, 8);
-}
-
 START_TEST(wrong_version_and_bad_structure_are_rejected)
 {
     fixture fx;
@@ -332,12 +597,16 @@ START_TEST(wrong_version_and_bad_structure_are_rejected)
     img = read_file(fx.image, &len);
     copy = apr_palloc(tp, len + 8);
 
-    memcpy(copy, img, len);
-    v = 2;
-    memcpy(copy + 8, &v, 4);
-    fix_sum(copy, len);
-    ck_assert_ptr_null(rr_image_read(tp, copy, len, &fx.origin, &why));
-    ck_assert_str_eq(why, "another version or byte order");
+    /* the version before this one (1: no pattern records) and after */
+    for (i = -1; i <= 1; i += 2) {
+        memcpy(copy, img, len);
+        memcpy(&v, copy + 8, 4);
+        v += (uint32_t)i;
+        memcpy(copy + 8, &v, 4);
+        fix_sum(copy, len);
+        ck_assert_ptr_null(rr_image_read(tp, copy, len, &fx.origin, &why));
+        ck_assert_str_eq(why, "another version or byte order");
+    }
 
     /* find the arena and slots in the section table (ids 2 and 4) */
     arena_at = slots_at = slots_len = 0;
@@ -417,6 +686,9 @@ Suite *image_suite(void)
     TCase *tc = unit_tcase("compiled table files");
     tcase_add_test(tc, round_trip_answers_every_rule_and_miss_alike);
     tcase_add_test(tc, round_trip_of_many_rules_answers_each);
+    tcase_add_test(tc, round_trip_of_pattern_rules_answers_alike);
+    tcase_add_test(tc, mapped_pattern_rules_answer_as_the_spec_says);
+    tcase_add_test(tc, corrupt_pattern_records_are_rejected);
     tcase_add_test(tc, truncated_images_are_rejected);
     tcase_add_test(tc, every_flipped_byte_is_rejected);
     tcase_add_test(tc, stale_images_are_rejected);
