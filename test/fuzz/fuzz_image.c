@@ -12,7 +12,8 @@
  *    answered, rr_set_check run (ASan sees any read past the image, as
  *    the image is copied to a buffer of exactly its size).
  * Seeds (test/fuzz/corpus/fuzz_image/) are real images of the roundtrip
- * seeds, so mutations start near valid images.
+ * seeds, pattern rules among them (`make fuzz-image-seeds` writes them),
+ * so mutations start near valid images.
  *
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
@@ -31,8 +32,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void use_table(apr_pool_t *p, const rr_table *t)
 {
+    /* literal ones, and ones the pattern seeds' shapes fit */
     static const char *const paths[] = { "/", "/old", "/a/b/c", "/docs/x",
-                                         "/caf%C3%A9", "/x?y=1" };
+                                         "/caf%C3%A9", "/x?y=1", "/u/bob",
+                                         "/blog/2019/x.html", "/shop/a/b/c",
+                                         "/d/x/", "/a/b/c/d/e/f/g/h" };
     rr_set *s = rr_set_create(p, 1);
     apr_array_header_t *hosts = apr_array_make(p, 1, sizeof(const char *));
     rr_diag *d = rr_diag_create(p);
