@@ -2191,17 +2191,20 @@ def _():
 # Checks: compiled tables (Redirect307CacheDir)
 # ---------------------------------------------------------------------------
 
-def image_server(name, cache_dir, target):
-    """A server of its own whose map answers /img-me with /TARGET, its
-    compiled tables in cache_dir.  Returns (server, map path); started."""
+def image_server(name, cache_dir, target, more_rules="", more_conf=()):
+    """A server of its own whose map answers /img-me with /TARGET (then
+    more_rules), its compiled tables in cache_dir.  Returns (server, map
+    path); started."""
     root = S.new_root(name)
     port = free_port()
     docroot = os.path.join(root, "www")
     os.makedirs(docroot, exist_ok=True)
     path = os.path.join(root, "img.map")
     write_file(path, "# compiled-table checks\n/img-me  /%s  301\n"
-               "/img-prefix/*  /moved/*  308\n" % target)
+               "/img-prefix/*  /moved/*  308\n%s" % (target, more_rules))
     c = base_conf(root, [port], S.module, docroot, log_format=False)
+    for line in more_conf:
+        c.add(line, tag="module")
     c.add("Redirect307CacheDir %s" % cache_dir, tag="module")
     c.add("Redirect307Map %s" % path, tag="module")
     srv = hh.Httpd(S.apache, name, root, [port], conf_text=c.render())
@@ -2267,6 +2270,65 @@ def _():
         expect("not checked again" in text,
                "the unchanged rules were checked again:\n%s" % text[-1500:])
         expect_img_answers(srv, second)
+    finally:
+        srv.stop()
+
+
+@check("compiled_table_pattern_rules_survive_a_restart")
+def _():
+    """A map with pattern rules, compiled: every pattern case answers the
+    same when the table was parsed, when a fresh start maps its image and
+    after a graceful restart; the status page counts its pattern rules
+    alike, and the shadowed-pattern warning comes back from the kept
+    verdict."""
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    target = unique("p-")
+    srv, _ = image_server(
+        "img-pattern", cache, target,
+        more_rules=PATTERN_RULES.replace("ECHO", "9"),
+        more_conf=("AllowEncodedSlashes NoDecode",
+                   "<Location /r307-status>\n    SetHandler "
+                   "redirect307-status\n</Location>"))
+    shadowed = re.compile(r"img\.map:7: pattern rule never answers: literal "
+                          r"prefix rule \S*img\.map:6")
+
+    def answers():
+        expect_img_answers(srv, target)
+        for name, path, status, loc in PATTERN_CASES:
+            r = request(srv.port, path)
+            want = loc if loc.startswith("https://") \
+                else main_base(srv.port) + loc
+            if isinstance(r.location, bytes):
+                want = want.encode("ascii")
+            expect_eq((r.status, r.location), (status, want), name)
+            expect_clean_location(r)
+        doc = status_json(srv.port)
+        t = [t for s in doc["servers"] for t in s["tables"]
+             if t["file"].endswith("img.map")]
+        expect(t, "img.map not on the status page")
+        return (t[0]["rules"], t[0]["pattern"], t[0]["exact"],
+                t[0]["prefix"])
+
+    try:
+        parsed = answers()
+        expect_eq(parsed, (15, 11, 2, 2),
+                  "rules, pattern, exact, prefix of the parsed map")
+        expect_eq(len(images_in(cache)), 1, "compiled tables in the cache")
+        srv.stop()
+        since = srv.log_size()
+        srv.start()
+        text = srv.start_output + srv.log_text(since)
+        expect("mapped its compiled table" in text,
+               "a fresh start did not map the image:\n%s" % text[-1500:])
+        expect(" parsed " not in text, "the map was parsed again:\n%s"
+               % text[-1500:])
+        expect("not checked again" in text and shadowed.search(text),
+               "no shadowed warning from the kept verdict:\n%s"
+               % text[-1500:])
+        expect_eq(answers(), parsed, "counts of the mapped table")
+        restart_and_wait(srv)
+        expect_eq(answers(), parsed, "counts after a graceful restart")
     finally:
         srv.stop()
 
