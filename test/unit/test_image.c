@@ -397,8 +397,8 @@ START_TEST(corrupt_pattern_records_are_rejected)
     static const char text[] =
         "/old /new\n"
         "/s?q=1 /query\n"
-        "/x/:name/y/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaaaaaaaaaa /t/:name\n"
+        "/x/:name/y/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaa /t/:name\n"
         "/m/:slug.html /m2/:slug nocase\n"
         "/d/:ab/:cd /d2\n"
         "/l/:nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
