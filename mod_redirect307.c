@@ -26,6 +26,8 @@
 #include "mod_status.h"
 
 #include "redirect_rules.h"
+#include "engine/rr_image.h"
+#include "httpd/r307_cache.h"
 #include "httpd/r307_pools.h"
 #include "httpd/r307_statsfile.h"
 #include "httpd/r307_missed.h"
@@ -52,6 +54,8 @@ typedef struct r307_server_conf {
     int stats;              /* Redirect307Stats */
     const char *stats_file; /* Redirect307StatsFile (main server only) */
     int stats_interval;     /* Redirect307StatsInterval, or R307_UNSET */
+    const char *cache_dir;  /* Redirect307CacheDir (main server only):
+                               NULL unset (the default), "" Off */
     long max_age;           /* Redirect307MaxAge, R307_UNSET: no header */
     const rr_ignore *ignore;            /* Redirect307IgnoreParams, or NULL:
                                            unset (the built-in list) */
@@ -125,6 +129,7 @@ static void *r307_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->stats = add->stats != R307_UNSET ? add->stats : base->stats;
     c->stats_file = base->stats_file;       /* server config only */
     c->stats_interval = base->stats_interval;
+    c->cache_dir = base->cache_dir;
     c->max_age = add->max_age != R307_UNSET ? add->max_age : base->max_age;
     c->ignore = add->ignore ? add->ignore : base->ignore;
     c->sources = add->sources;
@@ -345,6 +350,25 @@ static const char *r307_cmd_stats_file(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+static const char *r307_cmd_cache_dir(cmd_parms *cmd, void *dummy,
+                                      const char *arg)
+{
+    r307_server_conf *c = r307_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dummy;
+    if (err)
+        return err;
+    if (strcasecmp(arg, "off") == 0) {
+        c->cache_dir = "";
+        return NULL;
+    }
+    /* not required to exist: without it, tables are built in memory */
+    if (!(c->cache_dir = ap_server_root_relative(cmd->pool, arg)))
+        return apr_psprintf(cmd->pool, "%s: invalid cache directory '%s'",
+                            r307_where(cmd), arg);
+    return NULL;
+}
+
 static const char *r307_cmd_stats_interval(cmd_parms *cmd, void *dummy,
                                            const char *arg)
 {
@@ -465,6 +489,9 @@ static const command_rec r307_cmds[] = {
         "wrong permanent redirect does not stay in browsers forever"),
     AP_INIT_FLAG("Redirect307Stats", r307_cmd_stats, NULL, RSRC_CONF,
         "On or Off (default): count hits per rule for redirect307-status"),
+    AP_INIT_TAKE1("Redirect307CacheDir", r307_cmd_cache_dir, NULL, RSRC_CONF,
+        "where compiled tables of maps are kept, shared by every httpd "
+        "process (default " R307_CACHE_DIR_DEFAULT "), or Off"),
     AP_INIT_TAKE1("Redirect307StatsFile", r307_cmd_stats_file, NULL,
         RSRC_CONF, "a file (relative to ServerRoot) that keeps hit counts "
         "across restarts; implies Redirect307Stats On where it is unset"),
@@ -503,6 +530,9 @@ typedef struct {
     unsigned serial;            /* unique per table ever built */
     unsigned used_pass;
     double load_seconds;
+    apr_uint64_t content_id;    /* what the table holds (image checksum, or
+                                   a hash of inline rules), 0: unknown */
+    int mapped;                 /* from a compiled table that was there */
 } r307_cached_table;
 
 typedef struct {
@@ -593,6 +623,73 @@ static int r307_map_known(server_rec *s, const char *path)
     return 0;
 }
 
+/* The cache directory in force, or NULL (Off). */
+static const char *r307_cache_dir_of(server_rec *s)
+{
+    const char *dir = r307_conf(s)->cache_dir;
+    if (!dir)
+        return R307_CACHE_DIR_DEFAULT;
+    return *dir ? dir : NULL;
+}
+
+/* A map's table from its compiled image in `cache`: mapped if the image
+ * is valid for the file as it is now, else parsed, written as a new
+ * image and mapped from it.  The mapped table is shared page cache in
+ * every process; if the image cannot be written, the table stays the
+ * in-memory one.  *pool may be replaced by the pool of the mapping. */
+static rr_table *r307_table_via_image(server_rec *s, apr_pool_t **pool,
+                                      const char *cache, const char *map,
+                                      const apr_finfo_t *fi,
+                                      const rr_options *opt, rr_diag *d,
+                                      int *was_there, apr_pool_t *ptemp)
+{
+    const char *image = r307_cache_image_path(ptemp, cache, map, opt);
+    const char *why = NULL;
+    rr_image_origin o;
+    apr_pool_t *mapped;
+    apr_status_t rv;
+    rr_table *t;
+
+    rr_image_origin_init(&o, map, fi, opt);
+    t = rr_image_load(*pool, image, &o, &why);
+    *was_there = t != NULL;
+    if (t) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30710)
+                     "%s: mapped its compiled table %s", map, image);
+        return t;
+    }
+    /* a missing or stale image is routine; a damaged one is worth a line */
+    if (strcmp(why, "missing") != 0 && strncmp(why, "stale", 5) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30711)
+                     "%s: compiled table %s rejected (%s); rebuilding it",
+                     map, image, why);
+    t = rr_table_load_file(*pool, map, opt, d);
+    if (!t)
+        return NULL;
+    rv = rr_image_write(t, &o, image, ptemp);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, rv, s, APLOGNO(30712)
+                     "%s: cannot write its compiled table %s; the table "
+                     "stays in this process's memory", map, image);
+        return t;
+    }
+    /* The parsed copy goes before the image is mapped, so that the two
+     * are never resident together: the mapping is what every process
+     * shares.  Should the image not map, the map is parsed again. */
+    mapped = r307_own_pool(apr_pool_parent_get(*pool));
+    if (!mapped)
+        return t;
+    apr_pool_destroy(*pool);
+    *pool = mapped;
+    t = rr_image_load(mapped, image, &o, &why);
+    if (t)
+        return t;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(30713)
+                 "%s: compiled table %s just written does not map (%s); "
+                 "the table stays in memory", map, image, why);
+    return rr_table_load_file(mapped, map, opt, d);
+}
+
 /* Parses one map or run of inline rules into a fresh cache entry. */
 static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
                                            const rr_options *opt,
@@ -606,11 +703,16 @@ static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
     rr_diag *d = rr_diag_create(ptemp);
     apr_time_t t0 = apr_time_now();
     rr_table *t;
-    int k;
+    const char *cache;
+    int k, mapped = 0;
 
     if (!pool)
         return NULL;
-    if (map) {
+    if (map && fi && (cache = r307_cache_dir_of(s)) != NULL) {
+        t = r307_table_via_image(s, &pool, cache, map, fi, opt, d, &mapped,
+                                 ptemp);
+    }
+    else if (map) {
         t = rr_table_load_file(pool, map, opt, d);
     }
     else {
@@ -644,6 +746,8 @@ static r307_cached_table *r307_build_table(r307_state *st, server_rec *s,
     e->warnings = rr_diag_messages(d, 0, pool);
     e->serial = ++st->serial;
     e->load_seconds = (double)(apr_time_now() - t0) / APR_USEC_PER_SEC;
+    e->content_id = map ? rr_image_sum_of(t) : 0;
+    e->mapped = mapped;
     return e;
 }
 
@@ -742,10 +846,13 @@ static const r307_cached_table *r307_table_for(r307_state *st,
         st->reload_ok = 0;
         return r307_keep_last_good(st, s, e, map);
     }
+    if (!map)   /* inline rules: the key is their whole text */
+        fresh->content_id = r307_cache_hash(key, strlen(key)) | 1;
     st->tables_parsed++;
     if (map)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30706)
-                     "%s: parsed %u rules in %.3f s", map,
+                     "%s: %s %u rules in %.3f s", map,
+                     fresh->mapped ? "mapped" : "parsed",
                      rr_table_count(fresh->table), fresh->load_seconds);
     r307_cache_table(st, key, e, fresh);
     r307_log_lines(s, fresh->warnings, APLOG_WARNING);
@@ -912,8 +1019,41 @@ static void r307_cache_set(r307_state *st, const char *key, const char *id,
                  APR_HASH_KEY_STRING, e);
 }
 
+/* What decides a set's check, by content rather than by this process's
+ * serials: the tables' content ids, hosts, mode and ignored parameters.
+ * NULL when the verdict cannot be reused (a table of unknown content or
+ * with rule windows, or Collapse, whose check computes the answers). */
+static const char *r307_verdict_key(apr_pool_t *p, const r307_server_conf *c,
+                                    rr_chains_mode mode, const char *hosts,
+                                    const char *ignore)
+{
+    const apr_array_header_t *lists[2];
+    const char *key;
+    int l, k;
+    if (mode == RR_CHAINS_COLLAPSE)
+        return NULL;
+    key = apr_psprintf(p, "%d|%s|%s|", (int)mode, hosts, ignore);
+    lists[0] = c->entries;
+    lists[1] = c->parent ? c->parent->entries : NULL;
+    for (l = 0; l < 2; l++) {
+        for (k = 0; lists[l] && k < lists[l]->nelts; k++) {
+            const r307_cached_table *e = APR_ARRAY_IDX(lists[l], k,
+                                                       r307_cached_table *);
+            /* windows: the check warns of rules expired by now */
+            if (!e->content_id || rr_table_has_windows(e->table))
+                return NULL;
+            key = apr_psprintf(p, "%s %016" APR_UINT64_T_HEX_FMT, key,
+                               e->content_id);
+        }
+        key = apr_pstrcat(p, key, " |", NULL);
+    }
+    return key;
+}
+
 /* The checked set of tables one server consults: chains and loops are
- * analysed once per combination of tables, hosts and mode. */
+ * analysed once per combination of tables, hosts and mode, and not again
+ * in a later process (apachectl -t, a restart) while the tables' content
+ * is the same, if the cache directory keeps the verdict. */
 static rr_set *r307_set_for(r307_state *st, server_rec *s,
                             const r307_server_conf *c, const char *sig,
                             apr_pool_t *ptemp, int *failed)
@@ -931,11 +1071,19 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
     apr_pool_t *pool;
     rr_set *set, *good;
     rr_diag *d;
+    const char *cache = r307_cache_dir_of(s), *vkey;
+    apr_array_header_t *warnings;
 
     if (cached) {
         cached->used_pass = st->pass;       /* warned about when checked */
         return cached->set;
     }
+    vkey = cache ? r307_verdict_key(ptemp, c, mode,
+                                    apr_array_pstrcat(ptemp, hosts, ' '),
+                                    c->ignore ? rr_ignore_text(c->ignore,
+                                                               ptemp)
+                                              : "default")
+                 : NULL;
     pool = r307_own_pool(st->pool);
     if (!pool) {
         *failed = 1;
@@ -944,6 +1092,15 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
     set = r307_assemble_set(pool, c);
     rr_set_ignore(set, r307_ignore_list(pool, c));
     d = rr_diag_create(pool);
+    if (vkey && c->entries->nelts > 0
+        && r307_cache_verdict_get(ptemp, cache, vkey, &warnings)) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(30714)
+                     "%s: rules unchanged since their last check; not "
+                     "checked again", id);
+        r307_cache_set(st, key, id, pool, set);
+        r307_log_lines(s, warnings, APLOG_WARNING);
+        return set;
+    }
     if (c->entries->nelts > 0
         && rr_set_check(set, hosts, mode, d) != APR_SUCCESS) {
         r307_log_lines(s, rr_diag_messages(d, 0, ptemp), APLOG_WARNING);
@@ -957,6 +1114,9 @@ static rr_set *r307_set_for(r307_state *st, server_rec *s,
     }
     r307_cache_set(st, key, id, pool, set);
     r307_log_lines(s, rr_diag_messages(d, 0, ptemp), APLOG_WARNING);
+    if (vkey && c->entries->nelts > 0)
+        r307_cache_verdict_put(ptemp, cache, vkey,
+                               rr_diag_messages(d, 0, ptemp));
     return set;
 }
 

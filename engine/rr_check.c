@@ -343,12 +343,14 @@ static void report_loop(rr_graph *g, const apr_array_header_t *stack,
 /* Walks from `start` along next hops until a rule already walked or on
  * this walk; coming back onto this walk is a loop.  Returns APR_EINVAL on
  * a new loop. */
-static apr_status_t graph_walk(rr_graph *g, uint32_t start, rr_diag *d)
+static apr_status_t graph_walk(rr_graph *g, uint32_t start,
+                               apr_array_header_t *stack, rr_diag *d)
 {
     uint32_t id = start, n;
-    apr_array_header_t *stack = apr_array_make(g->tmp, 8, sizeof(uint32_t));
     apr_status_t rv = APR_SUCCESS;
     int k;
+
+    stack->nelts = 0;
 
     while (id != UINT32_MAX && !(g->state[id] & (GS_ON_PATH | GS_DONE))) {
         g->state[id] |= GS_ON_PATH;
@@ -677,10 +679,13 @@ apr_status_t rr_set_find_redundant(const rr_set *s, rr_diag *d)
 static apr_status_t find_loops(rr_graph *g, rr_diag *d)
 {
     apr_status_t rv = APR_SUCCESS;
+    /* one stack for every walk: one per rule cost 70 bytes a rule */
+    apr_array_header_t *stack = apr_array_make(g->tmp, 8, sizeof(uint32_t));
     uint32_t id;
     graph_next_batch(g, 0, g->own_end);
     for (id = 0; id < g->own_end; id++) {
-        if (!(g->state[id] & GS_DONE) && graph_walk(g, id, d) != APR_SUCCESS)
+        if (!(g->state[id] & GS_DONE)
+            && graph_walk(g, id, stack, d) != APR_SUCCESS)
             rv = APR_EINVAL;
     }
     return rv;

@@ -58,7 +58,7 @@ static int sort_by_hash(uint64_t *v, uint32_t n)
 }
 
 
-static void stats_count(rr_table *t, const rr_rec *r)
+void rr_stats_count(rr_table *t, const rr_rec *r)
 {
     t->stats.rules++;
     t->stats.by_status[r->status]++;
@@ -162,7 +162,7 @@ static uint64_t *place_slots(rr_table *t, uint64_t *sorted, apr_pool_t *pool,
         rr_rec r;
         rec_decode(t->arena, t->offs[i], &r);
         if (!(r.bits & RB_SHADOWED))
-            stats_count(t, &r);
+            rr_stats_count(t, &r);
     }
     return slots;
 }
@@ -255,7 +255,14 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
         apr_pool_destroy(b->scratch);
         return NULL;
     }
-    t->arena = pool_copy(pool, b->arena, b->arena_len);
+    if (b->arena_pooled && pool == b->owner) {
+        t->arena = b->arena;            /* adopted: no second copy */
+        b->arena = NULL;
+        b->arena_pooled = 0;
+    }
+    else {
+        t->arena = pool_copy(pool, b->arena, b->arena_len);
+    }
     t->arena_len = b->arena_len;
     t->offs = pool_copy(pool, b->offs, sizeof(uint32_t) * b->nrec);
     files = apr_palloc(pool, sizeof(char *) * (b->files->nelts + 1));

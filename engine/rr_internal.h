@@ -456,6 +456,7 @@ struct rr_table {
     const struct rr_shape *shapes;  /* of its pattern rules, distinct */
     uint32_t nshapes;
     rr_stats stats;
+    uint64_t image_sum;     /* mapped from an image: its checksum, else 0 */
 };
 
 static inline uint32_t slot_home(uint32_t h32, uint32_t cap)
@@ -470,9 +471,12 @@ static inline uint32_t slot_home(uint32_t h32, uint32_t cap)
  * arena and offsets once, at their exact size, into the table's pool. */
 struct rr_builder {
     apr_pool_t *scratch;
+    apr_pool_t *linepool;   /* one line's key and target, cleared per line */
     rr_options opt;
+    apr_pool_t *owner;      /* the pool the builder was created in */
     char *arena;
     size_t arena_len, arena_cap;
+    int arena_pooled;       /* arena is in `owner`, not malloc'd */
     uint32_t *offs;
     uint32_t nrec, offs_cap;
     uint64_t *hashes;       /* key hash per record, for freezing */
@@ -695,6 +699,10 @@ void rr_table_prefetch(const rr_table *t, const char *path, size_t len);
 
 /* The file a record came from (engine/rr_freeze.c). */
 const char *rr_table_file_of(const rr_table *t, uint32_t off);
+
+/* Counts a live record into the table's stats and has_* flags
+ * (engine/rr_freeze.c; rr_image.c counts a mapped table again). */
+void rr_stats_count(rr_table *t, const rr_rec *r);
 
 /* Index of the record at `off`; O(log records) (engine/rr_freeze.c). */
 uint32_t rr_table_record_index(const rr_table *t, uint32_t off);

@@ -6,6 +6,7 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE).
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +23,8 @@
 static apr_status_t builder_cleanup(void *data)
 {
     rr_builder *b = data;
-    free(b->arena);
+    if (!b->arena_pooled)
+        free(b->arena);
     free(b->offs);
     free(b->hashes);
     free(b->ranges);
@@ -40,6 +42,8 @@ rr_builder *rr_builder_create(apr_pool_t *pool, const rr_options *opt)
     apr_pool_create(&scratch, pool);
     b = apr_pcalloc(scratch, sizeof(*b));
     b->scratch = scratch;
+    b->owner = pool;
+    apr_pool_create(&b->linepool, scratch);
     if (opt)
         b->opt = *opt;
     b->files = apr_array_make(scratch, 2, sizeof(const char *));
@@ -78,6 +82,30 @@ static int arena_reserve_ex(rr_builder *b, size_t more, int exact)
 {
     size_t cap = b->arena_cap;
     void *p = b->arena;
+    if (b->arena_len + more + 1 <= cap)
+        return 1;
+    if (exact && !b->arena) {
+        /* Sized from the input: in the pool the table will live in, so
+         * that freezing adopts it instead of copying it (a second copy of
+         * a big map's text at the peak).  Pages past what the rules use
+         * are never touched, so the slack costs no memory. */
+        b->arena = apr_palloc(b->owner, b->arena_len + more + 1);
+        b->arena_cap = b->arena_len + more + 1;
+        b->arena_pooled = 1;
+        b->arena[b->arena_len++] = 0;   /* offset 0 means "empty slot" */
+        return 1;
+    }
+    if (b->arena_pooled) {
+        /* outgrown (a second file): on to malloc, the pool block stays */
+        char *np = malloc(b->arena_len + more + 1);
+        if (!np)
+            return 0;
+        memcpy(np, b->arena, b->arena_len);
+        b->arena = np;
+        b->arena_cap = b->arena_len + more + 1;
+        b->arena_pooled = 0;
+        return 1;
+    }
     if (!grow_to(&p, 1, &cap, b->arena_len + more + 1, exact))
         return 0;
     b->arena = p;
@@ -246,12 +274,13 @@ static int tok_all_digits(const rr_tok *t)
 static int status_index(const rr_tok *t)
 {
     size_t k;
-    char buf[4];
-    if (t->n != 3)
+    int code;
+    if (t->n != 3 || !tok_all_digits(t) || t->s[0] == '0')
         return -1;
+    /* read the digits, not format every code: this runs once per rule */
+    code = (t->s[0] - '0') * 100 + (t->s[1] - '0') * 10 + (t->s[2] - '0');
     for (k = 1; k < RR_STATUS_COUNT; k++) {
-        apr_snprintf(buf, sizeof(buf), "%d", rr_status_codes[k]);
-        if (memcmp(buf, t->s, 3) == 0)
+        if (rr_status_codes[k] == code)
             return (int)k;
     }
     return -1;
@@ -650,7 +679,7 @@ static apr_status_t split_host(rr_builder *b, const rr_where *w,
         return rv;
     if (he == src->n || src->s[he] == '?') {
         /* "//host" and "//host?q" are the host's root */
-        char *path = apr_palloc(b->scratch, src->n - he + 2);
+        char *path = apr_palloc(b->linepool, src->n - he + 2);
         path[0] = '/';
         memcpy(path + 1, src->s + he, src->n - he);
         src->s = path;
@@ -725,7 +754,7 @@ static apr_status_t resolve_target(rr_builder *b, const rr_where *w,
     if (l->status == RR_STATUS_410)
         return PARSE_ERROR(w, "status 410 takes '-' as its target, not "
                            "'%.*s'", (int)tgt->n, tgt->s);
-    return parse_target(w, b->scratch, tgt, l->kind == RR_KIND_PREFIX,
+    return parse_target(w, b->linepool, tgt, l->kind == RR_KIND_PREFIX,
                         &l->bits, &l->target, &l->tlen);
 }
 
@@ -756,7 +785,7 @@ static apr_status_t make_pattern_key(rr_builder *b, const rr_where *w,
     size_t n;
     rr_shape sh;
     int nocase = (l->bits & RB_NOCASE) || b->opt.case_insensitive;
-    if ((err = rr_pattern_encode(b->scratch, l->src.s, l->pathlen, &l->key,
+    if ((err = rr_pattern_encode(b->linepool, l->src.s, l->pathlen, &l->key,
                                  &l->klen)))
         return PARSE_ERROR(w, "%s", err);
     if (has_dot_segment(l->key, l->klen))
@@ -769,11 +798,11 @@ static apr_status_t make_pattern_key(rr_builder *b, const rr_where *w,
                                                        l->klen);
     if (nocase)
         rr_pattern_fold(l->key, l->klen);
-    if (l->tlen > 0 && (err = rr_pattern_check_target(b->scratch, l->key,
+    if (l->tlen > 0 && (err = rr_pattern_check_target(b->linepool, l->key,
                                                       l->klen, l->target,
                                                       l->tlen)))
         return PARSE_ERROR(w, "%s", err);
-    skel = apr_palloc(b->scratch, l->klen + 2);
+    skel = apr_palloc(b->linepool, l->klen + 2);
     if ((err = rr_pattern_shape(l->key, l->klen,
                                 l->kind == RR_KIND_PREFIX, &sh, skel, &n)))
         return PARSE_ERROR(w, "%s", err);
@@ -788,7 +817,7 @@ static apr_status_t make_key(rr_builder *b, const rr_where *w, rr_line *l)
     apr_status_t rv;
     if (l->pattern)
         return make_pattern_key(b, w, l);
-    l->key = apr_palloc(b->scratch, l->pathlen + 1);
+    l->key = apr_palloc(b->linepool, l->pathlen + 1);
     if ((rv = decode_source(w, l->src.s, l->pathlen, l->key, &l->klen)))
         return rv;
     if (has_dot_segment(l->key, l->klen))
@@ -885,10 +914,13 @@ static apr_status_t parse_rule(rr_builder *b, const rr_where *w,
     rv = split_fields(w, s, n, &l);
     if (rv == APR_EOF)
         return APR_SUCCESS;
-    if (rv || (rv = classify_source(b, w, &l)) || (rv = resolve_target(b, w, &l))
-        || (rv = make_key(b, w, &l)))
-        return rv;
-    return add_record(b, w, &l);
+    if (!rv && !(rv = classify_source(b, w, &l))
+        && !(rv = resolve_target(b, w, &l)) && !(rv = make_key(b, w, &l)))
+        rv = add_record(b, w, &l);
+    /* the line's key and escaped target are in the arena now: without
+     * this, ten million rules kept a second copy of their text */
+    apr_pool_clear(b->linepool);
+    return rv;
 }
 
 apr_status_t rr_builder_add_line(rr_builder *b, const char *file,
@@ -910,9 +942,33 @@ apr_status_t rr_builder_add_line(rr_builder *b, const char *file,
     return rv;
 }
 
-apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
-                                   const char *buf, size_t len, rr_diag *d)
+/* Gives back the pages of a mapped rules file below `upto` (page
+ * aligned down): parsed lines are in the arena, and a big map's pages
+ * would otherwise count in the resident size until the end of the parse. */
+static void release_parsed(const char *buf, size_t *released, size_t upto)
 {
+#if defined(MADV_DONTNEED)
+    const size_t step = (size_t)16 << 20;
+    uintptr_t base = (uintptr_t)buf, from, to;
+    if (upto < *released + step)
+        return;
+    from = (base + *released + 4095) & ~(uintptr_t)4095;
+    to = (base + upto) & ~(uintptr_t)4095;
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
+    *released = upto;
+#else
+    (void)buf;
+    (void)released;
+    (void)upto;
+#endif
+}
+
+static apr_status_t add_lines(rr_builder *b, const char *name,
+                              const char *buf, size_t len, int mapped,
+                              rr_diag *d)
+{
+    size_t released = 0;
     size_t i = 0;
     unsigned line = 0;
     int errors = b->errors;
@@ -946,8 +1002,16 @@ apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
         if (b->errors - errors >= max)
             break;
         i = end + 1;
+        if (mapped)
+            release_parsed(buf, &released, i);
     }
     return b->errors > errors ? APR_EINVAL : APR_SUCCESS;
+}
+
+apr_status_t rr_builder_add_buffer(rr_builder *b, const char *name,
+                                   const char *buf, size_t len, rr_diag *d)
+{
+    return add_lines(b, name, buf, len, 0, d);
 }
 
 apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
@@ -984,8 +1048,11 @@ apr_status_t rr_builder_add_file(rr_builder *b, const char *path,
         apr_pool_destroy(tmp);
         return APR_EINVAL;
     }
-    rv = mm ? rr_builder_add_buffer(b, path, mm->mm, mm->size, d)
-            : APR_SUCCESS;
+#if defined(MADV_SEQUENTIAL)
+    if (mm)
+        madvise(mm->mm, mm->size, MADV_SEQUENTIAL);
+#endif
+    rv = mm ? add_lines(b, path, mm->mm, mm->size, 1, d) : APR_SUCCESS;
     apr_pool_destroy(tmp);      /* unmaps and closes */
     return rv;
 }

@@ -8,10 +8,15 @@
 #                                target for 10 s (part of `make test`: the
 #                                CLI's targets are shallower, and 20 s each
 #                                would make `make test` longer than it needs)
+#   make fuzz-image-seeds        fuzz_image's seeds written again as images
+#                                of fuzz_roundtrip's seeds (after a change
+#                                of the image format)
 #
 # Engine targets (test/fuzz/*.c): fuzz_parse (parser on arbitrary bytes),
 # fuzz_lookup (lookup + Location on arbitrary paths/queries against fixed
-# tables), fuzz_roundtrip (parse -> rr_table_dump -> parse, same answers).
+# tables), fuzz_roundtrip (parse -> rr_table_dump -> parse, same answers),
+# fuzz_image (the compiled-table reader on arbitrary bytes, checksum
+# fixed up so that the structural checks are reached).
 # CLI targets: fuzz_import (`redirect307 import`, every input format of
 # tools/cmd_import.c's table, on arbitrary bytes: reader, format, core,
 # output), fuzz_request_url (the request-URL normaliser of `test`); they
@@ -27,7 +32,7 @@ FUZZ_SECONDS  ?= 300
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SRC       = test/fuzz
 FUZZ_HDR       = $(wildcard $(FUZZ_SRC)/*.h)
-FUZZ_ENGINE_TARGETS = fuzz_parse fuzz_lookup fuzz_roundtrip
+FUZZ_ENGINE_TARGETS = fuzz_parse fuzz_lookup fuzz_roundtrip fuzz_image
 FUZZ_CLI_TARGETS    = fuzz_import fuzz_request_url
 FUZZ_TARGETS   = $(FUZZ_ENGINE_TARGETS) $(FUZZ_CLI_TARGETS)
 FUZZ_BINS      = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
@@ -48,11 +53,12 @@ FUZZ_DEB_PKGS  = clang libclang-rt-14-dev
 FUZZ_ARGS_fuzz_parse     = -max_len=16384
 FUZZ_ARGS_fuzz_lookup    = -max_len=4096
 FUZZ_ARGS_fuzz_roundtrip = -max_len=16384
+FUZZ_ARGS_fuzz_image     = -max_len=65536
 FUZZ_ARGS_fuzz_import    = -max_len=16384
 FUZZ_ARGS_fuzz_request_url = -max_len=4096
 FUZZ_COMMON_ARGS = -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
-.PHONY: fuzz fuzz-short fuzz-deps fuzz-build fuzz-regressions
+.PHONY: fuzz fuzz-short fuzz-deps fuzz-build fuzz-regressions fuzz-image-seeds
 
 # clang with the libFuzzer runtime, through mk/deps.sh (installed when
 # root, else the apt-get line); then a probe that it links -fsanitize=fuzzer.
@@ -81,6 +87,20 @@ $(FUZZ_DIR)/fuzz_request_url: $(FUZZ_SRC)/fuzz_request_url.c $(FUZZ_HDR) \
 	    $(FUZZ_TOOLS_fuzz_request_url) $(ENGINE_SRC) $(FUZZ_LDFLAGS) \
 	    $(APR_LIBS)
 
+# fuzz_image's seeds: real images, one per roundtrip seed without errors.
+$(BUILD)/image_seed: $(FUZZ_SRC)/image_seed.c $(ENGINE)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) $(APR_CFLAGS) -I. -o $@ $< $(ENGINE_SRC) $(APR_LIBS)
+
+fuzz-image-seeds: $(BUILD)/image_seed
+	rm -f $(FUZZ_SRC)/corpus/fuzz_image/*.r307c
+	@for f in $(FUZZ_SRC)/corpus/fuzz_roundtrip/*; do \
+	    $(BUILD)/image_seed $$f $(FUZZ_SRC)/corpus/fuzz_image/$${f##*/}.r307c \
+	        2>/dev/null; \
+	    case $$? in 0|2) ;; *) exit 1;; esac; \
+	done
+	@ls $(FUZZ_SRC)/corpus/fuzz_image
+
 fuzz-build: fuzz-deps
 	$(MAKE) --no-print-directory $(FUZZ_BINS)
 
@@ -97,6 +117,7 @@ define fuzz_run
 	        fuzz_parse) args="$(FUZZ_ARGS_fuzz_parse)";; \
 	        fuzz_lookup) args="$(FUZZ_ARGS_fuzz_lookup)";; \
 	        fuzz_roundtrip) args="$(FUZZ_ARGS_fuzz_roundtrip)";; \
+	        fuzz_image) args="$(FUZZ_ARGS_fuzz_image)";; \
 	        fuzz_import) args="$(FUZZ_ARGS_fuzz_import)";; \
 	        *) args="$(FUZZ_ARGS_fuzz_request_url)";; \
 	    esac; \

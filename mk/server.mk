@@ -9,6 +9,10 @@
 #   make bench-stats                  what Redirect307Stats On costs
 #   make bench-match                  what visitors' tracking parameters cost
 #                                     (1M rules, 10% host, 10% query; in make bench)
+#   make bench BENCH_SCALE=10M        only the start-up and memory figures at
+#                                     10M rules (about 10 minutes, 24 GiB box)
+#   make bench-scale                  the same at 1M, with nginx and HAProxy
+#                                     (in make bench)
 #   make bench-missed                 what Redirect307Missed On costs on 404s
 #                                     (10,000 distinct missing paths; in make bench)
 #   make bench-dir                    a 100k-rule map in .htaccess against the
@@ -30,12 +34,26 @@ BENCH_SERVER_TOOLS = wrk:wrk nginx:nginx-light haproxy:haproxy \
                      gnuplot:gnuplot-nox httxt2dbm:apache2-utils curl:curl
 BENCH_QUICK ?=
 BENCH_OUT   ?= $(CURDIR)/bench
+BENCH_SCALE ?=
+BENCH_SCALE_N = $(if $(BENCH_SCALE),$(subst M,000000,$(subst k,000,$(BENCH_SCALE))),1000000)
 
 .PHONY: bench bench-server bench-server-deps bench-stats bench-match \
-        bench-missed bench-dir bench-pattern
+        bench-missed bench-dir bench-pattern bench-scale
 
-bench: deps .libs/mod_redirect307.so bench-server bench-match bench-missed \
-       bench-dir bench-pattern
+ifneq ($(BENCH_SCALE),)
+bench: deps .libs/mod_redirect307.so bench-scale
+else
+bench: deps .libs/mod_redirect307.so bench-server bench-scale bench-match \
+       bench-missed bench-dir bench-pattern
+endif
+
+# Start-up, graceful, peak RSS and PSS at BENCH_SCALE rules (1M unless
+# told), compiled tables in a scratch Redirect307CacheDir; nginx and
+# HAProxy side by side up to 1M.  Writes bench/scale-results-N.md.
+bench-scale: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/scale_bench.py \
+	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2) \
+	    --n $(BENCH_SCALE_N) --out $(BENCH_OUT)
 
 bench-server-deps: deps
 	@$(DEPS_SH) $(BENCH_SERVER_TOOLS)

@@ -2187,6 +2187,234 @@ def _():
            "no expired warning for life.map:3")
 
 
+# ---------------------------------------------------------------------------
+# Checks: compiled tables (Redirect307CacheDir)
+# ---------------------------------------------------------------------------
+
+def image_server(name, cache_dir, target, more_rules="", more_conf=()):
+    """A server of its own whose map answers /img-me with /TARGET (then
+    more_rules), its compiled tables in cache_dir.  Returns (server, map
+    path); started."""
+    root = S.new_root(name)
+    port = free_port()
+    docroot = os.path.join(root, "www")
+    os.makedirs(docroot, exist_ok=True)
+    path = os.path.join(root, "img.map")
+    write_file(path, "# compiled-table checks\n/img-me  /%s  301\n"
+               "/img-prefix/*  /moved/*  308\n%s" % (target, more_rules))
+    c = base_conf(root, [port], S.module, docroot, log_format=False)
+    for line in more_conf:
+        c.add(line, tag="module")
+    c.add("Redirect307CacheDir %s" % cache_dir, tag="module")
+    c.add("Redirect307Map %s" % path, tag="module")
+    srv = hh.Httpd(S.apache, name, root, [port], conf_text=c.render())
+    srv.start()
+    return srv, path
+
+
+def img_answer(srv):
+    r = request(srv.port, "/img-me")
+    if r.status == 301 and r.location:
+        return r.location.rsplit("/", 1)[-1]
+    return "status %d" % r.status
+
+
+def expect_img_answers(srv, target):
+    expect(poll(lambda: img_answer(srv) == target, 10, 0.1),
+           "answers %s, want %s" % (img_answer(srv), target))
+    r = request(srv.port, "/img-prefix/a/b")
+    expect_redirect(r, 308, main_base(srv.port) + "/moved/a/b")
+    expect_eq(request(srv.port, "/img-missing").status, 404, "a miss")
+
+
+def images_in(cache_dir):
+    return sorted(f for f in os.listdir(cache_dir) if f.endswith(".r307c"))
+
+
+@check("compiled_table_written_and_graceful_picks_new_rules")
+def _():
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    first = unique("v1-")
+    srv, path = image_server("img-graceful", cache, first)
+    try:
+        expect_img_answers(srv, first)
+        imgs = images_in(cache)
+        expect_eq(len(imgs), 1, "compiled tables in the cache dir")
+        before = os.stat(os.path.join(cache, imgs[0]))
+        second = unique("v2-")
+        old = os.stat(path)
+        write_file(path, "# changed\n/img-me  /%s  301\n"
+                   "/img-prefix/*  /moved/*  308\n" % second)
+        os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+        restart_and_wait(srv)
+        expect_img_answers(srv, second)
+        after = os.stat(os.path.join(cache, imgs[0]))
+        expect(after.st_ino != before.st_ino,
+               "the compiled table was not rewritten for the changed map")
+        # unchanged map, graceful again: the image is mapped, not rebuilt
+        since = restart_and_wait(srv)
+        expect(log_lines_with(srv, since, "unchanged, reusing its table"),
+               "no reuse after an unchanged graceful")
+        expect_img_answers(srv, second)
+        # and a fresh start maps it (no parse)
+        srv.stop()
+        since = srv.log_size()
+        srv.start()
+        # the first configuration pass logs to apache2 -k start's output
+        text = srv.start_output + srv.log_text(since)
+        expect("mapped its compiled table" in text,
+               "a restart did not map the compiled table:\n%s" % text[-1500:])
+        expect(" parsed " not in text, "the map was parsed again:\n%s"
+               % text[-1500:])
+        expect("not checked again" in text,
+               "the unchanged rules were checked again:\n%s" % text[-1500:])
+        expect_img_answers(srv, second)
+    finally:
+        srv.stop()
+
+
+@check("compiled_table_pattern_rules_survive_a_restart")
+def _():
+    """A map with pattern rules, compiled: every pattern case answers the
+    same when the table was parsed, when a fresh start maps its image and
+    after a graceful restart; the status page counts its pattern rules
+    alike, and the shadowed-pattern warning comes back from the kept
+    verdict."""
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    target = unique("p-")
+    srv, _ = image_server(
+        "img-pattern", cache, target,
+        more_rules=PATTERN_RULES.replace("ECHO", "9"),
+        more_conf=("AllowEncodedSlashes NoDecode",
+                   "<Location /r307-status>\n    SetHandler "
+                   "redirect307-status\n</Location>"))
+    shadowed = re.compile(r"img\.map:7: pattern rule never answers: literal "
+                          r"prefix rule \S*img\.map:6")
+
+    def answers():
+        expect_img_answers(srv, target)
+        for name, path, status, loc in PATTERN_CASES:
+            r = request(srv.port, path)
+            want = loc if loc.startswith("https://") \
+                else main_base(srv.port) + loc
+            if isinstance(r.location, bytes):
+                want = want.encode("ascii")
+            expect_eq((r.status, r.location), (status, want), name)
+            expect_clean_location(r)
+        doc = status_json(srv.port)
+        t = [t for s in doc["servers"] for t in s["tables"]
+             if t["file"].endswith("img.map")]
+        expect(t, "img.map not on the status page")
+        return (t[0]["rules"], t[0]["pattern"], t[0]["exact"],
+                t[0]["prefix"])
+
+    try:
+        parsed = answers()
+        expect_eq(parsed, (15, 11, 2, 2),
+                  "rules, pattern, exact, prefix of the parsed map")
+        expect_eq(len(images_in(cache)), 1, "compiled tables in the cache")
+        srv.stop()
+        since = srv.log_size()
+        srv.start()
+        text = srv.start_output + srv.log_text(since)
+        expect("mapped its compiled table" in text,
+               "a fresh start did not map the image:\n%s" % text[-1500:])
+        expect(" parsed " not in text, "the map was parsed again:\n%s"
+               % text[-1500:])
+        expect("not checked again" in text and shadowed.search(text),
+               "no shadowed warning from the kept verdict:\n%s"
+               % text[-1500:])
+        expect_eq(answers(), parsed, "counts of the mapped table")
+        restart_and_wait(srv)
+        expect_eq(answers(), parsed, "counts after a graceful restart")
+    finally:
+        srv.stop()
+
+
+@check("compiled_table_windows_checked_at_every_start")
+def _():
+    """A kept check verdict cannot stand for rules with windows: which of
+    them have expired depends on the clock."""
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    target = unique("w-")
+    srv, path = image_server("img-windows", cache, target)
+    srv.stop()
+    old = os.stat(path)
+    write_file(path, "/img-me  /%s  301\n/img-prefix/*  /moved/*  308\n"
+               "/img-old  /gone-by  307  until=2020-02-01\n" % target)
+    os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+    try:
+        for start in ("first", "second"):
+            since = srv.log_size()
+            srv.start()
+            text = srv.start_output + srv.log_text(since)
+            expect(re.search(r"img\.map:3: expired at 2020-02-01", text),
+                   "%s start: no expired warning for img.map:3:\n%s"
+                   % (start, text[-1500:]))
+            expect("not checked again" not in text,
+                   "%s start reused a verdict for rules with windows" % start)
+            expect_img_answers(srv, target)
+            srv.stop()
+        expect(images_in(cache), "no compiled table written")
+    finally:
+        srv.stop()
+
+
+@check("compiled_table_corrupt_or_truncated_is_rebuilt")
+def _():
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    target = unique("c-")
+    srv, path = image_server("img-corrupt", cache, target)
+    try:
+        expect_img_answers(srv, target)
+        srv.stop()
+        img = os.path.join(cache, images_in(cache)[0])
+        good = read_bytes(img)
+        damaged = [("flipped", good[:len(good) // 2]
+                    + bytes([good[len(good) // 2] ^ 0x40])
+                    + good[len(good) // 2 + 1:], "checksum mismatch"),
+                   ("truncated", good[:len(good) - 9], "truncated")]
+        for what, data, why in damaged:
+            with open(img, "wb") as f:
+                f.write(data)
+            since = srv.log_size()
+            srv.start()
+            text = srv.start_output + srv.log_text(since)
+            expect("rejected (%s); rebuilding it" % why in text,
+                   "%s image: no 'rejected (%s)' in the log:\n%s"
+                   % (what, why, text[-1500:]))
+            expect_img_answers(srv, target)
+            srv.stop()
+            expect_eq(read_bytes(img), good,
+                      "the image rebuilt after it was %s" % what)
+    finally:
+        srv.stop()
+
+
+@check("compiled_table_unwritable_cache_dir_still_serves")
+def _():
+    root = S.new_root("img-nodir")
+    blocker = os.path.join(root, "a-file")
+    write_file(blocker, "not a directory\n")
+    target = unique("n-")
+    # a path below a regular file can be neither created nor written
+    srv, _ = image_server("img-nodir", os.path.join(blocker, "cache"),
+                          target)
+    try:
+        expect_img_answers(srv, target)
+        since = srv.log_size()
+        restart_and_wait(srv, how="signal")
+        expect_img_answers(srv, target)
+        expect(srv.alive(), "server gone")
+        note(srv.log_tail(5, since))
+    finally:
+        srv.stop()
+
+
 class ConfigTests:
     """Small configs in one temp dir, checked with apache2 -t."""
 

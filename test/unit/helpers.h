@@ -122,5 +122,6 @@ Suite *ignore_suite(void);
 Suite *hosts_suite(void);
 Suite *windows_suite(void);
 Suite *pattern_suite(void);
+Suite *image_suite(void);
 
 #endif /* UNIT_HELPERS_H */
