@@ -626,8 +626,6 @@ static void set_match(rr_match *m, const rr_set *s, int k, uint32_t off,
     m->tail = (uint32_t)tail;
 }
 
-/* The rules of group g for the path: query, then exact, then the longest
- * prefix rule; own tables before inherited ones within each. */
 /* The longest prefix rule of group g for the path, across the tables. */
 static int set_lookup_prefix(const rr_set *s, const rr_group *g,
                              const rr_path_hash *ph, const char *path,
@@ -667,6 +665,9 @@ int rr_set_prefix_rule_for(const rr_set *s, const rr_group *g,
     return set_lookup_prefix(s, g, &ph, path, len, &rq, m);
 }
 
+/* The rules of group g for the path: query, then exact, then the longest
+ * prefix rule, own tables before inherited ones within each; then, only
+ * if none answered, pattern rules. */
 static int set_lookup_group(const rr_set *s, const rr_group *g,
                             const char *path, size_t len,
                             const rr_request *rq, rr_match *m)

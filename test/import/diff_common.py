@@ -348,12 +348,36 @@ def _accepts(port):
         return False
 
 
-class DiffRun:
-    def __init__(self, name, args):
-        self.name = name
-        self.args = args
+class Tally:
+    """Counts checks; prints every failure as it happens, and every pass
+    when verbose."""
+
+    def __init__(self, verbose=False):
+        self.verbose = verbose
         self.passed = 0
         self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            if self.verbose:
+                print("ok   %s" % name)
+        else:
+            self.failed += 1
+            print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
+        return ok
+
+    def finish(self):
+        """Prints the summary line; returns the exit status."""
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+class DiffRun(Tally):
+    def __init__(self, name, args):
+        Tally.__init__(self, args.verbose)
+        self.name = name
+        self.args = args
         self.compared = 0       # requests sent to both servers
         self.alike = 0          # of those, answered alike
         self.documented = 0     # answered differently, as reported
@@ -382,18 +406,7 @@ class DiffRun:
               "as the importer reported, %d mismatches"
               % (self.name, self.compared, self.alike, self.documented,
                  self.compared - self.alike - self.documented))
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        sys.exit(1 if self.failed else 0)
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            if self.args.verbose:
-                print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
-        return cond
+        sys.exit(self.finish())
 
     # -- importing ---------------------------------------------------------
 

@@ -45,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "test"))
 import httpd_harness as hh  # noqa: E402
+import diff_common as dc  # noqa: E402
 
 START_TIMEOUT = 15.0
 IO_TIMEOUT = 5.0
@@ -55,26 +56,6 @@ REDIRECTS = (301, 302, 303, 307, 308, 410)
 # Helpers a shared module (test/import/diff_common.py) may take over:
 # results, raw HTTP, starting the three servers.
 # ---------------------------------------------------------------------------
-
-class Tally:
-    """Counts checks; prints every failure as it happens."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
-        return ok
-
-    def summary(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0
-
 
 def http(port, method, target, host, body=b""):
     """(status, Location bytes or None, headers dict) of one request sent
@@ -603,7 +584,7 @@ def main():
             print("FAIL %s is not installed (sh mk/deps.sh nginx:nginx-light "
                   "haproxy)" % tool)
             sys.exit(1)
-    t = Tally()
+    t = dc.Tally()
     work = tempfile.mkdtemp(prefix="r307-diff-export.")
     os.chmod(work, 0o755)
     try:
@@ -612,7 +593,7 @@ def main():
         t.check("servers start", False, str(e))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    sys.exit(t.summary())
+    sys.exit(t.finish())
 
 
 if __name__ == "__main__":

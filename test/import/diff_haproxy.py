@@ -50,6 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "test"))
 import httpd_harness as hh  # noqa: E402
+import diff_common as dc  # noqa: E402
 
 
 # ---------------------------------------------------------------------------
@@ -148,27 +149,6 @@ def same(a, b):
         return False
     la, lb = absolute(a.location), absolute(b.location)
     return la == lb or (la and lb and upper_hex(la) == upper_hex(lb))
-
-
-class Tally:
-    def __init__(self, verbose):
-        self.verbose = verbose
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            if self.verbose:
-                print("ok   %s%s" % (name, ": " + detail if detail else ""))
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, ": " + detail if detail else ""))
-        return ok
-
-    def finish(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0
 
 
 def run_import(binary, fmt, path, extra=()):
@@ -407,7 +387,7 @@ def sample(t, label, hp, ours, status):
 
 def main():
     args = parse_args(__doc__)
-    t = Tally(args.verbose)
+    t = dc.Tally(args.verbose)
     for what, path in (("redirect307", args.bin), ("module", args.module),
                        ("apache2", args.apache), ("haproxy", args.haproxy)):
         if not os.path.exists(path):

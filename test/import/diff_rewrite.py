@@ -44,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "test"))
 import httpd_harness as hh  # noqa: E402
+import diff_common as dc  # noqa: E402
 
 METHODS = ("GET", "HEAD", "POST", "PUT")
 REWRITE_MODULE = ("rewrite_module", "mod_rewrite.so")
@@ -53,29 +54,6 @@ IO_TIMEOUT = 10.0
 # ---------------------------------------------------------------------------
 # Differential helpers (to be replaced by test/import/diff_common.py)
 # ---------------------------------------------------------------------------
-
-class Tally:
-    """Counts checks; prints every failure as it happens."""
-
-    def __init__(self, verbose=False):
-        self.passed = 0
-        self.failed = 0
-        self.verbose = verbose
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            if self.verbose:
-                print("ok   %s" % name)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
-        return cond
-
-    def close(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0
-
 
 def http_request(port, method, target, host):
     """One request over a fresh connection: (status, Location or None).
@@ -689,7 +667,7 @@ def main():
     ap.add_argument("--apache", default="/usr/sbin/apache2")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    t = Tally(args.verbose)
+    t = dc.Tally(args.verbose)
     tmp = hh.make_root("r307diff-rewrite.")
     servers = []
     try:
@@ -713,7 +691,7 @@ def main():
         for server in servers:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(t.close())
+    sys.exit(t.finish())
 
 
 if __name__ == "__main__":
