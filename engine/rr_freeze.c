@@ -307,7 +307,7 @@ rr_table *rr_builder_freeze(rr_builder *b, apr_pool_t *pool, rr_diag *d)
                      + sizeof(rr_range) * t->nranges
                      + sizeof(uint64_t) * t->ngroups
                      + sizeof(rr_spelling) * t->nspellings
-                     + sizeof(rr_shape) * t->nshapes;
+                     + (sizeof(rr_shape) + sizeof(rr_shape *)) * t->nshapes;
     return t;
 }
 

@@ -641,7 +641,8 @@ rr_table *rr_image_read(apr_pool_t *pool, const char *buf, size_t len,
     /* the pattern records are valid: their shapes, as freezing finds them */
     if (!rr_table_collect_shapes(t, pool))
         REJECT("out of memory");
-    t->stats.bytes = sizeof(*t) + len + sizeof(rr_shape) * t->nshapes;
+    t->stats.bytes = sizeof(*t) + len
+                     + (sizeof(rr_shape) + sizeof(rr_shape *)) * t->nshapes;
     t->image_sum = sum ? sum : 1;
     return t;
 }

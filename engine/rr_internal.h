@@ -453,7 +453,10 @@ struct rr_table {
     uint32_t ngroups;
     const rr_spelling *spellings;   /* by record offset, ascending */
     uint32_t nspellings;
-    const struct rr_shape *shapes;  /* of its pattern rules, distinct */
+    const struct rr_shape *shapes;  /* of its pattern rules, distinct,
+                                       most literal first */
+    const struct rr_shape *const *shape_list;  /* &shapes[i] each: what a
+                                       set of this table alone adopts */
     uint32_t nshapes;
     rr_stats stats;
     uint64_t image_sum;     /* mapped from an image: its checksum, else 0 */
@@ -511,7 +514,7 @@ struct rr_set {
     apr_time_t clock;           /* rr_set_clock(), 0: the current time */
     /* the shapes of every table's pattern rules, most literal first
      * (engine/rr_pattern.c); none: lookups never split the path */
-    const struct rr_shape **shapes;
+    const struct rr_shape *const *shapes;
     int nshapes;
 };
 

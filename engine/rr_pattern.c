@@ -758,6 +758,7 @@ int rr_table_collect_shapes(rr_table *t, apr_pool_t *pool)
     char skel[RR_MAX_LINE + 2];
     uint32_t i;
     rr_shape *out;
+    const rr_shape **ptrs;
     if (t->stats.pattern == 0)
         return 1;
     if (apr_pool_create(&tmp, pool) != APR_SUCCESS)
@@ -776,9 +777,21 @@ int rr_table_collect_shapes(rr_table *t, apr_pool_t *pool)
             continue;
         shape_note(seen, list, &sh, (r.bits & RB_NOCASE) != 0);
     }
+    /* most literal first, equal scores in file order (a stable insertion
+     * sort: shapes are few), the order every lookup tries them in */
     out = apr_palloc(pool, sizeof(rr_shape) * (size_t)list->nelts);
-    memcpy(out, list->elts, sizeof(rr_shape) * (size_t)list->nelts);
+    ptrs = apr_palloc(pool, sizeof(*ptrs) * (size_t)list->nelts);
+    for (i = 0; i < (uint32_t)list->nelts; i++) {
+        const rr_shape *sh = &APR_ARRAY_IDX(list, (int)i, rr_shape);
+        uint32_t k;
+        for (k = i; k > 0 && out[k - 1].score < sh->score; k--)
+            out[k] = out[k - 1];
+        out[k] = *sh;
+    }
+    for (i = 0; i < (uint32_t)list->nelts; i++)
+        ptrs[i] = &out[i];
     t->shapes = out;
+    t->shape_list = ptrs;
     t->nshapes = (uint32_t)list->nelts;
     apr_pool_destroy(tmp);
     return 1;
@@ -791,6 +804,13 @@ void rr_set_add_shapes(rr_set *s, const rr_table *t)
     int k, n = s->nshapes;
     if (t->nshapes == 0)
         return;
+    if (n == 0) {
+        /* the first table with patterns: its own list, already in order
+         * (per-directory rules build a set per request) */
+        s->shapes = t->shape_list;
+        s->nshapes = (int)t->nshapes;
+        return;
+    }
     list = apr_palloc(s->pool, sizeof(*list) * ((size_t)n + t->nshapes));
     if (n)
         memcpy(list, s->shapes, sizeof(*list) * (size_t)n);
