@@ -18,9 +18,8 @@ as not converted; the lines reported so must be exactly those the corpus
 expects.  Lines that become pattern rules (segment groups such as
 "^/art/([0-9]+)/([^/]+)\\.html$") get requests the regex matches and
 requests only the broader pattern matches (a group narrower than "[^/]"):
-those may differ, on a line the importer reported so.  Their requests are
-compared once the engine of the build reads pattern rules; before, they
-are counted and said NOT RUN.  A request may answer differently only where the corpus says so
+those may differ, on a line the importer reported so.  A request may
+answer differently only where the corpus says so
 AND the importer gave the note that says so (at that line, or a
 "this and every later ..." note before it): the importer never answers
 differently in silence.
@@ -554,23 +553,11 @@ def note_covers(s, line, diff):
     return False
 
 
-def engine_has_patterns(binary, tmp):
-    """Does the engine of this build read pattern rules?  It refuses a
-    target naming a placeholder its source lacks; an engine from before
-    pattern rules reads both as literal text and accepts the line."""
-    probe = os.path.join(tmp, "probe.rules")
-    hh.write_file(probe, "/a/:x /b/:y\n")
-    return subprocess.run([binary, "check", probe], capture_output=True,
-                          stdin=subprocess.DEVNULL).returncode != 0
-
-
 class Stats:
     """What was compared, for the closing summary."""
 
     def __init__(self):
         self.compared = {}      # format -> requests compared
-        self.not_run = 0        # requests aimed at pattern rules while the
-                                # engine reads none
         self.skipped = 0        # requests aimed at lines not converted
         self.redirects = 0      # compared requests mod_rewrite redirected
         self.differ = {}        # documented difference -> requests
@@ -585,15 +572,10 @@ class Stats:
                       self.compared.items())), self.redirects, self.skipped))
         print("documented differences seen: %s" % (", ".join(
             "%s %d" % kv for kv in sorted(self.differ.items())) or "none"))
-        if self.not_run:
-            print("NOT RUN: %d requests aimed at lines converted to pattern "
-                  "rules (the engine of this build reads no pattern rules)"
-                  % self.not_run)
 
 
-def run_checks(t, sc, verbose, patterns):
-    """Compares every request of the corpus and the misses; those aimed
-    at pattern rules only if the engine reads them (`patterns`)."""
+def run_checks(t, sc, verbose):
+    """Compares every request of the corpus and the misses."""
     st = Stats()
     for s in sc:
         check_reports(t, s)
@@ -606,17 +588,13 @@ def run_checks(t, sc, verbose, patterns):
                 if n in skipped_lines:
                     st.skipped += len(METHODS) * 2
                     continue
-                if expect == "pat" and not patterns:
-                    st.not_run += len(METHODS) * 2
-                    continue
                 for host in ("%s:%d" % (hh.LOOPBACK, s.port),
                              "Www.Example.COM:8080"):
                     for method in METHODS:
                         st.count(s.fmt)
                         fired |= one_request(t, s, n, path, diff, method,
                                              host, st, verbose)
-            if requests and (expect == "ok"
-                             or (expect == "pat" and patterns)):
+            if requests and expect in ("ok", "pat"):
                 t.check("%s:%d fires in mod_rewrite" % (s.name, n), fired,
                         "no request of the corpus was redirected by it")
             if expect == "off":
@@ -683,8 +661,7 @@ def main():
                      sorted({s.our_port for s in sc}),
                      our_conf(our_root, plain, os.path.abspath(args.module),
                               sc))
-        run_checks(t, sc, args.verbose,
-                   engine_has_patterns(args.bin, tmp)).report()
+        run_checks(t, sc, args.verbose).report()
     except hh.StartError as e:
         t.check("both servers start", False, str(e))
     finally:
