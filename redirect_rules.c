@@ -243,7 +243,7 @@ int rr_rec_matches(const char *arena, uint32_t off, const rr_key *k)
 {
     rr_rec r;
     size_t i;
-    rec_decode(arena, off, &r);
+    rec_decode_head(arena, off, &r);
     if (r.pattern != k->pattern)
         return 0;
     if (r.pattern)
@@ -497,7 +497,7 @@ static int window_open(const rr_table *t, uint32_t off, const rr_request *rq)
 {
     rr_rec r;
     apr_time_t now;
-    rec_decode(t->arena, off, &r);
+    rec_decode_head(t->arena, off, &r);
     now = apr_time_sec(rq->clock ? rq->clock : apr_time_now());
     return (apr_time_t)r.from <= now
            && (r.until == WINDOW_OPEN_END || now < (apr_time_t)r.until);

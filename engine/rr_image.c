@@ -53,8 +53,9 @@ enum {
 };
 
 /* The record layout of rr_internal.h; a change there raises it.  2: the
- * SRC_PATTERN flag (a pattern rule's stored source). */
-#define RECORD_FORMAT   2u
+ * SRC_PATTERN flag (a pattern rule's stored source); 3: targets sharing
+ * their source's tail (TGT_SHARED). */
+#define RECORD_FORMAT   3u
 
 /* ---- checksum ------------------------------------------------------- */
 
@@ -322,23 +323,31 @@ typedef struct {
 
 #define REJECT(msg) do { *why = (msg); return NULL; } while (0)
 
-/* Decodes the record at off if all of it lies inside the arena. */
+/* Decodes the record at off if all of it lies inside the arena and its
+ * target can be joined. */
 static int rec_checked(const char *arena, size_t len, uint32_t off,
                        rr_rec *r)
 {
     size_t need;
-    unsigned bits, xbits, srcw;
+    unsigned bits, xbits, srcw, tgtw;
     if (off < 1 || (size_t)off + REC_FIXED > len)
         return 0;
     bits = (unsigned char)arena[off + 4];
     xbits = (unsigned char)arena[off + 5];
     srcw = rd16(arena + off + 6);
+    tgtw = rd16(arena + off + 8);
     need = REC_FIXED + ((bits & RB_KIND_MASK) == RR_KIND_QUERY ? 2 : 0)
-           + ((xbits & XB_HOST) ? 1 : 0) + ((srcw & SRC_WINDOW) ? 8 : 0);
+           + ((xbits & XB_HOST) ? 1 : 0) + ((tgtw & TGT_SHARED) ? 1 : 0)
+           + ((srcw & SRC_WINDOW) ? 8 : 0);
     if ((size_t)off + need > len)
         return 0;
-    rec_decode(arena, off, r);
-    return (size_t)off + rec_size(r) <= len;
+    rec_decode_head(arena, off, r);
+    /* the parser never writes a count below TGT_SHARE_MIN (0 included) */
+    if ((size_t)off + rec_size(r) > len || !rec_share_sane(r)
+        || ((tgtw & TGT_SHARED) && r->tgt_shared < TGT_SHARE_MIN))
+        return 0;
+    rec_join_target(r);
+    return 1;
 }
 
 /* What the parser guarantees of every record and the lookup and check

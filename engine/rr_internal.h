@@ -23,11 +23,17 @@
  *
  *   u32 line | u8 bits | u8 xbits | u16 src_len | u16 tgt_len |
  *   [u16 query_len, query rules only] | [u8 host_len, host rules only] |
+ *   [u8 shared, targets ending as their source does] |
  *   [u32 from | u32 until, rules with a window only] |
- *   source | query | target | host
+ *   source | query | target's own bytes | host
  *
- * A source is at most a line (8 KiB), so src_len's top bit is free: it
- * says the record has a window (SRC_WINDOW).
+ * A source is at most a line (8 KiB), so src_len's top bits are free: they
+ * say the record has a window (SRC_WINDOW) or is a pattern (SRC_PATTERN).
+ * tgt_len's top bit (TGT_SHARED) says the target's last `shared` bytes are
+ * the stored source's last bytes and are not stored again: a migration's
+ * targets mostly keep the old page's name (/old/a/page.html ->
+ * /new/a/page.html), and storing that tail once is what keeps a large
+ * table smaller than its rules text.  tgt_len then counts the own bytes.
  *
  * Offsets into it are 32-bit; offset 0 is a pad byte and means "empty".
  * Only the functions below read or write a record's bytes. */
@@ -57,6 +63,11 @@
 #define SRC_PATTERN   0x4000u /* in src_len: a pattern rule (source holds
                                  placeholders, engine/rr_pattern.c) */
 #define SRC_LEN_MASK  0x3fffu
+#define TGT_SHARED    0x8000u /* in tgt_len: a shared-tail count follows */
+#define TGT_LEN_MASK  0x7fffu
+#define TGT_JOIN_MAX  256u    /* longest target that may share its tail:
+                                 a decoded record joins it in place */
+#define TGT_SHARE_MIN 2u      /* the count byte must pay for itself */
 #define WINDOW_OPEN_END UINT32_MAX  /* until: no end */
 #define RR_MAX_HOST   253u    /* longest DNS name */
 
@@ -75,14 +86,33 @@ typedef struct {
     int pattern;            /* a pattern rule: src is its stored form */
     uint32_t from, until;   /* seconds since the epoch (UTC) */
     const char *src, *query, *target, *host;
+    /* How the target is stored: tgt_own bytes at tgt_stored, then the
+     * source's last tgt_shared bytes.  rec_decode_head leaves target NULL
+     * when they are apart; rec_join_target joins them into tgt_buf. */
+    const char *tgt_stored;
+    uint32_t tgt_own, tgt_shared;
+    char tgt_buf[TGT_JOIN_MAX];
 } rr_rec;
 
 static inline uint16_t rd16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t rd32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
+/* Can the stored tail count be joined: no longer than the source, the
+ * whole target fitting tgt_buf?  Always so for a record the parser wrote;
+ * an image is checked with it before any record is joined. */
+static inline int rec_share_sane(const rr_rec *r)
+{
+    return r->tgt_shared <= r->src_len
+           && r->tgt_own + r->tgt_shared <= TGT_JOIN_MAX;
+}
+
+/* Every field but the joined target: what a key comparison needs, and all
+ * an image check may read before it knows the record is whole. */
+static inline void rec_decode_head(const char *arena, uint32_t off,
+                                   rr_rec *r)
 {
     const char *p = arena + off;
+    unsigned tw;
     r->line = rd32(p);
     r->bits = (unsigned char)p[4];
     r->xbits = (unsigned char)p[5];
@@ -91,10 +121,12 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
     r->window = (r->src_len & SRC_WINDOW) != 0;
     r->pattern = (r->src_len & SRC_PATTERN) != 0;
     r->src_len &= SRC_LEN_MASK;
-    r->tgt_len = rd16(p + 8);
+    tw = rd16(p + 8);
+    r->tgt_own = tw & TGT_LEN_MASK;
     p += REC_FIXED;
     r->q_len = 0;
     r->h_len = 0;
+    r->tgt_shared = 0;
     r->from = 0;
     r->until = WINDOW_OPEN_END;
     if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
@@ -103,6 +135,8 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
     }
     if (r->xbits & XB_HOST)
         r->h_len = (unsigned char)*p++;
+    if (tw & TGT_SHARED)
+        r->tgt_shared = (unsigned char)*p++;
     if (r->window) {
         r->from = rd32(p);
         r->until = rd32(p + 4);
@@ -110,20 +144,66 @@ static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
     }
     r->src = p;
     r->query = p + r->src_len;
-    r->target = r->query + r->q_len;
-    r->host = r->target + r->tgt_len;
+    r->tgt_stored = r->query + r->q_len;
+    r->host = r->tgt_stored + r->tgt_own;
+    r->tgt_len = r->tgt_own + r->tgt_shared;
+    r->target = r->tgt_shared ? NULL : r->tgt_stored;
 }
 
-/* Bytes of the record r describes. */
+/* Makes r->target the whole target.  A count rec_share_sane refuses is
+ * never joined: such a record reads with its own bytes only. */
+static inline void rec_join_target(rr_rec *r)
+{
+    if (!r->tgt_shared)
+        return;
+    if (!rec_share_sane(r)) {
+        r->target = r->tgt_stored;
+        r->tgt_len = r->tgt_own;
+        return;
+    }
+    memcpy(r->tgt_buf, r->tgt_stored, r->tgt_own);
+    memcpy(r->tgt_buf + r->tgt_own, r->src + r->src_len - r->tgt_shared,
+           r->tgt_shared);
+    r->target = r->tgt_buf;
+}
+
+static inline void rec_decode(const char *arena, uint32_t off, rr_rec *r)
+{
+    rec_decode_head(arena, off, r);
+    rec_join_target(r);
+}
+
+/* Decides how a new record stores r->target (tgt_len bytes): the bytes it
+ * has in common with the end of the source are not stored again. */
+static inline void rec_plan_target(rr_rec *r)
+{
+    uint32_t n = 0, max = r->tgt_len < r->src_len ? r->tgt_len : r->src_len;
+    if (max > UINT8_MAX)
+        max = UINT8_MAX;
+    if (r->tgt_len <= TGT_JOIN_MAX) {
+        while (n < max && r->target[r->tgt_len - 1 - n]
+                              == r->src[r->src_len - 1 - n])
+            n++;
+    }
+    if (n < TGT_SHARE_MIN)
+        n = 0;
+    r->tgt_shared = n;
+    r->tgt_own = r->tgt_len - n;
+    r->tgt_stored = r->target;
+}
+
+/* Bytes of the record r describes (as decoded, or as planned). */
 static inline size_t rec_size(const rr_rec *r)
 {
     return REC_FIXED + ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY ? 2 : 0)
-           + ((r->xbits & XB_HOST) ? 1 : 0) + (r->window ? 8 : 0)
-           + r->src_len + r->q_len + r->tgt_len + r->h_len;
+           + ((r->xbits & XB_HOST) ? 1 : 0) + (r->tgt_shared ? 1 : 0)
+           + (r->window ? 8 : 0)
+           + r->src_len + r->q_len + r->tgt_own + r->h_len;
 }
 
-/* Writes the record r describes at p (rec_size bytes); its lengths fit
- * their fields (the parser checks). */
+/* Writes the record r describes at p (rec_size bytes), its target as
+ * rec_plan_target decided; its lengths fit their fields (the parser
+ * checks). */
 static inline void rec_encode(char *p, const rr_rec *r)
 {
     uint16_t v16;
@@ -133,7 +213,7 @@ static inline void rec_encode(char *p, const rr_rec *r)
     v16 = (uint16_t)(r->src_len | (r->window ? SRC_WINDOW : 0)
                      | (r->pattern ? SRC_PATTERN : 0));
     memcpy(p + 6, &v16, 2);
-    v16 = (uint16_t)r->tgt_len;
+    v16 = (uint16_t)(r->tgt_own | (r->tgt_shared ? TGT_SHARED : 0));
     memcpy(p + 8, &v16, 2);
     p += REC_FIXED;
     if ((r->bits & RB_KIND_MASK) == RR_KIND_QUERY) {
@@ -143,6 +223,8 @@ static inline void rec_encode(char *p, const rr_rec *r)
     }
     if (r->xbits & XB_HOST)
         *p++ = (char)(unsigned char)r->h_len;
+    if (r->tgt_shared)
+        *p++ = (char)(unsigned char)r->tgt_shared;
     if (r->window) {
         memcpy(p, &r->from, 4);
         memcpy(p + 4, &r->until, 4);
@@ -152,8 +234,8 @@ static inline void rec_encode(char *p, const rr_rec *r)
     p += r->src_len;
     memcpy(p, r->query, r->q_len);
     p += r->q_len;
-    memcpy(p, r->target, r->tgt_len);
-    p += r->tgt_len;
+    memcpy(p, r->tgt_stored, r->tgt_own);
+    p += r->tgt_own;
     memcpy(p, r->host, r->h_len);
 }
 

@@ -875,6 +875,7 @@ static apr_status_t add_record(rr_builder *b, const rr_where *w,
     r.pattern = l->pattern;
     r.from = l->from;
     r.until = l->until;
+    rec_plan_target(&r);
     need = rec_size(&r);
     if (!rr_builder_arena_reserve(b, need)
         || !offs_reserve(b, (size_t)b->nrec + 1, 0)

@@ -609,7 +609,7 @@ static int pattern_record_answers(const rr_table *t, uint32_t off,
 {
     rr_rec r;
     uint32_t nseg;
-    rec_decode(t->arena, off, &r);
+    rec_decode_head(t->arena, off, &r);
     if (!r.pattern || !(r.bits & RB_NOCASE) != !nocase
         || ((r.bits & RB_KIND_MASK) == RR_KIND_PREFIX) != !!sh->prefix
         || !rec_in_group(&r, g))

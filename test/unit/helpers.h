@@ -123,5 +123,6 @@ Suite *hosts_suite(void);
 Suite *windows_suite(void);
 Suite *pattern_suite(void);
 Suite *image_suite(void);
+Suite *record_suite(void);
 
 #endif /* UNIT_HELPERS_H */

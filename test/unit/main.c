@@ -33,6 +33,7 @@ int main(void)
     srunner_add_suite(sr, windows_suite());
     srunner_add_suite(sr, pattern_suite());
     srunner_add_suite(sr, image_suite());
+    srunner_add_suite(sr, record_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -480,6 +480,73 @@ START_TEST(corrupt_pattern_records_are_rejected)
 }
 END_TEST
 
+/* Targets stored as their own bytes plus a count of their source's last
+ * bytes (rr_internal.h): mapped back they answer whole, and a count the
+ * parser could not have written is a bad record, refused before any
+ * target is joined from it. */
+START_TEST(shared_tail_records_round_trip_and_bad_counts_are_rejected)
+{
+    const char *text = apr_pstrcat(tp,
+        "/old/section-1/page-1.html /new/section-1/page-1.html\n"
+        "/p?id=5 /new/p\n"
+        "//old.example/a/page /new/a/page\n"
+        "/w/page /v/page 308 from=2000-01-01,until=2099-01-01\n"
+        "/blog/:slug.html /articles/:slug.html\n"
+        "/", repeat("q", 299), " /n/", repeat("q", 200), "\n", NULL);
+    static const ask more[] = {
+        { NULL, NULL, "/old/section-1/page-1.html", NULL },
+        { NULL, NULL, "/p", "id=5" },
+        { "http", "old.example", "/a/page", NULL },
+        { NULL, NULL, "/w/page", NULL },
+        { NULL, NULL, "/blog/x.html", NULL },
+    };
+    const char *long_path = apr_pstrcat(tp, "/", repeat("q", 299), NULL);
+    static const struct {
+        const char *what;
+        int rule;               /* 0: page-1, 1: the long one */
+        unsigned count;         /* written over the count byte */
+    } cuts[] = {
+        { "a count of 0 with the flag set", 0, 0 },
+        { "a count of 1, which the parser never writes", 0, 1 },
+        { "a count longer than the source", 0, 27 },
+        { "a target longer than the join buffer", 1, 254 },
+    };
+    fixture fx;
+    rr_table *mapped;
+    size_t len, k, at[2];
+    char *img, *copy;
+    const char *why = NULL;
+    fixture_make_text(&fx, &opt_default, text, strlen(text));
+    mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
+    ck_assert_msg(mapped != NULL, "rejected: %s", why);
+    ck_assert_str_eq(answers_in(mapped, more, NELTS(more)),
+                     answers_in(fx.built, more, NELTS(more)));
+    ck_assert_str_eq(answer(set_of(mapped), long_path, NULL),
+                     apr_pstrcat(tp, "307 " BASE "/n/", repeat("q", 200),
+                                 NULL));
+    ck_assert_str_eq(rules_of(mapped), rules_of(fx.built));
+
+    /* the count byte is the one before the source: no window, no host */
+    img = read_file(fx.image, &len);
+    at[0] = find_once(img, len, "/old/section-1/page-1.html/new", 30) - 1;
+    at[1] = find_once(img, len, apr_pstrcat(tp, "/", repeat("q", 299), "/n",
+                                            NULL), 302) - 1;
+    ck_assert_uint_eq((unsigned char)img[at[0]], 22);
+    ck_assert_uint_eq((unsigned char)img[at[1]], 200);
+    copy = apr_palloc(tp, len + 8);
+    for (k = 0; k < NELTS(cuts); k++) {
+        memcpy(copy, img, len);
+        copy[at[cuts[k].rule]] = (char)(unsigned char)cuts[k].count;
+        fix_sum(copy, len);
+        why = NULL;
+        ck_assert_msg(rr_image_read(tp, copy, len, &fx.origin, &why) == NULL,
+                      "accepted %s", cuts[k].what);
+        ck_assert_msg(strcmp(why, "bad record") == 0, "%s: rejected as %s",
+                      cuts[k].what, why);
+    }
+}
+END_TEST
+
 /* A thousand generated rules: every one answers the same from the image. */
 START_TEST(round_trip_of_many_rules_answers_each)
 {
@@ -664,6 +731,7 @@ Suite *image_suite(void)
     tcase_add_test(tc, round_trip_of_pattern_rules_answers_alike);
     tcase_add_test(tc, mapped_pattern_rules_answer_as_the_spec_says);
     tcase_add_test(tc, corrupt_pattern_records_are_rejected);
+    tcase_add_test(tc, shared_tail_records_round_trip_and_bad_counts_are_rejected);
     tcase_add_test(tc, truncated_images_are_rejected);
     tcase_add_test(tc, every_flipped_byte_is_rejected);
     tcase_add_test(tc, stale_images_are_rejected);
