@@ -58,8 +58,8 @@ ENGINE     = $(ENGINE_SRC) $(ENGINE_HDR)
 GLUE_SRC   = $(wildcard httpd/*.c)
 GLUE_HDR   = $(wildcard httpd/*.h)
 # The CLI reads the stats file httpd writes: one format, one source.
-CLI_SRC    = $(wildcard tools/*.c) httpd/r307_statsfmt.c
-CLI_HDR    = $(wildcard tools/*.h) httpd/r307_statsfmt.h
+CLI_SRC    = $(wildcard tools/*.c) httpd/r307_statsfmt.c httpd/r307_cache.c
+CLI_HDR    = $(wildcard tools/*.h) httpd/r307_statsfmt.h httpd/r307_cache.h
 UNIT_SRC   = $(wildcard test/unit/*.c)
 UNIT_HDR   = $(wildcard test/unit/*.h)
 

@@ -2274,6 +2274,49 @@ def _():
         srv.stop()
 
 
+@check("compiled_table_from_check_compile_is_mapped_not_parsed")
+def _():
+    """`redirect307 check --compile` writes the table httpd would: a start
+    and a graceful restart after the map changed map the CLI's image
+    instead of parsing the map (what keeps a big map's deploy from
+    stalling httpd, which accepts nothing while it reads its
+    configuration)."""
+    cache = os.path.join(S.new_root("img-cache"), "cache")
+    os.makedirs(cache)
+    srv, path = image_server("img-cli", cache, unique("v1-"))
+
+    def change_and_compile(target):
+        old = os.stat(path)
+        write_file(path, "# changed\n/img-me  /%s  301\n"
+                   "/img-prefix/*  /moved/*  308\n" % target)
+        os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
+        rc, out = run_split([CLI, "check", "--compile", cache, path])
+        expect(rc == 0 and ("compiled %s: %s/" % (path, cache)) in out[0],
+               "check --compile: rc %d %r" % (rc, out))
+
+    try:
+        srv.stop()
+        second = unique("v2-")
+        change_and_compile(second)
+        since = srv.log_size()
+        srv.start()
+        text = srv.start_output + srv.log_text(since)
+        expect("mapped its compiled table" in text and " parsed " not in text,
+               "a start did not map the CLI's table:\n%s" % text[-1500:])
+        expect_img_answers(srv, second)
+        third = unique("v3-")
+        change_and_compile(third)
+        since = restart_and_wait(srv)
+        text = srv.log_text(since)
+        expect("mapped its compiled table" in text and " parsed " not in text,
+               "a graceful restart did not map the CLI's table:\n%s"
+               % text[-1500:])
+        expect_img_answers(srv, third)
+        expect_eq(len(images_in(cache)), 1, "compiled tables in the cache")
+    finally:
+        srv.stop()
+
+
 @check("compiled_table_pattern_rules_survive_a_restart")
 def _():
     """A map with pattern rules, compiled: every pattern case answers the

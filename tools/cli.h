@@ -30,6 +30,7 @@ typedef struct {
                                    built-in list) */
     apr_array_header_t *files;  /* const char *: rules or input files */
     int json;                   /* check --json */
+    const char *compile_dir;    /* check --compile DIR, NULL: none */
     apr_array_header_t *urls;   /* const char *: test URLs, "-": stdin */
     const char *expect;         /* test --expect FILE, NULL: none */
     url_slashes encoded_slashes;    /* test --allow-encoded-slashes */

@@ -11,11 +11,14 @@
 
 #include <jansson.h>
 
+#include "apr_file_info.h"
 #include "apr_strings.h"
 
 #include "cli.h"
 #include "cli_util.h"
 #include "rules_load.h"
+#include "engine/rr_image.h"
+#include "httpd/r307_cache.h"
 
 /* rr_stats.by_status[] in order, as the summary names them. */
 #define STATUS_SLOTS 7
@@ -254,7 +257,7 @@ static void json_expiring_one(void *ctx, const rr_rule_info *r)
 
 /* The whole result as one document on stdout, nothing on stderr. */
 static int print_json(apr_pool_t *p, const cli_args *a,
-                      const loaded_rules *l)
+                      const loaded_rules *l, json_t *compiled)
 {
     expiring_json x;
     json_t *doc;
@@ -268,6 +271,8 @@ static int print_json(apr_pool_t *p, const cli_args *a,
                     "diagnostics", json_diagnostics(p, l->diag),
                     "expiring", x.list,
                     "summary", json_summary(a, l));
+    if (doc && compiled)
+        json_object_set_new(doc, "compiled", compiled);
     if (!doc) {
         cli_say("out of memory building the JSON document");
         return EXIT_USAGE;
@@ -282,15 +287,74 @@ static int print_json(apr_pool_t *p, const cli_args *a,
     return rules_exit_status(l);
 }
 
+/* --compile: each file's table written where httpd's Redirect307Map of
+ * that path, with these options, looks for its compiled table, so that
+ * the next start or graceful restart maps it instead of parsing the file.
+ * httpd checks it as any image (the file's size, mtime and inode, the
+ * options, the checksum, every record): a file changed since is parsed
+ * again.  Returns 0, or EXIT_USAGE after saying which could not be
+ * written. */
+static int write_images(apr_pool_t *p, const cli_args *a,
+                        const loaded_rules *l, json_t *list)
+{
+    int k;
+    for (k = 0; k < a->files->nelts; k++) {
+        const char *file = APR_ARRAY_IDX(a->files, k, const char *);
+        const char *image = r307_cache_image_path(p, a->compile_dir, file,
+                                                  &a->opt);
+        const rr_table *t = rr_set_table(l->set, k);
+        rr_image_origin o;
+        apr_finfo_t fi;
+        apr_status_t rv;
+        char err[256];
+        rv = apr_stat(&fi, file, APR_FINFO_SIZE | APR_FINFO_MTIME
+                                 | APR_FINFO_INODE, p);
+        if (rv == APR_SUCCESS) {
+            rr_image_origin_init(&o, file, &fi, &a->opt);
+            rv = rr_image_write(t, &o, image, p);
+        }
+        if (rv != APR_SUCCESS) {
+            cli_say("--compile: cannot write %s: %s", image,
+                    apr_strerror(rv, err, sizeof(err)));
+            return EXIT_USAGE;
+        }
+        if (list)
+            json_array_append_new(list, json_pack(
+                "{s:o, s:o}", "file", json_text(p, file),
+                "image", json_text(p, image)));
+        else
+            printf("compiled %s: %s\n", file, image);
+    }
+    return 0;
+}
+
 int cmd_check(apr_pool_t *p, const cli_args *a)
 {
     loaded_rules l;
+    json_t *compiled = NULL;
+    int rc;
     rules_load(p, a, &l);
     if (l.set)      /* what httpd does not look for at start: check does */
         rr_set_find_redundant(l.set, l.diag);
-    if (a->json)
-        return print_json(p, a, &l);
+    if (a->json) {
+        if (a->compile_dir && l.set) {
+            compiled = json_array();
+            if ((rc = write_images(p, a, &l, compiled))) {
+                json_decref(compiled);
+                return rc;
+            }
+        }
+        return print_json(p, a, &l, compiled);
+    }
     rules_print_diag(l.diag);
     each_expiring(p, a, &l, note_expiring, p);
-    return l.set ? print_summary(p, a, &l) : print_failed(a, &l);
+    if (!l.set)
+        return print_failed(a, &l);
+    rc = print_summary(p, a, &l);
+    if (a->compile_dir) {
+        int wrc = write_images(p, a, &l, NULL);
+        if (wrc)
+            return wrc;
+    }
+    return rc;
 }

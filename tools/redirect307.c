@@ -91,11 +91,17 @@ static const char help_check[] =
     "  --json                      print the diagnostics and the summary as one\n"
     "                              JSON document on stdout, for scripts, and\n"
     "                              nothing on stderr (see redirect307(1))\n"
+    "  --compile DIR               if the files load, also write each one's\n"
+    "                              compiled table into DIR (Redirect307CacheDir,\n"
+    "                              /var/cache/apache2/mod_redirect307 by default)\n"
+    "                              where httpd maps it instead of parsing the\n"
+    "                              file; FILE as Redirect307Map names it\n"
+    "                              (absolute), with the same options\n"
     "  -h, --help                  this text\n"
     "\n"
     "Exit status: 0 the files load (warnings allowed), 1 httpd would refuse\n"
-    "to start (a malformed line, a redirect loop), 2 bad usage or an\n"
-    "unreadable file.\n";
+    "to start (a malformed line, a redirect loop), 2 bad usage, an\n"
+    "unreadable file or a compiled table that cannot be written.\n";
 
 static const char help_test[] =
     "usage: redirect307 test [OPTIONS] FILE... [--] [URL...|-]\n"
@@ -453,6 +459,14 @@ static int set_soon(cli_args *a, const char *v)
     return ARGS_GO_ON;
 }
 
+static int set_compile(cli_args *a, const char *v)
+{
+    if (!*v)
+        return bad_usage(a->cmd, "--compile takes the cache directory");
+    a->compile_dir = v;
+    return ARGS_GO_ON;
+}
+
 static int set_stats(cli_args *a, const char *v)
 {
     if (!strncasecmp(v, "https://", 8))
@@ -538,6 +552,7 @@ static const struct {
       set_ignore_params },
     { "--at", FOR_CHECK | FOR_TEST | FOR_PRUNE, set_at },
     { "--soon", FOR_CHECK, set_soon },
+    { "--compile", FOR_CHECK, set_compile },
     { "--expect", FOR_TEST, set_expect },
     { "--allow-encoded-slashes", FOR_TEST, set_encoded_slashes },
     { "--from", FOR_IMPORT, set_from },
@@ -684,6 +699,17 @@ static int check_args(const cli_args *a)
         return EXIT_USAGE;
     if (a->cmd == CMD_PRUNE && check_prune_args(a) != ARGS_GO_ON)
         return EXIT_USAGE;
+    if (a->compile_dir) {
+        int k;
+        for (k = 0; k < a->files->nelts; k++) {
+            const char *f = APR_ARRAY_IDX(a->files, k, const char *);
+            /* httpd finds an image by the map's path as configured */
+            if (f[0] != '/')
+                return bad_usage(a->cmd, "--compile: give '%s' as "
+                                 "Redirect307Map names it, an absolute path",
+                                 f);
+        }
+    }
     return check_stdin(a);
 }
 

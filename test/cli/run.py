@@ -86,6 +86,7 @@ def run_all(b, man, tmp):
     t_usage(b, tmp, rules)
     t_check(b, tmp, rules)
     t_check_json(b, tmp, rules)
+    t_check_compile(b, tmp, rules)
     t_test(b, tmp, rules)
     t_expect(b, tmp, rules)
     t_import_alias(b, tmp)
@@ -221,6 +222,46 @@ def t_check(b, tmp, rules):
     r = Run([b, "check", ts])
     check("check trailing slash ignored by default: duplicate",
           "duplicate source" in r.err, repr(r))
+
+
+def t_check_compile(b, tmp, rules):
+    cache = os.path.join(tmp, "cache")
+    os.mkdir(cache)
+    r = Run([b, "check", "--compile", cache, rules])
+    images = sorted(os.listdir(cache))
+    check("check --compile: exit 0, one image named after the map",
+          r.rc == 0 and len(images) == 1
+          and re.fullmatch(r"site\.rules\.[0-9a-f]{16}\.r307c", images[0]),
+          "%r %r" % (r, images))
+    image = os.path.join(cache, images[0]) if images else ""
+    check("check --compile: says which file went where, after the summary",
+          r.out.splitlines()[1:] == ["compiled %s: %s" % (rules, image)],
+          repr(r))
+    check("check --compile: the image is the owner's alone, not empty",
+          image and os.stat(image).st_mode & 0o077 == 0
+          and os.path.getsize(image) > 64, image)
+    # the name depends on the options, as httpd's does
+    r = Run([b, "check", "--compile", cache, "--case-insensitive", rules])
+    check("check --compile --case-insensitive: a second image",
+          r.rc == 0 and len(os.listdir(cache)) == 2, repr(r))
+    r = Run([b, "check", "--json", "--compile", cache, rules])
+    doc = json_doc(r)
+    check("check --json --compile: a compiled list of file and image",
+          doc is not None and doc.get("compiled") == [
+              {"file": rules, "image": image}], repr(r))
+    r = Run([b, "check", "--compile", cache, "site.rules"], cwd=tmp)
+    check("check --compile: a relative FILE is bad usage (httpd names the "
+          "map by its path)", r.rc == 2 and "absolute path" in r.err, repr(r))
+    bad = write(tmp, "compile-bad.rules", "/ok /fine\nnot-a-path /x\n")
+    r = Run([b, "check", "--compile", cache, bad])
+    check("check --compile of a file with errors: exit 1, nothing written",
+          r.rc == 1 and not any(f.startswith("compile-bad")
+                                for f in os.listdir(cache)), repr(r))
+    r = Run([b, "check", "--compile", os.path.join(tmp, "no-such-dir"),
+             rules])
+    check("check --compile into a missing directory: exit 2 naming it",
+          r.rc == 2 and "cannot write %s" % os.path.join(tmp, "no-such-dir")
+          in r.err, repr(r))
 
 
 def json_doc(r):
