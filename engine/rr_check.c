@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_fnmatch.h"
 #include "apr_hash.h"
+#include "apr_thread_proc.h"
 
 #include "rr_internal.h"
 
@@ -276,13 +278,15 @@ static void prefetch_target(const rr_graph *g, uint32_t id,
 }
 
 /* Next hops of records [from, to): the lookups of a batch are prefetched
- * together so that their cache misses overlap. */
-static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
+ * together so that their cache misses overlap.  Scratch memory comes from
+ * `pool`, which only this call uses. */
+static void graph_next_range(rr_graph *g, uint32_t from, uint32_t to,
+                             apr_pool_t *pool)
 {
     enum { BATCH = 16 };
     apr_pool_t *scratch;
     uint32_t id, j;
-    apr_pool_create(&scratch, g->tmp);
+    apr_pool_create(&scratch, pool);
     for (id = from; id < to; id += BATCH) {
         uint32_t end = to - id < BATCH ? to : id + BATCH;
         for (j = id; j < end; j++)
@@ -292,6 +296,92 @@ static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
         apr_pool_clear(scratch);
     }
     apr_pool_destroy(scratch);
+}
+
+/* Every next hop is one lookup in frozen tables, which any number of
+ * threads may read, and each writes only its own next[] and state[]
+ * entries: a big set's hops are computed on every core (at ten million
+ * rules they are nearly all of the check).  Below PARALLEL_MIN rules one
+ * thread does it all, as a thread costs more than it saves there. */
+#define PARALLEL_MIN 65536u
+#define PARALLEL_MAX 8
+
+#if APR_HAS_THREADS
+typedef struct {
+    rr_graph *g;
+    uint32_t from, to;
+    apr_pool_t *pool;       /* the job's own, on its own allocator: pools
+                               sharing one must not be used at once */
+} next_job;
+
+static void *APR_THREAD_FUNC next_job_run(apr_thread_t *t, void *data)
+{
+    next_job *j = data;
+    graph_next_range(j->g, j->from, j->to, j->pool);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_pool_t *own_pool(void)
+{
+    apr_allocator_t *al;
+    apr_pool_t *p;
+    if (apr_allocator_create(&al) != APR_SUCCESS)
+        return NULL;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, al) != APR_SUCCESS) {
+        apr_allocator_destroy(al);
+        return NULL;
+    }
+    apr_allocator_owner_set(al, p);
+    return p;
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > PARALLEL_MAX ? PARALLEL_MAX : (int)n;
+}
+#endif
+
+/* Next hops of records [from, to), on as many threads as pay off; a part
+ * whose thread cannot start is computed here. */
+static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
+{
+#if APR_HAS_THREADS
+    next_job jobs[PARALLEL_MAX];
+    apr_thread_t *threads[PARALLEL_MAX];
+    int n = to - from >= PARALLEL_MIN ? cores() : 1, k;
+    if (n > 1) {
+        uint32_t part = (to - from + (uint32_t)n - 1) / (uint32_t)n;
+        for (k = 0; k < n; k++) {
+            jobs[k].g = g;
+            jobs[k].from = from + part * (uint32_t)k;
+            jobs[k].to = k == n - 1 ? to : jobs[k].from + part;
+            jobs[k].pool = own_pool();
+            threads[k] = NULL;
+            /* the last part runs here, as does any whose thread fails */
+            /* the thread's pool from the job's: g->tmp is this thread's */
+            if (k < n - 1 && jobs[k].pool
+                && apr_thread_create(&threads[k], NULL, next_job_run,
+                                     &jobs[k], jobs[k].pool) != APR_SUCCESS)
+                threads[k] = NULL;
+        }
+        for (k = 0; k < n; k++) {
+            if (!threads[k])
+                graph_next_range(g, jobs[k].from, jobs[k].to,
+                                 jobs[k].pool ? jobs[k].pool : g->tmp);
+        }
+        for (k = 0; k < n; k++) {
+            apr_status_t rv;
+            if (threads[k])
+                apr_thread_join(&rv, threads[k]);
+            if (jobs[k].pool)
+                apr_pool_destroy(jobs[k].pool);
+        }
+        return;
+    }
+#endif
+    graph_next_range(g, from, to, g->tmp);
 }
 
 static rr_diag_place rule_place(const rr_graph *g, uint32_t id)

@@ -4,6 +4,8 @@
  * with the final target (Collapse) or ignored (Off); loops are always an
  * error naming every FILE:LINE.
  */
+#include <stdio.h>
+
 #include "helpers.h"
 
 static apr_array_header_t *hosts_of(const char *a, const char *b)
@@ -31,6 +33,57 @@ static rr_set *checked_set(const char *text, const apr_array_header_t *hosts,
 }
 
 static const char *const chain3 = "/a /b 301\n/b /c 302\n/c /d\n";
+
+/* A set big enough that its next hops are computed on several threads
+ * (rr_check.c, PARALLEL_MIN): chains and a loop at the start, at the
+ * middle where the parts meet and at the end are all found, each once,
+ * as a small set's are. */
+START_TEST(chains_of_a_big_set_are_found_in_every_part)
+{
+    enum { N = 140000 };
+    /* where the chains and the loop start, by line (1-based) */
+    static const int at[] = { 1, N / 2 - 1, N - 5 };
+    size_t cap = (size_t)N * 40, len = 0;
+    char *text = apr_palloc(tp, cap);
+    rr_diag *d = diag_new();
+    const char *all;
+    int i, k;
+    for (i = 1; i <= N; i++) {
+        const char *kind = "";
+        for (k = 0; k < 3; k++) {
+            if (i == at[k] || i == at[k] + 1)
+                kind = "c";             /* a chain: /cI -> /cI+1 -> ... */
+        }
+        if (i == N - 1 || i == N)
+            kind = "l";                 /* a loop of the last two */
+        if (!*kind)
+            len += (size_t)snprintf(text + len, cap - len, "/s/%d /t/%d\n",
+                                    i, i);
+        else if (*kind == 'c')
+            len += (size_t)snprintf(text + len, cap - len, "/c%d /c%d\n",
+                                    i, i + 1);
+        else
+            len += (size_t)snprintf(text + len, cap - len, "/l%d /l%d\n",
+                                    i, i == N ? N - 1 : N);
+    }
+    /* the chains end on rules of their own */
+    for (k = 0; k < 3; k++)
+        len += (size_t)snprintf(text + len, cap - len, "/c%d /end\n",
+                                at[k] + 2);
+    checked_set(text, NULL, RR_CHAINS_WARN, APR_EINVAL, d);
+    all = diag_dump(d);
+    ck_assert_msg(diag_nerrors(d) == 1 && diag_nwarnings(d) == 3, "%s", all);
+    ck_assert_msg(contains(all, apr_psprintf(tp, "rules.map:%d: redirect loop",
+                                             N - 1))
+                  || contains(all, apr_psprintf(tp, "rules.map:%d: redirect "
+                                                "loop", N)), "%s", all);
+    for (k = 0; k < 3; k++)
+        ck_assert_msg(contains(all, apr_psprintf(
+                          tp, "rules.map:%d: redirect chain: rules.map:%d -> "
+                          "rules.map:%d -> rules.map:%d", at[k], at[k],
+                          at[k] + 1, N + 1 + k)), "chain %d:\n%s", k, all);
+}
+END_TEST
 
 START_TEST(chains_warn_names_every_hop)
 {
@@ -387,6 +440,7 @@ Suite *chains_suite(void)
     tcase_add_test(tc, chains_through_query_and_prefix_sources);
     tcase_add_test(tc, chains_across_tables_name_each_file);
     tcase_add_test(tc, chains_loop_across_tables_is_error);
+    tcase_add_test(tc, chains_of_a_big_set_are_found_in_every_part);
     suite_add_tcase(s, tc);
     return s;
 }
