@@ -10,6 +10,11 @@ scratch directory:
   apachectl -t   (apache2 -t) with the image there
   graceful       apache2 -t, then SIGUSR1, until a new child answers
                  (what `apachectl graceful` does), the map unchanged
+  deploy         a rule added to the map, then SIGUSR1 until the new rule
+                 answers: the parent parses the changed map while httpd
+                 accepts nothing (a request sent just after the signal is
+                 timed too); then the same with the map compiled first by
+                 `redirect307 check --compile`, off the serving path
   peak RSS       the parent's VmHWM after the cold launch, against the
                  final table (the image file)
   PSS            summed over every httpd process after the wrk runs,
@@ -21,7 +26,8 @@ scratch directory:
 At N <= 1M, nginx and HAProxy run side by side (server_bench.measure).
 
     python3 bench/scale_bench.py --module /abs/.libs/mod_redirect307.so \
-        [--apache /usr/sbin/apache2] [--n 10000000] [--out bench]
+        [--cli build/redirect307] [--apache /usr/sbin/apache2] \
+        [--n 10000000] [--out bench]
 
 Python 3 standard library only.
 """
@@ -33,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -109,6 +116,38 @@ def timed(argv):
     return time.monotonic() - t0
 
 
+def deploy_once(srv, cfg, rules, k, old, compile_to=None, cli=None):
+    """Adds rule k to the map, optionally compiles it with the CLI, then
+    signals a graceful restart: seconds until the new rule answers, and
+    until a request for an old rule sent just after the signal answers;
+    the CLI's seconds too (0 without it)."""
+    src, tgt = "/deployed-%d" % k, "/landed-%d" % k
+    with open(rules.r307, "a") as f:
+        f.write("%s %s 307\n" % (src, tgt))
+    took = 0.0
+    if compile_to:
+        took = timed([cli, "check", "--compile", compile_to, rules.r307])
+    waited = {}
+
+    def ask_old():
+        time.sleep(0.05)        # after the signal
+        t0 = time.monotonic()
+        ans = sb.http_probe(srv.port, old[0], timeout=120)
+        if not sb.answer_ok(ans, cfg, srv.port, old[0], old[1]):
+            waited["error"] = ans
+        waited["s"] = time.monotonic() - t0
+
+    th = threading.Thread(target=ask_old)
+    th.start()
+    try:
+        new_s, _ = sb.graceful_once(srv, cfg, src, tgt)
+    finally:
+        th.join()
+    if "error" in waited:
+        raise RuntimeError("old rule during deploy: %r" % (waited["error"],))
+    return new_s, waited["s"], took
+
+
 def scale_row(rules, opts, scratch):
     cache = os.path.join(scratch, "cache-%d" % rules.n)
     os.makedirs(cache)
@@ -150,6 +189,14 @@ def scale_row(rules, opts, scratch):
         sb.run_wrk(srv.port, rules.misses, "404", opts.duration)
         row["pss_kib"] = sb.pss_kib(srv.proc.pid)
         row["procs"] = 1 + len(children_of(srv.proc.pid, recursive=True))
+        # last: the deploys change the map and leave the parent with
+        # what a parse of it used
+        log("  deploy a changed map: parsed by httpd, then compiled first")
+        row["deploy_parse"] = deploy_once(srv, cfg, rules, 1, (src, tgt))
+        row["deploy_compiled"] = deploy_once(srv, cfg, rules, 2, (src, tgt),
+                                             cache, opts.cli)
+        time.sleep(2)           # the old generations' children gone
+        row["pss_deploy_kib"] = sb.pss_kib(srv.proc.pid)
     finally:
         srv.stop()
 
@@ -224,6 +271,18 @@ def report(row, others):
     add("PSS of all %d httpd processes / rules file" % row["procs"],
         "%.0f / %.0f MiB = %.2f×" % (pss / mib, rb / mib, pss / rb),
         "≤ 1.0×", pss / rb <= 1.0)
+    add("the same after both deploys (the parent keeps what one parse "
+        "used)", "%.0f MiB = %.2f×" % (row["pss_deploy_kib"] * 1024.0 / mib,
+                                       row["pss_deploy_kib"] * 1024.0 / rb),
+        "", None)
+    new_s, old_s, _ = row["deploy_parse"]
+    add("graceful, a rule added: signal → the new rule answers "
+        "(a request sent after the signal waits)",
+        "%.2f s (%.2f s)" % (new_s, old_s), "", None)
+    new_s, old_s, took = row["deploy_compiled"]
+    add("the same, the map compiled first by `redirect307 check --compile` "
+        "(%.2f s, off the serving path)" % took,
+        "%.2f s (%.2f s)" % (new_s, old_s), "", None)
     if "hit_ratio" in row:
         add("hit rps (median of rounds) / floor (one mod_alias Redirect), "
             "median of the rounds' ratios",
@@ -266,6 +325,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--module", required=True)
     ap.add_argument("--apache", default="/usr/sbin/apache2")
+    ap.add_argument("--cli", default=os.path.join(HERE, "..", "build",
+                                                  "redirect307"))
     ap.add_argument("--n", type=int, default=1000000)
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--duration", type=int, default=10)

@@ -50,9 +50,11 @@ endif
 # Start-up, graceful, peak RSS and PSS at BENCH_SCALE rules (1M unless
 # told), compiled tables in a scratch Redirect307CacheDir; nginx and
 # HAProxy side by side up to 1M.  Writes bench/scale-results-N.md.
-bench-scale: deps .libs/mod_redirect307.so bench-server-deps
+bench-scale: deps .libs/mod_redirect307.so $(BUILD)/redirect307 \
+	     bench-server-deps
 	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/scale_bench.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2) \
+	    --cli $(CURDIR)/$(BUILD)/redirect307 \
 	    --n $(BENCH_SCALE_N) --out $(BENCH_OUT)
 
 bench-server-deps: deps
