@@ -98,12 +98,14 @@ static inline uint16_t rd16(const char *p) { uint16_t v; memcpy(&v, p, 2); retur
 static inline uint32_t rd32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /* Can the stored tail count be joined: no longer than the source, the
- * whole target fitting tgt_buf?  Always so for a record the parser wrote;
+ * whole target fitting tgt_buf?  Always so for a record the parser wrote
+ * (a target longer than the buffer shares nothing and is not joined);
  * an image is checked with it before any record is joined. */
 static inline int rec_share_sane(const rr_rec *r)
 {
-    return r->tgt_shared <= r->src_len
-           && r->tgt_own + r->tgt_shared <= TGT_JOIN_MAX;
+    return r->tgt_shared == 0
+           || (r->tgt_shared <= r->src_len
+               && r->tgt_own + r->tgt_shared <= TGT_JOIN_MAX);
 }
 
 /* Every field but the joined target: what a key comparison needs, and all

@@ -473,7 +473,7 @@ static apr_status_t parse_target(const rr_where *w, apr_pool_t *p,
         }
     }
     n = rr_escape_into(NULL, t->s, t->n, ESC_QUERY);
-    if (n > 65535)
+    if (n > TGT_LEN_MASK)       /* the record's field; its top bit is a flag */
         return PARSE_ERROR(w, "target too long");
     esc = apr_palloc(p, n + 1);
     rr_escape_into(esc, t->s, t->n, ESC_QUERY);

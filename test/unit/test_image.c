@@ -492,7 +492,9 @@ START_TEST(shared_tail_records_round_trip_and_bad_counts_are_rejected)
         "//old.example/a/page /new/a/page\n"
         "/w/page /v/page 308 from=2000-01-01,until=2099-01-01\n"
         "/blog/:slug.html /articles/:slug.html\n"
-        "/", repeat("q", 299), " /n/", repeat("q", 200), "\n", NULL);
+        "/", repeat("q", 299), " /n/", repeat("q", 200), "\n"
+        /* longer than the join buffer: stored whole, mapped all the same */
+        "/whole /", repeat("w", 300), "\n", NULL);
     static const ask more[] = {
         { NULL, NULL, "/old/section-1/page-1.html", NULL },
         { NULL, NULL, "/p", "id=5" },
@@ -523,6 +525,9 @@ START_TEST(shared_tail_records_round_trip_and_bad_counts_are_rejected)
                      answers_in(fx.built, more, NELTS(more)));
     ck_assert_str_eq(answer(set_of(mapped), long_path, NULL),
                      apr_pstrcat(tp, "307 " BASE "/n/", repeat("q", 200),
+                                 NULL));
+    ck_assert_str_eq(answer(set_of(mapped), "/whole", NULL),
+                     apr_pstrcat(tp, "307 " BASE "/", repeat("w", 300),
                                  NULL));
     ck_assert_str_eq(rules_of(mapped), rules_of(fx.built));
 
