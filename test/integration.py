@@ -2290,8 +2290,12 @@ def _():
         write_file(path, "# changed\n/img-me  /%s  301\n"
                    "/img-prefix/*  /moved/*  308\n" % target)
         os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
-        rc, out = run_split([CLI, "check", "--compile", cache, path])
-        expect(rc == 0 and ("compiled %s: %s/" % (path, cache)) in out[0],
+        # spelled otherwise than the configuration: httpd and the CLI both
+        # clean the path before naming the image after it
+        spelled = os.path.join(os.path.dirname(path), ".",
+                               os.path.basename(path))
+        rc, out = run_split([CLI, "check", "--compile", cache, spelled])
+        expect(rc == 0 and ("compiled %s: %s/" % (spelled, cache)) in out[0],
                "check --compile: rc %d %r" % (rc, out))
 
     try:

@@ -287,74 +287,117 @@ static int print_json(apr_pool_t *p, const cli_args *a,
     return rules_exit_status(l);
 }
 
+#define FINFO_ID (APR_FINFO_SIZE | APR_FINFO_MTIME | APR_FINFO_INODE)
+
+/* What --compile takes of a file before reading it: the path httpd's
+ * Redirect307Map makes of it (ap_server_root_relative cleans a path with
+ * apr_filepath_merge: "." and ".." segments, doubled slashes), which
+ * names the image, and the file's identity as it was parsed, which the
+ * image must carry (taken after the parse, a file replaced meanwhile
+ * would lend its identity to the old rules). */
+typedef struct {
+    char *path;
+    apr_finfo_t fi;
+    apr_status_t rv;
+} compile_src;
+
+static compile_src *compile_prepare(apr_pool_t *p, const cli_args *a)
+{
+    compile_src *c = apr_pcalloc(p, sizeof(*c) * (size_t)a->files->nelts);
+    int k;
+    for (k = 0; k < a->files->nelts; k++) {
+        const char *file = APR_ARRAY_IDX(a->files, k, const char *);
+        c[k].rv = apr_filepath_merge(&c[k].path, NULL, file,
+                                     APR_FILEPATH_TRUENAME, p);
+        if (c[k].rv == APR_SUCCESS)
+            c[k].rv = apr_stat(&c[k].fi, c[k].path, FINFO_ID, p);
+        else
+            c[k].path = apr_pstrdup(p, file);
+    }
+    return c;
+}
+
+/* Why the image of c cannot be written as it stands, or NULL. */
+static const char *compile_one(apr_pool_t *p, const cli_args *a,
+                               const compile_src *c, const rr_table *t,
+                               const char *image)
+{
+    rr_image_origin o;
+    apr_finfo_t now;
+    apr_status_t rv = c->rv;
+    char err[256];
+    if (rv == APR_SUCCESS)
+        rv = apr_stat(&now, c->path, FINFO_ID, p);
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(p, "cannot stat %s: %s", c->path,
+                            apr_strerror(rv, err, sizeof(err)));
+    if (now.size != c->fi.size || now.mtime != c->fi.mtime
+        || now.inode != c->fi.inode)
+        return apr_psprintf(p, "%s changed while it was read; run check "
+                            "--compile again", c->path);
+    rr_image_origin_init(&o, c->path, &c->fi, &a->opt);
+    rv = rr_image_write(t, &o, image, p);
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(p, "cannot write %s: %s", image,
+                            apr_strerror(rv, err, sizeof(err)));
+    return NULL;
+}
+
 /* --compile: each file's table written where httpd's Redirect307Map of
  * that path, with these options, looks for its compiled table, so that
  * the next start or graceful restart maps it instead of parsing the file.
  * httpd checks it as any image (the file's size, mtime and inode, the
  * options, the checksum, every record): a file changed since is parsed
- * again.  Returns 0, or EXIT_USAGE after saying which could not be
- * written. */
+ * again.  Each result goes to `list` (JSON) or stdout, each failure to
+ * `list` or stderr; returns 0, or EXIT_USAGE if one failed. */
 static int write_images(apr_pool_t *p, const cli_args *a,
-                        const loaded_rules *l, json_t *list)
+                        const loaded_rules *l, const compile_src *c,
+                        json_t *list)
 {
-    int k;
+    int k, rc = 0;
     for (k = 0; k < a->files->nelts; k++) {
         const char *file = APR_ARRAY_IDX(a->files, k, const char *);
-        const char *image = r307_cache_image_path(p, a->compile_dir, file,
-                                                  &a->opt);
-        const rr_table *t = rr_set_table(l->set, k);
-        rr_image_origin o;
-        apr_finfo_t fi;
-        apr_status_t rv;
-        char err[256];
-        rv = apr_stat(&fi, file, APR_FINFO_SIZE | APR_FINFO_MTIME
-                                 | APR_FINFO_INODE, p);
-        if (rv == APR_SUCCESS) {
-            rr_image_origin_init(&o, file, &fi, &a->opt);
-            rv = rr_image_write(t, &o, image, p);
-        }
-        if (rv != APR_SUCCESS) {
-            cli_say("--compile: cannot write %s: %s", image,
-                    apr_strerror(rv, err, sizeof(err)));
-            return EXIT_USAGE;
-        }
+        const char *image = r307_cache_image_path(p, a->compile_dir,
+                                                  c[k].path, &a->opt);
+        const char *why = compile_one(p, a, &c[k], rr_set_table(l->set, k),
+                                      image);
+        if (why)
+            rc = EXIT_USAGE;
         if (list)
             json_array_append_new(list, json_pack(
                 "{s:o, s:o}", "file", json_text(p, file),
-                "image", json_text(p, image)));
+                why ? "error" : "image", json_text(p, why ? why : image)));
+        else if (why)
+            cli_say("--compile: %s", why);
         else
             printf("compiled %s: %s\n", file, image);
     }
-    return 0;
+    return rc;
 }
 
 int cmd_check(apr_pool_t *p, const cli_args *a)
 {
     loaded_rules l;
+    compile_src *c = a->compile_dir ? compile_prepare(p, a) : NULL;
     json_t *compiled = NULL;
-    int rc;
+    int rc, wrc = 0;
     rules_load(p, a, &l);
     if (l.set)      /* what httpd does not look for at start: check does */
         rr_set_find_redundant(l.set, l.diag);
     if (a->json) {
-        if (a->compile_dir && l.set) {
+        if (c && l.set) {
             compiled = json_array();
-            if ((rc = write_images(p, a, &l, compiled))) {
-                json_decref(compiled);
-                return rc;
-            }
+            wrc = write_images(p, a, &l, c, compiled);
         }
-        return print_json(p, a, &l, compiled);
+        rc = print_json(p, a, &l, compiled);
+        return wrc ? wrc : rc;
     }
     rules_print_diag(l.diag);
     each_expiring(p, a, &l, note_expiring, p);
     if (!l.set)
         return print_failed(a, &l);
     rc = print_summary(p, a, &l);
-    if (a->compile_dir) {
-        int wrc = write_images(p, a, &l, NULL);
-        if (wrc)
-            return wrc;
-    }
-    return rc;
+    if (c)
+        wrc = write_images(p, a, &l, c, NULL);
+    return wrc ? wrc : rc;
 }

@@ -224,6 +224,10 @@ def t_check(b, tmp, rules):
           "duplicate source" in r.err, repr(r))
 
 
+def images_in_dir(d):
+    return [f for f in os.listdir(d) if f.endswith(".r307c")]
+
+
 def t_check_compile(b, tmp, rules):
     cache = os.path.join(tmp, "cache")
     os.mkdir(cache)
@@ -262,6 +266,21 @@ def t_check_compile(b, tmp, rules):
     check("check --compile into a missing directory: exit 2 naming it",
           r.rc == 2 and "cannot write %s" % os.path.join(tmp, "no-such-dir")
           in r.err, repr(r))
+    r = Run([b, "check", "--json", "--compile",
+             os.path.join(tmp, "no-such-dir"), rules])
+    doc = json_doc(r)
+    check("check --json --compile failing: exit 2, still one document on "
+          "stdout with the error, nothing on stderr",
+          r.rc == 2 and r.err == "" and doc is not None
+          and doc["compiled"][0]["file"] == rules
+          and "cannot write" in doc["compiled"][0]["error"], repr(r))
+    # httpd cleans a map's path (ap_server_root_relative): so does --compile
+    os.mkdir(os.path.join(tmp, "sub"))
+    r = Run([b, "check", "--compile", cache,
+             os.path.join(tmp, ".", "sub", "..", "site.rules")])
+    check("check --compile of /dir/./sub/../site.rules: the image of "
+          "/dir/site.rules", r.rc == 0 and r.out.splitlines()[1].endswith(
+              ": " + image) and len(images_in_dir(cache)) == 2, repr(r))
 
 
 def json_doc(r):
