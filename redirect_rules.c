@@ -339,6 +339,11 @@ rr_set *rr_set_create(apr_pool_t *pool, int max_tables)
     return s;
 }
 
+void rr_set_check_threads(rr_set *s, int max)
+{
+    s->check_threads = max < 0 ? 0 : max;
+}
+
 void rr_set_add(rr_set *s, const rr_table *t)
 {
     if (s->ntables >= s->max)

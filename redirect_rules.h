@@ -319,6 +319,12 @@ void rr_set_ignore(rr_set *s, const rr_ignore *ig);
  * the current time, the default).  For `--at` and tests; not for a set
  * that serves requests in several threads. */
 void rr_set_clock(rr_set *s, apr_time_t now);
+
+/* At most `max` threads for rr_set_check() (0, the default: one per core
+ * for a set of 65,536 rules and more, none below).  1 where the check
+ * runs while serving requests (a .htaccess map in a child): threads are
+ * for configuration time. */
+void rr_set_check_threads(rr_set *s, int max);
 const rr_table *rr_set_table(const rr_set *s, int i);
 
 /* Configuration-time analysis of the whole set:

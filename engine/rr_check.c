@@ -351,6 +351,8 @@ static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
     next_job jobs[PARALLEL_MAX];
     apr_thread_t *threads[PARALLEL_MAX];
     int n = to - from >= PARALLEL_MIN ? cores() : 1, k;
+    if (g->s->check_threads && n > g->s->check_threads)
+        n = g->s->check_threads;
     if (n > 1) {
         uint32_t part = (to - from + (uint32_t)n - 1) / (uint32_t)n;
         for (k = 0; k < n; k++) {

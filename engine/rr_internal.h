@@ -596,6 +596,7 @@ struct rr_set {
     int has_hosts;              /* some table has host rules */
     int needs_params;           /* query or qsnone rules: split args */
     apr_time_t clock;           /* rr_set_clock(), 0: the current time */
+    int check_threads;          /* rr_set_check_threads(), 0: every core */
     /* the shapes of every table's pattern rules, most literal first
      * (engine/rr_pattern.c); none: lookups never split the path */
     const struct rr_shape *const *shapes;

@@ -302,6 +302,7 @@ static const char *r307_check_map(server_rec *s, apr_pool_t *ptemp,
     rr_diag *d = rr_diag_create(ptemp);
     int k, logged = 0;
     rr_set_add(set, t);
+    rr_set_check_threads(set, 1);   /* possibly in a serving child */
     if (rr_set_check(set, NULL, RR_CHAINS_WARN, d) != APR_SUCCESS) {
         for (k = 0; k < d->entries->nelts; k++) {
             if (rr_diag_is_error(rr_diag_get(d, k)->kind))

@@ -37,7 +37,8 @@ static const char *const chain3 = "/a /b 301\n/b /c 302\n/c /d\n";
 /* A set big enough that its next hops are computed on several threads
  * (rr_check.c, PARALLEL_MIN): chains and a loop at the start, at the
  * middle where the parts meet and at the end are all found, each once,
- * as a small set's are. */
+ * as a small set's are; and the same on one thread
+ * (rr_set_check_threads, as for a .htaccess map in a child). */
 START_TEST(chains_of_a_big_set_are_found_in_every_part)
 {
     enum { N = 140000 };
@@ -45,9 +46,9 @@ START_TEST(chains_of_a_big_set_are_found_in_every_part)
     static const int at[] = { 1, N / 2 - 1, N - 5 };
     size_t cap = (size_t)N * 40, len = 0;
     char *text = apr_palloc(tp, cap);
-    rr_diag *d = diag_new();
+    rr_diag *d;
     const char *all;
-    int i, k;
+    int i, k, threads;
     for (i = 1; i <= N; i++) {
         const char *kind = "";
         for (k = 0; k < 3; k++) {
@@ -70,18 +71,27 @@ START_TEST(chains_of_a_big_set_are_found_in_every_part)
     for (k = 0; k < 3; k++)
         len += (size_t)snprintf(text + len, cap - len, "/c%d /end\n",
                                 at[k] + 2);
-    checked_set(text, NULL, RR_CHAINS_WARN, APR_EINVAL, d);
-    all = diag_dump(d);
-    ck_assert_msg(diag_nerrors(d) == 1 && diag_nwarnings(d) == 3, "%s", all);
-    ck_assert_msg(contains(all, apr_psprintf(tp, "rules.map:%d: redirect loop",
-                                             N - 1))
-                  || contains(all, apr_psprintf(tp, "rules.map:%d: redirect "
-                                                "loop", N)), "%s", all);
-    for (k = 0; k < 3; k++)
+    for (threads = 0; threads <= 1; threads++) {
+        rr_set *s = set_from(text);
+
+        d = diag_new();
+        rr_set_check_threads(s, threads);
+        ck_assert_int_eq(rr_set_check(s, NULL, RR_CHAINS_WARN, d),
+                         APR_EINVAL);
+        all = diag_dump(d);
+        ck_assert_msg(diag_nerrors(d) == 1 && diag_nwarnings(d) == 3, "%s",
+                      all);
         ck_assert_msg(contains(all, apr_psprintf(
-                          tp, "rules.map:%d: redirect chain: rules.map:%d -> "
-                          "rules.map:%d -> rules.map:%d", at[k], at[k],
-                          at[k] + 1, N + 1 + k)), "chain %d:\n%s", k, all);
+                          tp, "rules.map:%d: redirect loop", N - 1))
+                      || contains(all, apr_psprintf(
+                          tp, "rules.map:%d: redirect loop", N)), "%s", all);
+        for (k = 0; k < 3; k++)
+            ck_assert_msg(contains(all, apr_psprintf(
+                              tp, "rules.map:%d: redirect chain: rules.map:%d"
+                              " -> rules.map:%d -> rules.map:%d", at[k],
+                              at[k], at[k] + 1, N + 1 + k)),
+                          "threads %d, chain %d:\n%s", threads, k, all);
+    }
 }
 END_TEST
 
