@@ -56,17 +56,23 @@ class Failure(Exception):
     """A check's expectation did not hold."""
 
 
+def registrar(checks):
+    """A decorator factory registering checks in `checks`, a list of
+    (name, function) in the order they run (integration_dir.py keeps a
+    list of its own)."""
+    def check(name):
+        """Registers the decorated function as the check `name`."""
+        def register(fn):
+            if any(n == name for n, _ in checks):
+                raise RuntimeError("duplicate check name " + name)
+            checks.append((name, fn))
+            return fn
+        return register
+    return check
+
+
 CHECKS = []     # (name, function) in the order they run
-
-
-def check(name):
-    """Registers the decorated function as the check `name`."""
-    def register(fn):
-        if any(n == name for n, _ in CHECKS):
-            raise RuntimeError("duplicate check name " + name)
-        CHECKS.append((name, fn))
-        return fn
-    return register
+check = registrar(CHECKS)
 
 
 def expect(cond, message):
@@ -2231,6 +2237,21 @@ def images_in(cache_dir):
     return sorted(f for f in os.listdir(cache_dir) if f.endswith(".r307c"))
 
 
+def start_again(srv):
+    """Stops srv if it runs and starts it: what that start logged (the
+    first configuration pass logs to apache2 -k start's output)."""
+    srv.stop()
+    since = srv.log_size()
+    srv.start()
+    return srv.start_output + srv.log_text(since)
+
+
+def expect_mapped_not_parsed(text, what):
+    expect("mapped its compiled table" in text and " parsed " not in text,
+           "%s did not map the compiled table, or parsed the map:\n%s"
+           % (what, text[-1500:]))
+
+
 @check("compiled_table_written_and_graceful_picks_new_rules")
 def _():
     cache = os.path.join(S.new_root("img-cache"), "cache")
@@ -2258,15 +2279,8 @@ def _():
                "no reuse after an unchanged graceful")
         expect_img_answers(srv, second)
         # and a fresh start maps it (no parse)
-        srv.stop()
-        since = srv.log_size()
-        srv.start()
-        # the first configuration pass logs to apache2 -k start's output
-        text = srv.start_output + srv.log_text(since)
-        expect("mapped its compiled table" in text,
-               "a restart did not map the compiled table:\n%s" % text[-1500:])
-        expect(" parsed " not in text, "the map was parsed again:\n%s"
-               % text[-1500:])
+        text = start_again(srv)
+        expect_mapped_not_parsed(text, "a restart")
         expect("not checked again" in text,
                "the unchanged rules were checked again:\n%s" % text[-1500:])
         expect_img_answers(srv, second)
@@ -2299,22 +2313,14 @@ def _():
                "check --compile: rc %d %r" % (rc, out))
 
     try:
-        srv.stop()
         second = unique("v2-")
         change_and_compile(second)
-        since = srv.log_size()
-        srv.start()
-        text = srv.start_output + srv.log_text(since)
-        expect("mapped its compiled table" in text and " parsed " not in text,
-               "a start did not map the CLI's table:\n%s" % text[-1500:])
+        expect_mapped_not_parsed(start_again(srv), "a start")
         expect_img_answers(srv, second)
         third = unique("v3-")
         change_and_compile(third)
         since = restart_and_wait(srv)
-        text = srv.log_text(since)
-        expect("mapped its compiled table" in text and " parsed " not in text,
-               "a graceful restart did not map the CLI's table:\n%s"
-               % text[-1500:])
+        expect_mapped_not_parsed(srv.log_text(since), "a graceful restart")
         expect_img_answers(srv, third)
         expect_eq(len(images_in(cache)), 1, "compiled tables in the cache")
     finally:
@@ -2362,14 +2368,8 @@ def _():
         expect_eq(parsed, (15, 11, 2, 2),
                   "rules, pattern, exact, prefix of the parsed map")
         expect_eq(len(images_in(cache)), 1, "compiled tables in the cache")
-        srv.stop()
-        since = srv.log_size()
-        srv.start()
-        text = srv.start_output + srv.log_text(since)
-        expect("mapped its compiled table" in text,
-               "a fresh start did not map the image:\n%s" % text[-1500:])
-        expect(" parsed " not in text, "the map was parsed again:\n%s"
-               % text[-1500:])
+        text = start_again(srv)
+        expect_mapped_not_parsed(text, "a fresh start")
         expect("not checked again" in text and shadowed.search(text),
                "no shadowed warning from the kept verdict:\n%s"
                % text[-1500:])
@@ -2395,9 +2395,7 @@ def _():
     os.utime(path, (old.st_atime, max(time.time(), old.st_mtime) + 2))
     try:
         for start in ("first", "second"):
-            since = srv.log_size()
-            srv.start()
-            text = srv.start_output + srv.log_text(since)
+            text = start_again(srv)
             expect(re.search(r"img\.map:3: expired at 2020-02-01", text),
                    "%s start: no expired warning for img.map:3:\n%s"
                    % (start, text[-1500:]))
@@ -2428,9 +2426,7 @@ def _():
         for what, data, why in damaged:
             with open(img, "wb") as f:
                 f.write(data)
-            since = srv.log_size()
-            srv.start()
-            text = srv.start_output + srv.log_text(since)
+            text = start_again(srv)
             expect("rejected (%s); rebuilding it" % why in text,
                    "%s image: no 'rejected (%s)' in the log:\n%s"
                    % (what, why, text[-1500:]))
@@ -4294,9 +4290,12 @@ def _():
 # Runner
 # ---------------------------------------------------------------------------
 
-def main():
+def run_checks(doc, checks, make_suite):
+    """The command line and the run of a file of checks: each check whose
+    name holds -k's text, "ok"/"FAIL" per check, the count, and the exit
+    status.  make_suite(args) makes the Suite (S) the checks use."""
     global S
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--module", required=True, help="path to mod_redirect307.so")
     ap.add_argument("--apache", default="/usr/sbin/apache2", help="httpd binary")
     ap.add_argument("-k", dest="only", default="", help="run checks whose name contains this")
@@ -4304,14 +4303,14 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (debugging)")
     args = ap.parse_args()
 
-    S = Suite(args)
+    S = make_suite(args)
     atexit.register(S.cleanup)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(130))
 
     passed = failed = 0
     start = time.monotonic()
     try:
-        for name, fn in CHECKS:
+        for name, fn in checks:
             if args.only and args.only not in name:
                 continue
             T.lines = []
@@ -4344,6 +4343,10 @@ def main():
         print("(%.1fs)" % (time.monotonic() - start))
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
+
+
+def main():
+    return run_checks(__doc__, CHECKS, Suite)
 
 
 def report_failure(message, verbose):

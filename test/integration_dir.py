@@ -14,8 +14,6 @@ Prints "ok   NAME" or "FAIL NAME: reason" per check and ends with the line
 Python 3 standard library only.
 """
 
-import argparse
-import atexit
 import json
 import os
 import re
@@ -34,15 +32,7 @@ from integration import (Failure, build_request, exchange, expect,  # noqa: E402
 REWRITE_MODULE = ("rewrite_module", "mod_rewrite.so")
 
 CHECKS = []
-
-
-def check(name):
-    def register(fn):
-        if any(n == name for n, _ in CHECKS):
-            raise RuntimeError("duplicate check name " + name)
-        CHECKS.append((name, fn))
-        return fn
-    return register
+check = it.registrar(CHECKS)
 
 
 # The stock WordPress block, as WordPress writes it, with our rules and a
@@ -782,45 +772,11 @@ def _():
 # ---------------------------------------------------------------------------
 
 def main():
-    global S
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--module", required=True)
-    ap.add_argument("--apache", default="/usr/sbin/apache2")
-    ap.add_argument("-k", dest="only", default="")
-    ap.add_argument("-v", dest="verbose", action="store_true")
-    ap.add_argument("--keep", action="store_true")
-    args = ap.parse_args()
-    S = it.S = DirSuite(args)
-    atexit.register(S.cleanup)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(130))
-    passed = failed = 0
-    try:
-        for name, fn in CHECKS:
-            if args.only and args.only not in name:
-                continue
-            it.T.lines = []
-            S.used = []
-            try:
-                fn()
-            except Failure as e:
-                failed += 1
-                print("FAIL %s: %s" % (name, str(e).split("\n")[0]))
-                it.report_failure(str(e), args.verbose)
-            except Exception as e:  # a harness bug still counts
-                failed += 1
-                print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-                it.report_failure("", args.verbose)
-            else:
-                passed += 1
-                print("ok   %s" % name)
-                if args.verbose:
-                    for line in it.T.lines:
-                        print("    " + line)
-            sys.stdout.flush()
-    finally:
-        S.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    def make_suite(args):
+        global S
+        S = DirSuite(args)
+        return S
+    return it.run_checks(__doc__, CHECKS, make_suite)
 
 
 if __name__ == "__main__":
