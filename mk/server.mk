@@ -65,32 +65,22 @@ bench-server: deps .libs/mod_redirect307.so bench-server-deps
 	    python3 bench/server_bench.py --module $(CURDIR)/.libs/mod_redirect307.so \
 	    --apache $(APACHE2) --out $(BENCH_OUT)
 
-# What Redirect307Stats On costs in hit rps (paired alternating runs).
-bench-stats: deps .libs/mod_redirect307.so bench-server-deps
-	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/stats_cost.py \
-	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
+# The paired cost benchmarks, bench-NAME running bench/NAME_cost.py (one
+# command line, bench/paired.py), each against its own baseline:
+#   bench-stats    what Redirect307Stats On costs in hit rps
+#   bench-match    what tracking parameters cost: 1M rules (10% host, 10%
+#                  query), hits with two tracking parameters against the
+#                  same hits without
+#   bench-missed   what Redirect307Missed On costs in 404 rps: On and Off,
+#                  the same empty docroot, 10,000 distinct missing paths
+#   bench-dir      what a map in .htaccess costs in hit rps: a 100k-rule
+#                  map in the docroot's .htaccess against the same map at
+#                  server level
+#   bench-pattern  what pattern rules cost in hit rps: 1M literal rules +
+#                  1,000 pattern rules in 50 shapes; literal hits and
+#                  pattern hits, each against the one-Redirect floor
+BENCH_COSTS = bench-stats bench-match bench-missed bench-dir bench-pattern
 
-# What tracking parameters cost: 1M rules (10% host, 10% query), hits with
-# two tracking parameters against the same hits without (paired runs).
-bench-match: deps .libs/mod_redirect307.so bench-server-deps
-	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/match_cost.py \
-	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
-
-# What Redirect307Missed On costs in 404 rps: two servers, On and Off, the
-# same empty docroot, 10,000 distinct missing paths (paired runs).
-bench-missed: deps .libs/mod_redirect307.so bench-server-deps
-	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/missed_cost.py \
-	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
-
-# What a map in .htaccess costs in hit rps: a 100k-rule map in the docroot's
-# .htaccess against the same map at server level (paired runs).
-bench-dir: deps .libs/mod_redirect307.so bench-server-deps
-	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/dir_cost.py \
-	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
-
-# What pattern rules cost in hit rps: 1M literal rules + 1,000 pattern
-# rules in 50 shapes; literal hits and pattern hits, each against the
-# one-Redirect floor (paired runs).
-bench-pattern: deps .libs/mod_redirect307.so bench-server-deps
-	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/pattern_cost.py \
+$(BENCH_COSTS): bench-%: deps .libs/mod_redirect307.so bench-server-deps
+	PATH="$$PATH:/usr/sbin:/sbin" python3 bench/$*_cost.py \
 	    --module $(CURDIR)/.libs/mod_redirect307.so --apache $(APACHE2)
