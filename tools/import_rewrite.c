@@ -1046,6 +1046,15 @@ static const char *flags_problem(apr_pool_t *p, const rw_rule *r,
     return NULL;
 }
 
+/* Why a substitution's $N or %N at s cannot be converted: no rule of
+ * ours carries what the regex or a RewriteCond captured. */
+static const char *backref_why(apr_pool_t *p, const char *s)
+{
+    return apr_psprintf(p, "the target uses the backreference %.2s%s", s,
+                        *s == '%' ? " (of a RewriteCond; write '\\%' for "
+                        "a '%')" : "");
+}
+
 /* Rule r's substitution with its '\' escapes resolved and its one $1 cut
  * out (*dollar: where it was, or -1), as mod_rewrite's do_expand() reads
  * it.  Returns why it depends on more than the request path. */
@@ -1077,9 +1086,7 @@ static const char *expand_subst(apr_pool_t *p, const rw_rule *r, char **out,
             s += 2;
         }
         else if ((*s == '$' || *s == '%') && apr_isdigit(s[1])) {
-            return apr_psprintf(p, "the target uses the backreference %.2s%s",
-                                s, *s == '%' ? " (of a RewriteCond; write "
-                                "'\\%' for a '%')" : "");
+            return backref_why(p, s);
         }
         else {
             o[n++] = *s++;
@@ -1143,9 +1150,7 @@ static const char *expand_pattern_subst(apr_pool_t *p, const rw_rule *r,
             s += 2;
         }
         else if ((*s == '$' || *s == '%') && apr_isdigit(s[1])) {
-            return apr_psprintf(p, "the target uses the backreference %.2s%s",
-                                s, *s == '%' ? " (of a RewriteCond; write "
-                                "'\\%' for a '%')" : "");
+            return backref_why(p, s);
         }
         else {
             if ((why = literal_colon(p, s + 1, *s, auth_end)))
