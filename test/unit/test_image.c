@@ -194,6 +194,15 @@ static void fixture_make(fixture *fx, const rr_options *opt)
     fixture_make_text(fx, opt, rules_text, sizeof(rules_text) - 1);
 }
 
+/* The table fx's image maps back to; fails the test if it is rejected. */
+static rr_table *mapped_of(const fixture *fx)
+{
+    const char *why = NULL;
+    rr_table *t = rr_image_load(tp, fx->image, &fx->origin, &why);
+    ck_assert_msg(t != NULL, "rejected: %s", why);
+    return t;
+}
+
 /* Every answer to a list of requests, one per line. */
 static const char *answers_in(const rr_table *t, const ask *a, size_t n)
 {
@@ -260,11 +269,9 @@ START_TEST(round_trip_answers_every_rule_and_miss_alike)
     size_t o;
     for (o = 0; o < NELTS(opts); o++) {
         fixture fx;
-        const char *why = NULL;
         rr_table *mapped;
         fixture_make(&fx, opts[o]);
-        mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
-        ck_assert_msg(mapped != NULL, "rejected: %s", why);
+        mapped = mapped_of(&fx);
         ck_assert_str_eq(answers_of(mapped), answers_of(fx.built));
         ck_assert_str_eq(rules_of(mapped), rules_of(fx.built));
         ck_assert_str_eq(rr_table_dump(mapped, tp),
@@ -292,12 +299,10 @@ START_TEST(round_trip_of_pattern_rules_answers_alike)
     size_t o;
     for (o = 0; o < NELTS(opts); o++) {
         fixture fx;
-        const char *why = NULL;
         rr_table *mapped;
         fixture_make_text(&fx, opts[o], pattern_text,
                           sizeof(pattern_text) - 1);
-        mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
-        ck_assert_msg(mapped != NULL, "rejected: %s", why);
+        mapped = mapped_of(&fx);
         ck_assert_str_eq(answers_in(mapped, pattern_asks,
                                     NELTS(pattern_asks)),
                          answers_in(fx.built, pattern_asks,
@@ -350,13 +355,11 @@ START_TEST(mapped_pattern_rules_answer_as_the_spec_says)
         { "/nothing/at/all/here", NULL, "no match" },
     };
     fixture fx;
-    const char *why = NULL;
     rr_table *mapped;
     rr_diag *d = diag_new();
     fixture_make_text(&fx, &opt_default, pattern_text,
                       sizeof(pattern_text) - 1);
-    mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
-    ck_assert_msg(mapped != NULL, "rejected: %s", why);
+    mapped = mapped_of(&fx);
     check_answers(set_of(mapped), cases);
     ck_assert_str_eq(answer_at(set_of(mapped), "http", "host.example",
                                "/h/1", NULL),
@@ -519,8 +522,7 @@ START_TEST(shared_tail_records_round_trip_and_bad_counts_are_rejected)
     char *img, *copy;
     const char *why = NULL;
     fixture_make_text(&fx, &opt_default, text, strlen(text));
-    mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
-    ck_assert_msg(mapped != NULL, "rejected: %s", why);
+    mapped = mapped_of(&fx);
     ck_assert_str_eq(answers_in(mapped, more, NELTS(more)),
                      answers_in(fx.built, more, NELTS(more)));
     ck_assert_str_eq(answer(set_of(mapped), long_path, NULL),
@@ -555,7 +557,7 @@ END_TEST
 /* A thousand generated rules: every one answers the same from the image. */
 START_TEST(round_trip_of_many_rules_answers_each)
 {
-    const char *text = "", *why = NULL;
+    const char *text = "";
     fixture fx;
     rr_table *mapped;
     rr_set *s1, *s2;
@@ -564,8 +566,7 @@ START_TEST(round_trip_of_many_rules_answers_each)
         text = apr_psprintf(tp, "%s/s%d/p%d /t/%d%s\n", text, i % 37, i, i,
                             i % 10 == 0 ? " 301" : "");
     fixture_make_text(&fx, &opt_default, text, strlen(text));
-    mapped = rr_image_load(tp, fx.image, &fx.origin, &why);
-    ck_assert_msg(mapped != NULL, "rejected: %s", why);
+    mapped = mapped_of(&fx);
     s1 = set_of(fx.built);
     s2 = set_of(mapped);
     for (i = 0; i < 1100; i++) {
@@ -716,12 +717,10 @@ END_TEST
 
 START_TEST(an_empty_table_round_trips)
 {
-    const char *why = NULL;
     fixture fx;
     rr_table *t;
     fixture_make_text(&fx, &opt_default, "# nothing yet\n", 14);
-    t = rr_image_load(tp, fx.image, &fx.origin, &why);
-    ck_assert_msg(t != NULL, "rejected: %s", why);
+    t = mapped_of(&fx);
     ck_assert_uint_eq(rr_table_count(t), 0);
     ck_assert_str_eq(answer(set_of(t), "/old", NULL), "no match");
 }
