@@ -361,8 +361,9 @@ static void graph_next_batch(rr_graph *g, uint32_t from, uint32_t to)
             jobs[k].to = k == n - 1 ? to : jobs[k].from + part;
             jobs[k].pool = own_pool();
             threads[k] = NULL;
-            /* the last part runs here, as does any whose thread fails */
-            /* the thread's pool from the job's: g->tmp is this thread's */
+            /* the last part runs here, as does any whose thread fails;
+             * a thread's APR pool comes from its job's, as g->tmp is
+             * this thread's */
             if (k < n - 1 && jobs[k].pool
                 && apr_thread_create(&threads[k], NULL, next_job_run,
                                      &jobs[k], jobs[k].pool) != APR_SUCCESS)
